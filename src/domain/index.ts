@@ -1,0 +1,43 @@
+import type { StorageDriver } from '../storage/driver.js';
+import { type AccountAccess, AccessPolicy } from './access.js';
+import { Records } from './records.js';
+import { StatsBuffer } from './stats.js';
+import { Stores } from './stores.js';
+import { Users } from './users.js';
+
+export interface KvsOptions {
+  driver: StorageDriver;
+  /** Origin of the links the server builds (signed URLs, console links), without a trailing `/`. */
+  publicUrl: () => string;
+  /** What `FOLLOW_USER_SETTING` means for every account. */
+  accountAccess?: AccountAccess;
+  statsIntervalMs?: number;
+}
+
+/** The domain: everything the HTTP layer may call. */
+export interface Kvs {
+  driver: StorageDriver;
+  users: Users;
+  access: AccessPolicy;
+  stores: Stores;
+  records: Records;
+  stats: StatsBuffer;
+  /** Flushes the stats; the driver is closed by its owner. */
+  close(): Promise<void>;
+}
+
+export function createKvs(options: KvsOptions): Kvs {
+  const { driver, publicUrl } = options;
+  const users = new Users(driver);
+  const access = new AccessPolicy(driver, users, options.accountAccess ?? 'ANYONE_WITH_ID_CAN_READ');
+  const stats = new StatsBuffer(driver, options.statsIntervalMs);
+  return {
+    driver,
+    users,
+    access,
+    stats,
+    stores: new Stores({ driver, users, access, stats, publicUrl }),
+    records: new Records({ driver, access, stats, publicUrl }),
+    close: () => stats.close(),
+  };
+}

@@ -1,0 +1,162 @@
+import type { Readable } from 'node:stream';
+
+/** Store-level general access values of the Apify API. */
+export const GENERAL_ACCESS = [
+  'RESTRICTED',
+  'ANYONE_WITH_ID_CAN_READ',
+  'ANYONE_WITH_NAME_CAN_READ',
+  'FOLLOW_USER_SETTING',
+] as const;
+export type GeneralAccess = (typeof GENERAL_ACCESS)[number];
+
+/** Encodings a record may be stored with (identity is stored as `null`). */
+export type ContentEncoding = 'gzip' | 'deflate' | 'br';
+
+export interface UserRow {
+  id: string;
+  username: string;
+  createdAt: number;
+}
+
+export interface TokenRow {
+  id: string;
+  userId: string;
+  /** SHA-256 of the token, hex. The token itself is never stored. */
+  hash: string;
+  label: string | null;
+  createdAt: number;
+}
+
+export interface StoreStats {
+  readCount: number;
+  writeCount: number;
+  deleteCount: number;
+  listCount: number;
+  storageBytes: number;
+}
+
+export interface StoreRow {
+  id: string;
+  userId: string;
+  name: string | null;
+  title: string | null;
+  createdAt: number;
+  modifiedAt: number;
+  accessedAt: number;
+  generalAccess: GeneralAccess;
+  /** The store's JSON schema, serialized, or null. */
+  schema: string | null;
+  urlSigningSecretKey: string;
+  stats: StoreStats;
+}
+
+export interface StoreListQuery {
+  userId: string;
+  offset: number;
+  limit: number;
+  desc: boolean;
+  unnamed: boolean;
+}
+
+export interface StorePatch {
+  name?: string | null;
+  title?: string | null;
+  generalAccess?: GeneralAccess;
+  modifiedAt: number;
+}
+
+export interface RecordMeta {
+  key: string;
+  contentType: string;
+  contentEncoding: ContentEncoding | null;
+  /** Bytes as stored (possibly compressed). */
+  size: number;
+  /** Bytes after decoding `contentEncoding` (equal to `size` for identity). */
+  decodedSize: number;
+  modifiedAt: number;
+}
+
+/**
+ * A record's bytes: small values come whole, large ones as an unread stream that the caller must
+ * either consume or destroy.
+ */
+export type RecordValue = { kind: 'buffer'; data: Buffer } | { kind: 'stream'; stream: Readable };
+
+export interface StoredRecord extends RecordMeta {
+  value: RecordValue;
+}
+
+export interface KeyListQuery {
+  exclusiveStartKey?: string;
+  prefix?: string;
+  limit: number;
+}
+
+export interface KeyListPage {
+  items: { key: string; size: number }[];
+  isTruncated: boolean;
+}
+
+/** Bytes received for a record, held by the driver until committed or discarded. */
+export interface StagedValue {
+  readonly size: number;
+}
+
+export interface NewRecord {
+  contentType: string;
+  contentEncoding: ContentEncoding | null;
+  decodedSize: number;
+  now: number;
+}
+
+/** Read counters and access time accumulated in memory and applied in batches. */
+export interface StatsDelta {
+  storeId: string;
+  readCount: number;
+  listCount: number;
+  accessedAt: number;
+}
+
+export type UpdateStoreResult = { ok: true; store: StoreRow } | { ok: false; reason: 'not-found' | 'name-conflict' };
+
+/**
+ * The storage contract. Every method is async; something missing is `undefined` or `false`, never
+ * an exception. Writes resolve only after they are durable in the driver's sense (committed).
+ */
+export interface StorageDriver {
+  readonly kind: string;
+  close(): Promise<void>;
+
+  createUser(user: UserRow): Promise<boolean>;
+  getUserById(id: string): Promise<UserRow | undefined>;
+  getUserByName(username: string): Promise<UserRow | undefined>;
+  listUsers(): Promise<UserRow[]>;
+  /** Deletes the user with all their tokens and stores. */
+  deleteUser(id: string): Promise<boolean>;
+
+  addToken(token: TokenRow): Promise<void>;
+  findToken(hash: string): Promise<TokenRow | undefined>;
+  listTokens(userId: string): Promise<TokenRow[]>;
+  revokeToken(hash: string): Promise<boolean>;
+
+  /** Creates the store; with a name the user already uses, returns that store with `created: false`. */
+  createStore(store: StoreRow): Promise<{ store: StoreRow; created: boolean }>;
+  getStore(id: string): Promise<StoreRow | undefined>;
+  getStoreByName(userId: string, name: string): Promise<StoreRow | undefined>;
+  listStores(query: StoreListQuery): Promise<{ total: number; items: StoreRow[] }>;
+  updateStore(id: string, patch: StorePatch): Promise<UpdateStoreResult>;
+  deleteStore(id: string): Promise<boolean>;
+
+  getRecord(storeId: string, key: string): Promise<StoredRecord | undefined>;
+  getRecordMeta(storeId: string, key: string): Promise<RecordMeta | undefined>;
+  /** Reads a whole body into the driver's staging area; rejects (and keeps nothing) if the stream fails. */
+  stageValue(body: AsyncIterable<Buffer>, sizeHint?: number): Promise<StagedValue>;
+  discardValue(value: StagedValue): Promise<void>;
+  /** Commits a staged value as the record; false (and the value discarded) when the store is gone. */
+  putRecord(storeId: string, key: string, record: NewRecord, value: StagedValue): Promise<boolean>;
+  /** Deletes a record; `undefined` when the store does not exist, else whether a record was removed. */
+  deleteRecord(storeId: string, key: string, now: number): Promise<boolean | undefined>;
+  listKeys(storeId: string, query: KeyListQuery): Promise<KeyListPage>;
+
+  applyStats(deltas: StatsDelta[]): Promise<void>;
+}

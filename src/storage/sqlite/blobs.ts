@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+
+/** Values up to this many bytes live inline in the records table; larger ones are files. */
+export const INLINE_MAX_BYTES = 256 * 1024;
+
+export type SqliteStaged =
+  | { readonly size: number; readonly kind: 'inline'; readonly data: Buffer }
+  | { readonly size: number; readonly kind: 'file'; readonly tmpPath: string };
+
+/**
+ * Large record values as files under one directory: `tmp/` while uploading, then `xx/<name>` once
+ * fsynced and renamed. The row that names a file is committed after the rename, so a crash leaves
+ * at most an orphan file, which `sweep` removes.
+ */
+export class BlobFiles {
+  readonly #dir: string;
+  #ready: Promise<void> | undefined;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  get dir(): string {
+    return this.#dir;
+  }
+
+  #ensure(): Promise<void> {
+    this.#ready ??= mkdir(join(this.#dir, 'tmp'), { recursive: true }).then(() => undefined);
+    return this.#ready;
+  }
+
+  /** Reads a body: in memory while small, spilled to a temporary file past the inline limit. */
+  async stage(body: AsyncIterable<Buffer>, sizeHint?: number): Promise<SqliteStaged> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let file: { path: string; handle: Awaited<ReturnType<typeof open>> } | undefined;
+    try {
+      if (sizeHint !== undefined && sizeHint > INLINE_MAX_BYTES) file = await this.#openTmp();
+      for await (const chunk of body) {
+        size += chunk.length;
+        if (file) {
+          await file.handle.write(chunk);
+          continue;
+        }
+        chunks.push(chunk);
+        if (size > INLINE_MAX_BYTES) {
+          file = await this.#openTmp();
+          await file.handle.write(Buffer.concat(chunks));
+          chunks.length = 0;
+        }
+      }
+      if (!file) return { kind: 'inline', size, data: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) };
+      await file.handle.sync();
+      await file.handle.close();
+      return { kind: 'file', size, tmpPath: file.path };
+    } catch (err) {
+      if (file) {
+        await file.handle.close().catch(() => undefined);
+        await unlink(file.path).catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  async #openTmp(): Promise<{ path: string; handle: Awaited<ReturnType<typeof open>> }> {
+    await this.#ensure();
+    const path = join(this.#dir, 'tmp', randomBytes(12).toString('hex'));
+    return { path, handle: await open(path, 'wx') };
+  }
+
+  /** Moves a staged file to its final place; returns the path relative to the blob directory. */
+  async publish(tmpPath: string): Promise<string> {
+    const name = randomBytes(16).toString('hex');
+    const rel = join(name.slice(0, 2), name);
+    await mkdir(join(this.#dir, name.slice(0, 2)), { recursive: true });
+    await rename(tmpPath, join(this.#dir, rel));
+    return rel;
+  }
+
+  /** Opens a published file; `undefined` when it is gone (overwritten or deleted meanwhile). */
+  async openRead(rel: string): Promise<Readable | undefined> {
+    try {
+      const handle = await open(join(this.#dir, rel), 'r');
+      return handle.createReadStream({ autoClose: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async remove(pathOrRel: string | null | undefined, relative = true): Promise<void> {
+    if (!pathOrRel) return;
+    await unlink(relative ? join(this.#dir, pathOrRel) : pathOrRel).catch(() => undefined);
+  }
+
+  /**
+   * Deletes temporary files and published files that `isReferenced` does not claim, among those last
+   * written before `olderThan` (so that uploads running meanwhile are left alone).
+   */
+  async sweep(isReferenced: (rel: string) => boolean, olderThan: number): Promise<number> {
+    let removed = 0;
+    let shards: string[];
+    try {
+      shards = await readdir(this.#dir);
+    } catch {
+      return 0;
+    }
+    for (const shard of shards) {
+      const files = await readdir(join(this.#dir, shard)).catch(() => [] as string[]);
+      for (const f of files) {
+        const rel = join(shard, f);
+        if (shard === 'tmp' || !isReferenced(rel)) {
+          const info = await stat(join(this.#dir, rel)).catch(() => undefined);
+          if (!info || info.mtimeMs >= olderThan) continue;
+          await unlink(join(this.#dir, rel)).catch(() => undefined);
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+
+  async destroy(): Promise<void> {
+    await rm(this.#dir, { recursive: true, force: true });
+  }
+}

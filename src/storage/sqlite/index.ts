@@ -1,0 +1,274 @@
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type {
+  KeyListPage,
+  KeyListQuery,
+  NewRecord,
+  RecordMeta,
+  StagedValue,
+  StatsDelta,
+  StorageDriver,
+  StoredRecord,
+  StoreListQuery,
+  StorePatch,
+  StoreRow,
+  TokenRow,
+  UpdateStoreResult,
+  UserRow,
+} from '../driver.js';
+import { BlobFiles, type SqliteStaged } from './blobs.js';
+import { migrate } from './migrations.js';
+import { createStatements, type RecordDbRow, rowToMeta, rowToStore, type StoreDbRow } from './statements.js';
+
+export interface SqliteDriverOptions {
+  /** A file path, or `:memory:`. */
+  path: string;
+}
+
+/** The embedded driver: one SQLite file in WAL mode, large values as files beside it. */
+export class SqliteDriver implements StorageDriver {
+  readonly kind = 'sqlite';
+  readonly #db: Database.Database;
+  readonly #blobs: BlobFiles;
+  readonly #memory: boolean;
+  readonly #q: ReturnType<typeof createStatements>;
+
+  constructor(options: SqliteDriverOptions) {
+    this.#memory = options.path === ':memory:';
+    if (this.#memory) {
+      this.#db = new Database(':memory:');
+      this.#blobs = new BlobFiles(mkdtempSync(join(tmpdir(), 'openkvs-blobs-')));
+    } else {
+      const file = resolve(options.path);
+      mkdirSync(dirname(file), { recursive: true });
+      this.#db = new Database(file);
+      this.#blobs = new BlobFiles(`${file}-blobs`);
+    }
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.pragma('foreign_keys = ON');
+    this.#db.pragma('busy_timeout = 5000');
+    this.#db.pragma('cache_size = -65536');
+    migrate(this.#db);
+    this.#q = createStatements(this.#db);
+  }
+
+  async close(): Promise<void> {
+    if (!this.#db.open) return;
+    this.#db.close();
+    if (this.#memory) await this.#blobs.destroy();
+  }
+
+  /** Removes value files a crash left behind. Call once at start, before serving. */
+  async sweepOrphans(olderThan = Date.now()): Promise<number> {
+    const referenced = new Set(
+      (this.#q.allBlobPaths.all() as { blob_path: string }[]).map((r) => r.blob_path),
+    );
+    return this.#blobs.sweep((rel) => referenced.has(rel), olderThan);
+  }
+
+  async createUser(user: UserRow): Promise<boolean> {
+    return this.#q.insertUser.run(user.id, user.username, user.createdAt).changes === 1;
+  }
+
+  async getUserById(id: string): Promise<UserRow | undefined> {
+    return this.#q.userById.get(id) as UserRow | undefined;
+  }
+
+  async getUserByName(username: string): Promise<UserRow | undefined> {
+    return this.#q.userByName.get(username) as UserRow | undefined;
+  }
+
+  async listUsers(): Promise<UserRow[]> {
+    return this.#q.listUsers.all() as UserRow[];
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    const blobs = this.#q.userBlobPaths.all(id) as { blob_path: string }[];
+    const removed = this.#db.transaction(() => {
+      this.#q.deleteUserRecords.run(id);
+      return this.#q.deleteUser.run(id).changes === 1;
+    })();
+    for (const b of blobs) await this.#blobs.remove(b.blob_path);
+    return removed;
+  }
+
+  async addToken(token: TokenRow): Promise<void> {
+    this.#q.insertToken.run(token.hash, token.id, token.userId, token.label, token.createdAt);
+  }
+
+  async findToken(hash: string): Promise<TokenRow | undefined> {
+    return this.#q.tokenByHash.get(hash) as TokenRow | undefined;
+  }
+
+  async listTokens(userId: string): Promise<TokenRow[]> {
+    return this.#q.tokensOfUser.all(userId) as TokenRow[];
+  }
+
+  async revokeToken(hash: string): Promise<boolean> {
+    return this.#q.deleteToken.run(hash).changes === 1;
+  }
+
+  async createStore(store: StoreRow): Promise<{ store: StoreRow; created: boolean }> {
+    return this.#db.transaction(() => {
+      if (store.name !== null) {
+        const existing = this.#q.storeByName.get(store.userId, store.name) as StoreDbRow | undefined;
+        if (existing) return { store: rowToStore(existing), created: false };
+      }
+      this.#q.insertStore.run(
+        store.id,
+        store.userId,
+        store.name,
+        store.title,
+        store.createdAt,
+        store.modifiedAt,
+        store.accessedAt,
+        store.generalAccess,
+        store.schema,
+        store.urlSigningSecretKey,
+      );
+      return { store, created: true };
+    }).immediate();
+  }
+
+  async getStore(id: string): Promise<StoreRow | undefined> {
+    const row = this.#q.storeById.get(id) as StoreDbRow | undefined;
+    return row && rowToStore(row);
+  }
+
+  async getStoreByName(userId: string, name: string): Promise<StoreRow | undefined> {
+    const row = this.#q.storeByName.get(userId, name) as StoreDbRow | undefined;
+    return row && rowToStore(row);
+  }
+
+  async listStores(query: StoreListQuery): Promise<{ total: number; items: StoreRow[] }> {
+    const named = query.unnamed ? 0 : 1;
+    const { n } = this.#q.countStores.get(query.userId, named) as { n: number };
+    const list = query.desc ? this.#q.listStoresDesc : this.#q.listStoresAsc;
+    const rows = list.all(query.userId, named, query.limit, query.offset) as StoreDbRow[];
+    return { total: n, items: rows.map(rowToStore) };
+  }
+
+  async updateStore(id: string, patch: StorePatch): Promise<UpdateStoreResult> {
+    return this.#db.transaction((): UpdateStoreResult => {
+      const row = this.#q.storeById.get(id) as StoreDbRow | undefined;
+      if (!row) return { ok: false, reason: 'not-found' };
+      const name = patch.name === undefined ? row.name : patch.name;
+      if (name !== null && name !== row.name) {
+        const clash = this.#q.storeByName.get(row.user_id, name) as StoreDbRow | undefined;
+        if (clash) return { ok: false, reason: 'name-conflict' };
+      }
+      const title = patch.title === undefined ? row.title : patch.title;
+      const access = patch.generalAccess ?? row.general_access;
+      this.#q.updateStore.run(name, title, access, patch.modifiedAt, id);
+      return { ok: true, store: rowToStore(this.#q.storeById.get(id) as StoreDbRow) };
+    }).immediate();
+  }
+
+  async deleteStore(id: string): Promise<boolean> {
+    const blobs = this.#q.storeBlobPaths.all(id) as { blob_path: string }[];
+    const removed = this.#db.transaction(() => {
+      this.#q.deleteStoreRecords.run(id);
+      return this.#q.deleteStore.run(id).changes === 1;
+    })();
+    for (const b of blobs) await this.#blobs.remove(b.blob_path);
+    return removed;
+  }
+
+  async getRecord(storeId: string, key: string): Promise<StoredRecord | undefined> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const row = this.#q.recordFull.get(storeId, key) as (RecordDbRow & { value: Buffer | null }) | undefined;
+      if (!row) return undefined;
+      if (row.blob_path === null) return { ...rowToMeta(row), value: { kind: 'buffer', data: row.value ?? Buffer.alloc(0) } };
+      const stream = await this.#blobs.openRead(row.blob_path);
+      // The file vanished between the lookup and the open: a concurrent overwrite; read again.
+      if (stream) return { ...rowToMeta(row), value: { kind: 'stream', stream } };
+    }
+    return undefined;
+  }
+
+  async getRecordMeta(storeId: string, key: string): Promise<RecordMeta | undefined> {
+    const row = this.#q.recordMeta.get(storeId, key) as RecordDbRow | undefined;
+    return row && rowToMeta(row);
+  }
+
+  async stageValue(body: AsyncIterable<Buffer>, sizeHint?: number): Promise<StagedValue> {
+    return this.#blobs.stage(body, sizeHint);
+  }
+
+  async discardValue(value: StagedValue): Promise<void> {
+    const staged = value as SqliteStaged;
+    if (staged.kind === 'file') await this.#blobs.remove(staged.tmpPath, false);
+  }
+
+  async putRecord(storeId: string, key: string, record: NewRecord, value: StagedValue): Promise<boolean> {
+    const staged = value as SqliteStaged;
+    const blobPath = staged.kind === 'file' ? await this.#blobs.publish(staged.tmpPath) : null;
+    const data = staged.kind === 'inline' ? staged.data : null;
+    const result = this.#db.transaction(() => {
+      const old = this.#q.recordBlob.get(storeId, key) as { size: number; blob_path: string | null } | undefined;
+      const delta = staged.size - (old?.size ?? 0);
+      if (this.#q.storeWritten.run({ delta, now: record.now, id: storeId }).changes === 0) return { ok: false, oldBlob: null };
+      this.#q.upsertRecord.run(
+        storeId,
+        key,
+        staged.size,
+        record.contentType,
+        record.contentEncoding,
+        record.decodedSize,
+        record.now,
+        blobPath,
+        data,
+      );
+      return { ok: true, oldBlob: old?.blob_path ?? null };
+    })();
+    if (!result.ok) {
+      await this.#blobs.remove(blobPath);
+      return false;
+    }
+    await this.#blobs.remove(result.oldBlob);
+    return true;
+  }
+
+  async deleteRecord(storeId: string, key: string, now: number): Promise<boolean | undefined> {
+    const result = this.#db.transaction(() => {
+      const old = this.#q.recordBlob.get(storeId, key) as { size: number; blob_path: string | null } | undefined;
+      const changed = this.#q.storeDeleted.run({ delta: old ? -old.size : 0, count: old ? 1 : 0, now, id: storeId }).changes;
+      if (changed === 0) return undefined;
+      if (!old) return { removed: false, blob: null };
+      this.#q.deleteRecord.run(storeId, key);
+      return { removed: true, blob: old.blob_path };
+    })();
+    if (!result) return undefined;
+    await this.#blobs.remove(result.blob);
+    return result.removed;
+  }
+
+  async listKeys(storeId: string, query: KeyListQuery): Promise<KeyListPage> {
+    const after = query.exclusiveStartKey ?? '';
+    const prefix = query.prefix ?? '';
+    // Keys are ASCII, so every key starting with `prefix` sorts below prefix + U+FFFF.
+    const from = prefix > after ? prefix : after;
+    const inclusive = prefix > after;
+    const stmt = prefix ? (inclusive ? this.#q.keysFromPrefix : this.#q.keysAfterPrefix) : this.#q.keysAfter;
+    const args = prefix ? [storeId, from, `${prefix}\uffff`, query.limit + 1] : [storeId, from, query.limit + 1];
+    const rows = stmt.all(...args) as { key: string; size: number }[];
+    const isTruncated = rows.length > query.limit;
+    if (isTruncated) rows.pop();
+    return { items: rows, isTruncated };
+  }
+
+  async applyStats(deltas: StatsDelta[]): Promise<void> {
+    if (deltas.length === 0) return;
+    this.#db.transaction(() => {
+      for (const d of deltas) this.#q.storeStats.run(d.readCount, d.listCount, d.accessedAt, d.storeId);
+    })();
+  }
+}
+
+/** Parses the part after `sqlite:` of a storage URL into driver options. */
+export function createSqliteDriver(path: string): SqliteDriver {
+  return new SqliteDriver({ path });
+}

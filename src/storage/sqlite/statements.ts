@@ -1,0 +1,135 @@
+import type Database from 'better-sqlite3';
+import type { ContentEncoding, GeneralAccess, RecordMeta, StoreRow } from '../driver.js';
+
+export interface StoreDbRow {
+  id: string;
+  user_id: string;
+  name: string | null;
+  title: string | null;
+  created_at: number;
+  modified_at: number;
+  accessed_at: number;
+  general_access: GeneralAccess;
+  schema: string | null;
+  signing_secret: string;
+  read_count: number;
+  write_count: number;
+  delete_count: number;
+  list_count: number;
+  storage_bytes: number;
+}
+
+export interface RecordDbRow {
+  key: string;
+  size: number;
+  content_type: string;
+  content_encoding: ContentEncoding | null;
+  decoded_size: number;
+  modified_at: number;
+  blob_path: string | null;
+}
+
+export function rowToStore(r: StoreDbRow): StoreRow {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    name: r.name,
+    title: r.title,
+    createdAt: r.created_at,
+    modifiedAt: r.modified_at,
+    accessedAt: r.accessed_at,
+    generalAccess: r.general_access,
+    schema: r.schema,
+    urlSigningSecretKey: r.signing_secret,
+    stats: {
+      readCount: r.read_count,
+      writeCount: r.write_count,
+      deleteCount: r.delete_count,
+      listCount: r.list_count,
+      storageBytes: r.storage_bytes,
+    },
+  };
+}
+
+export function rowToMeta(r: RecordDbRow): RecordMeta {
+  return {
+    key: r.key,
+    size: r.size,
+    contentType: r.content_type,
+    contentEncoding: r.content_encoding,
+    decodedSize: r.decoded_size,
+    modifiedAt: r.modified_at,
+  };
+}
+
+const USER_COLS = 'id, username, created_at AS createdAt';
+const TOKEN_COLS = 'id, user_id AS userId, hash, label, created_at AS createdAt';
+const META_COLS = 'key, size, content_type, content_encoding, decoded_size, modified_at, blob_path';
+
+/** Every statement the driver runs, prepared once per connection. */
+export function createStatements(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  const listStores = (order: 'ASC' | 'DESC') =>
+    p(
+      `SELECT * FROM stores WHERE user_id = ? AND (name IS NOT NULL OR ? = 0)
+       ORDER BY created_at ${order}, id ${order} LIMIT ? OFFSET ?`,
+    );
+  return {
+    insertUser: p('INSERT OR IGNORE INTO users (id, username, created_at) VALUES (?, ?, ?)'),
+    userById: p(`SELECT ${USER_COLS} FROM users WHERE id = ?`),
+    userByName: p(`SELECT ${USER_COLS} FROM users WHERE username = ?`),
+    listUsers: p(`SELECT ${USER_COLS} FROM users ORDER BY created_at, id`),
+    deleteUser: p('DELETE FROM users WHERE id = ?'),
+    deleteUserRecords: p('DELETE FROM records WHERE store_id IN (SELECT id FROM stores WHERE user_id = ?)'),
+    userBlobPaths: p(
+      'SELECT blob_path FROM records WHERE store_id IN (SELECT id FROM stores WHERE user_id = ?) AND blob_path IS NOT NULL',
+    ),
+
+    insertToken: p('INSERT INTO tokens (hash, id, user_id, label, created_at) VALUES (?, ?, ?, ?, ?)'),
+    tokenByHash: p(`SELECT ${TOKEN_COLS} FROM tokens WHERE hash = ?`),
+    tokensOfUser: p(`SELECT ${TOKEN_COLS} FROM tokens WHERE user_id = ? ORDER BY created_at, id`),
+    deleteToken: p('DELETE FROM tokens WHERE hash = ?'),
+
+    insertStore: p(
+      `INSERT INTO stores (id, user_id, name, title, created_at, modified_at, accessed_at, general_access, schema, signing_secret)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    storeById: p('SELECT * FROM stores WHERE id = ?'),
+    storeByName: p('SELECT * FROM stores WHERE user_id = ? AND name = ?'),
+    countStores: p('SELECT COUNT(*) AS n FROM stores WHERE user_id = ? AND (name IS NOT NULL OR ? = 0)'),
+    listStoresAsc: listStores('ASC'),
+    listStoresDesc: listStores('DESC'),
+    updateStore: p('UPDATE stores SET name = ?, title = ?, general_access = ?, modified_at = ? WHERE id = ?'),
+    deleteStore: p('DELETE FROM stores WHERE id = ?'),
+    deleteStoreRecords: p('DELETE FROM records WHERE store_id = ?'),
+    storeBlobPaths: p('SELECT blob_path FROM records WHERE store_id = ? AND blob_path IS NOT NULL'),
+    storeWritten: p(
+      `UPDATE stores SET storage_bytes = storage_bytes + @delta, write_count = write_count + 1,
+       modified_at = @now, accessed_at = max(accessed_at, @now) WHERE id = @id`,
+    ),
+    storeDeleted: p(
+      `UPDATE stores SET storage_bytes = storage_bytes + @delta, delete_count = delete_count + @count,
+       modified_at = @now, accessed_at = max(accessed_at, @now) WHERE id = @id`,
+    ),
+    storeStats: p(
+      `UPDATE stores SET read_count = read_count + ?, list_count = list_count + ?,
+       accessed_at = max(accessed_at, ?) WHERE id = ?`,
+    ),
+
+    recordFull: p(`SELECT ${META_COLS}, value FROM records WHERE store_id = ? AND key = ?`),
+    recordMeta: p(`SELECT ${META_COLS} FROM records WHERE store_id = ? AND key = ?`),
+    recordBlob: p('SELECT size, blob_path FROM records WHERE store_id = ? AND key = ?'),
+    upsertRecord: p(
+      `INSERT INTO records (store_id, key, size, content_type, content_encoding, decoded_size, modified_at, blob_path, value)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (store_id, key) DO UPDATE SET size = excluded.size, content_type = excluded.content_type,
+         content_encoding = excluded.content_encoding, decoded_size = excluded.decoded_size,
+         modified_at = excluded.modified_at, blob_path = excluded.blob_path, value = excluded.value`,
+    ),
+    deleteRecord: p('DELETE FROM records WHERE store_id = ? AND key = ?'),
+    allBlobPaths: p('SELECT blob_path FROM records WHERE blob_path IS NOT NULL'),
+    keysAfter: p('SELECT key, size FROM records WHERE store_id = ? AND key > ? ORDER BY key LIMIT ?'),
+    keysAfterPrefix: p('SELECT key, size FROM records WHERE store_id = ? AND key > ? AND key < ? ORDER BY key LIMIT ?'),
+    keysFromPrefix: p('SELECT key, size FROM records WHERE store_id = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?'),
+  };
+}
