@@ -30,7 +30,9 @@ export class InvalidValueError extends ApiError {
 }
 
 export class InvalidRecordKeyError extends ApiError {
-  constructor(message = 'Record key contains invalid character or is too long (allowed are a-z A-Z 0-9 ! - _ . \' ( ), 1 to 256 characters).') {
+  constructor(
+    message = "Record key contains invalid character or is too long (allowed are a-z A-Z 0-9 ! - _ . ' ( ), 1 to 256 characters).",
+  ) {
     super('invalid-record-key', 400, message);
   }
 }
@@ -104,12 +106,9 @@ export class PageNotFoundError extends ApiError {
 export class MethodNotAllowedError extends ApiError {
   constructor(allowed: readonly string[]) {
     const list = allowed.join(',');
-    super(
-      'method-not-allowed',
-      405,
-      `This API end-point can only be accessed using the following HTTP methods: ${list}`,
-      { allow: list },
-    );
+    super('method-not-allowed', 405, `This API end-point can only be accessed using the following HTTP methods: ${list}`, {
+      allow: list,
+    });
   }
 }
 

@@ -69,8 +69,7 @@ export class AccessPolicy {
     if (caller.user && store.userId === caller.user.id) return { store, canWrite: true };
     if (mode === 'write') throw new InsufficientPermissionsError();
     const access = this.effectiveAccess(store);
-    const open =
-      access === 'ANYONE_WITH_NAME_CAN_READ' || (access === 'ANYONE_WITH_ID_CAN_READ' && ref.kind === 'id');
+    const open = access === 'ANYONE_WITH_NAME_CAN_READ' || (access === 'ANYONE_WITH_ID_CAN_READ' && ref.kind === 'id');
     if (open) return { store, canWrite: false };
     const signed = signature?.(store);
     if (signed === true) return { store, canWrite: false };

@@ -1,5 +1,5 @@
 import type { StorageDriver } from '../storage/driver.js';
-import { type AccountAccess, AccessPolicy } from './access.js';
+import { AccessPolicy, type AccountAccess } from './access.js';
 import { Records } from './records.js';
 import { StatsBuffer } from './stats.js';
 import { Stores } from './stores.js';

@@ -36,7 +36,8 @@ function collectionRange(store: StoreRow, collection: string): { key?: string; k
   const schema = store.schema === null ? undefined : (JSON.parse(store.schema) as { collections?: Record<string, unknown> });
   if (!schema) throw new InvalidCollectionError('The key-value store has no schema, so it has no collections.');
   const def = schema.collections && Object.hasOwn(schema.collections, collection) ? schema.collections[collection] : undefined;
-  if (!def || typeof def !== 'object') throw new InvalidCollectionError(`Collection "${collection}" is not defined in the store's schema.`);
+  if (!def || typeof def !== 'object')
+    throw new InvalidCollectionError(`Collection "${collection}" is not defined in the store's schema.`);
   const { key, keyPrefix } = def as { key?: unknown; keyPrefix?: unknown };
   return typeof key === 'string' ? { key } : { keyPrefix: typeof keyPrefix === 'string' ? keyPrefix : '' };
 }
@@ -90,7 +91,12 @@ export class Records {
       ok = await this.#d.driver.putRecord(
         store.id,
         key,
-        { contentType: upload.contentType, contentEncoding: upload.contentEncoding, decodedSize: upload.decodedSize(), now: Date.now() },
+        {
+          contentType: upload.contentType,
+          contentEncoding: upload.contentEncoding,
+          decodedSize: upload.decodedSize(),
+          now: Date.now(),
+        },
         staged,
       );
     } catch (err) {
@@ -109,7 +115,9 @@ export class Records {
   async listKeys(caller: Caller, ref: StoreRef, o: KeyListOptions) {
     const signature = o.signature;
     const check =
-      signature === undefined ? undefined : (s: StoreRow) => verifyStorageContentSignature(s.urlSigningSecretKey, s.id, signature);
+      signature === undefined
+        ? undefined
+        : (s: StoreRow) => verifyStorageContentSignature(s.urlSigningSecretKey, s.id, signature);
     const { store } = await this.#d.access.resolve(caller, ref, 'read', check);
     this.#d.stats.list(store.id);
     const range = o.collection === undefined ? {} : collectionRange(store, o.collection);
@@ -117,7 +125,8 @@ export class Records {
     let page = { items: [] as { key: string; size: number }[], isTruncated: false };
     if (prefix !== null) {
       page = await this.#d.driver.listKeys(store.id, { exclusiveStartKey: o.exclusiveStartKey, prefix, limit: o.limit });
-      if (range.key !== undefined) page = { items: page.items.filter((i) => i.key === range.key).slice(0, 1), isTruncated: false };
+      if (range.key !== undefined)
+        page = { items: page.items.filter((i) => i.key === range.key).slice(0, 1), isTruncated: false };
     }
     const base = `${this.#d.publicUrl()}/v2/key-value-stores/${store.id}/records/`;
     const last = page.items[page.items.length - 1];

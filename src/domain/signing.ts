@@ -41,12 +41,7 @@ export function verifyRecordSignature(secret: string, key: string, signature: st
 }
 
 /** Verifies a storage-content signature; padded (Python) and unpadded (JS) base64url both pass. */
-export function verifyStorageContentSignature(
-  secret: string,
-  resourceId: string,
-  signature: string,
-  now = Date.now(),
-): boolean {
+export function verifyStorageContentSignature(secret: string, resourceId: string, signature: string, now = Date.now()): boolean {
   if (!/^[A-Za-z0-9_-]+={0,2}$/.test(signature) || signature.length > 200) return false;
   const decoded = Buffer.from(signature.replace(/=+$/, ''), 'base64url').toString('utf8');
   const parts = decoded.split('.');

@@ -94,13 +94,16 @@ export function parseStorePatch(body: unknown): StorePatchInput {
   const b = body as Record<string, unknown>;
   const patch: StorePatchInput = {};
   if ('name' in b) {
-    if (b.name !== null && typeof b.name !== 'string') throw new InvalidValueError('Invalid value provided in store: name must be a string or null.');
+    if (b.name !== null && typeof b.name !== 'string')
+      throw new InvalidValueError('Invalid value provided in store: name must be a string or null.');
     if (typeof b.name === 'string') validateName(b.name);
     patch.name = b.name as string | null;
   }
   if ('title' in b) {
     if (b.title !== null && (typeof b.title !== 'string' || b.title.length > TITLE_MAX)) {
-      throw new InvalidValueError(`Invalid value provided in store: title must be a string of at most ${TITLE_MAX} characters or null.`);
+      throw new InvalidValueError(
+        `Invalid value provided in store: title must be a string of at most ${TITLE_MAX} characters or null.`,
+      );
     }
     patch.title = b.title as string | null;
   }
@@ -162,7 +165,13 @@ export class Stores {
     const { total, items } =
       o.ownership === 'sharedWithMe'
         ? { total: 0, items: [] as StoreRow[] }
-        : await this.#d.driver.listStores({ userId: user.id, offset: o.offset, limit: o.limit, desc: o.desc, unnamed: o.unnamed });
+        : await this.#d.driver.listStores({
+            userId: user.id,
+            offset: o.offset,
+            limit: o.limit,
+            desc: o.desc,
+            unnamed: o.unnamed,
+          });
     return {
       total,
       offset: o.offset,
@@ -175,7 +184,11 @@ export class Stores {
   }
 
   /** Get-or-create: an existing store of that name comes back with `created: false`. */
-  async getOrCreate(user: { id: string }, name: string | undefined, schema: unknown): Promise<{ store: ApiStore; created: boolean }> {
+  async getOrCreate(
+    user: { id: string },
+    name: string | undefined,
+    schema: unknown,
+  ): Promise<{ store: ApiStore; created: boolean }> {
     if (name !== undefined) validateName(name);
     if (schema !== undefined && schema !== null) validateSchema(schema);
     const now = Date.now();

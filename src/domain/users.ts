@@ -4,8 +4,6 @@ import { hashToken, newId, newToken, safeEqual } from './ids.js';
 import { USERNAME_REGEX } from './validation.js';
 
 export const ADMIN_USERNAME = 'admin';
-/** Tokens given by the operator must be at least this long. */
-export const MIN_TOKEN_LENGTH = 16;
 
 export interface IssuedToken {
   token: string;
@@ -23,7 +21,9 @@ export class Users {
 
   async create(username: string): Promise<{ user: UserRow; token: string }> {
     if (username.length > 63 || !USERNAME_REGEX.test(username)) {
-      throw new InvalidValueError(`Invalid username "${username}": use letters, digits and inner hyphens, at most 63 characters.`);
+      throw new InvalidValueError(
+        `Invalid username "${username}": use letters, digits and inner hyphens, at most 63 characters.`,
+      );
     }
     const user: UserRow = { id: newId(), username, createdAt: Date.now() };
     if (!(await this.#driver.createUser(user))) throw new InvalidValueError(`User "${username}" already exists.`);

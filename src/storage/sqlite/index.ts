@@ -63,9 +63,7 @@ export class SqliteDriver implements StorageDriver {
 
   /** Removes value files a crash left behind. Call once at start, before serving. */
   async sweepOrphans(olderThan = Date.now()): Promise<number> {
-    const referenced = new Set(
-      (this.#q.allBlobPaths.all() as { blob_path: string }[]).map((r) => r.blob_path),
-    );
+    const referenced = new Set((this.#q.allBlobPaths.all() as { blob_path: string }[]).map((r) => r.blob_path));
     return this.#blobs.sweep((rel) => referenced.has(rel), olderThan);
   }
 
@@ -112,25 +110,27 @@ export class SqliteDriver implements StorageDriver {
   }
 
   async createStore(store: StoreRow): Promise<{ store: StoreRow; created: boolean }> {
-    return this.#db.transaction(() => {
-      if (store.name !== null) {
-        const existing = this.#q.storeByName.get(store.userId, store.name) as StoreDbRow | undefined;
-        if (existing) return { store: rowToStore(existing), created: false };
-      }
-      this.#q.insertStore.run(
-        store.id,
-        store.userId,
-        store.name,
-        store.title,
-        store.createdAt,
-        store.modifiedAt,
-        store.accessedAt,
-        store.generalAccess,
-        store.schema,
-        store.urlSigningSecretKey,
-      );
-      return { store, created: true };
-    }).immediate();
+    return this.#db
+      .transaction(() => {
+        if (store.name !== null) {
+          const existing = this.#q.storeByName.get(store.userId, store.name) as StoreDbRow | undefined;
+          if (existing) return { store: rowToStore(existing), created: false };
+        }
+        this.#q.insertStore.run(
+          store.id,
+          store.userId,
+          store.name,
+          store.title,
+          store.createdAt,
+          store.modifiedAt,
+          store.accessedAt,
+          store.generalAccess,
+          store.schema,
+          store.urlSigningSecretKey,
+        );
+        return { store, created: true };
+      })
+      .immediate();
   }
 
   async getStore(id: string): Promise<StoreRow | undefined> {
@@ -152,19 +152,21 @@ export class SqliteDriver implements StorageDriver {
   }
 
   async updateStore(id: string, patch: StorePatch): Promise<UpdateStoreResult> {
-    return this.#db.transaction((): UpdateStoreResult => {
-      const row = this.#q.storeById.get(id) as StoreDbRow | undefined;
-      if (!row) return { ok: false, reason: 'not-found' };
-      const name = patch.name === undefined ? row.name : patch.name;
-      if (name !== null && name !== row.name) {
-        const clash = this.#q.storeByName.get(row.user_id, name) as StoreDbRow | undefined;
-        if (clash) return { ok: false, reason: 'name-conflict' };
-      }
-      const title = patch.title === undefined ? row.title : patch.title;
-      const access = patch.generalAccess ?? row.general_access;
-      this.#q.updateStore.run(name, title, access, patch.modifiedAt, id);
-      return { ok: true, store: rowToStore(this.#q.storeById.get(id) as StoreDbRow) };
-    }).immediate();
+    return this.#db
+      .transaction((): UpdateStoreResult => {
+        const row = this.#q.storeById.get(id) as StoreDbRow | undefined;
+        if (!row) return { ok: false, reason: 'not-found' };
+        const name = patch.name === undefined ? row.name : patch.name;
+        if (name !== null && name !== row.name) {
+          const clash = this.#q.storeByName.get(row.user_id, name) as StoreDbRow | undefined;
+          if (clash) return { ok: false, reason: 'name-conflict' };
+        }
+        const title = patch.title === undefined ? row.title : patch.title;
+        const access = patch.generalAccess ?? row.general_access;
+        this.#q.updateStore.run(name, title, access, patch.modifiedAt, id);
+        return { ok: true, store: rowToStore(this.#q.storeById.get(id) as StoreDbRow) };
+      })
+      .immediate();
   }
 
   async deleteStore(id: string): Promise<boolean> {
@@ -250,8 +252,8 @@ export class SqliteDriver implements StorageDriver {
     const after = query.exclusiveStartKey ?? '';
     const prefix = query.prefix ?? '';
     // Keys are ASCII, so every key starting with `prefix` sorts below prefix + U+FFFF.
-    const from = prefix > after ? prefix : after;
     const inclusive = prefix > after;
+    const from = inclusive ? prefix : after;
     const stmt = prefix ? (inclusive ? this.#q.keysFromPrefix : this.#q.keysAfterPrefix) : this.#q.keysAfter;
     const args = prefix ? [storeId, from, `${prefix}\uffff`, query.limit + 1] : [storeId, from, query.limit + 1];
     const rows = stmt.all(...args) as { key: string; size: number }[];

@@ -1,0 +1,62 @@
+import type { AddressInfo } from 'node:net';
+import type { ServeConfig } from '../config.js';
+import { createKvs } from '../domain/index.js';
+import { createApp, redactUrl } from '../http/app.js';
+import { openStorage } from '../storage/open.js';
+
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+function describeStorage(config: ServeConfig): string {
+  return config.storage.kind === 'sqlite' ? `sqlite:${config.storage.path}` : 'postgres (credentials hidden)';
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * Starts openkvs: opens the storage, makes sure `admin` exists (printing a generated token once),
+ * sweeps files a crash left behind, then listens.
+ */
+export async function startServer(config: ServeConfig, print: (line: string) => void = console.log): Promise<RunningServer> {
+  const driver = await openStorage(config.storage);
+  let publicUrl = config.publicUrl ?? '';
+  const kvs = createKvs({ driver, publicUrl: () => publicUrl, accountAccess: config.accountAccess });
+  const admin = await kvs.users.bootstrapAdmin(config.adminToken);
+  if (admin.token) print(`Admin API token (shown only this once, keep it safe): ${admin.token}`);
+  else if (config.adminToken) print('Admin API token: the one given in --admin-token / OPENKVS_ADMIN_TOKEN');
+  if (driver.sweepOrphans) await driver.sweepOrphans();
+
+  const app = createApp({
+    kvs,
+    publicUrl: () => publicUrl,
+    maxRecordBytes: config.maxRecordBytes,
+    logger: {
+      level: config.logLevel,
+      serializers: {
+        req: (req: { method: string; url: string; id: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
+      },
+    },
+  });
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address() as AddressInfo;
+  const url = `http://${urlHost(config.host)}:${address.port}`;
+  if (!config.publicUrl) publicUrl = url;
+  print(`openkvs listening on ${url} (storage: ${describeStorage(config)}, public URL: ${publicUrl})`);
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await app.close();
+      await kvs.close();
+      await driver.close();
+    })();
+    return closing;
+  };
+  return { url, close };
+}

@@ -1,0 +1,159 @@
+import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { Readable, type Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { InvalidRequestError, RecordTooLargeError, RequestTooLargeError, UnsupportedContentEncodingError } from '../errors.js';
+import type { ContentEncoding } from '../storage/driver.js';
+
+/** Largest JSON body of the store endpoints, after decompression (apify-shared MAX_PAYLOAD_SIZE_BYTES). */
+export const MAX_JSON_BODY_BYTES = 9_437_184;
+
+/** The encoding named by a `Content-Encoding` header; `null` for none or identity; 415 otherwise. */
+export function parseContentEncoding(header: string | string[] | undefined): ContentEncoding | null {
+  if (header === undefined) return null;
+  const value = (Array.isArray(header) ? header.join(',') : header).trim().toLowerCase();
+  if (value === '' || value === 'identity') return null;
+  if (value === 'gzip' || value === 'x-gzip') return 'gzip';
+  if (value === 'deflate' || value === 'br') return value;
+  throw new UnsupportedContentEncodingError(Array.isArray(header) ? header.join(', ') : header);
+}
+
+export function createDecoder(encoding: ContentEncoding): Transform {
+  if (encoding === 'gzip') return createGunzip();
+  if (encoding === 'deflate') return createInflate();
+  return createBrotliDecompress();
+}
+
+/** The declared body length, or undefined when absent or chunked. */
+export function declaredLength(req: IncomingMessage): number | undefined {
+  const raw = req.headers['content-length'];
+  if (raw === undefined || !/^\d+$/.test(raw)) return undefined;
+  return Number(raw);
+}
+
+const corrupt = (encoding: string) =>
+  new InvalidRequestError(`The request body could not be decoded as Content-Encoding "${encoding}".`);
+
+/**
+ * Runs compressed bytes through a decoder, discarding the output but counting it, to prove the
+ * bytes decode and to bound what they decode to.
+ */
+class DecodeCheck {
+  readonly #decoder: Transform;
+  readonly #encoding: ContentEncoding;
+  readonly #maxDecoded: number;
+  readonly #tooLarge: (limit: number) => Error;
+  decoded = 0;
+  error: Error | undefined;
+
+  constructor(encoding: ContentEncoding, maxDecoded: number, tooLarge: (limit: number) => Error) {
+    this.#encoding = encoding;
+    this.#maxDecoded = maxDecoded;
+    this.#tooLarge = tooLarge;
+    this.#decoder = createDecoder(encoding);
+    this.#decoder.on('data', (chunk: Buffer) => {
+      this.decoded += chunk.length;
+      if (this.decoded > this.#maxDecoded && !this.error) {
+        this.error = this.#tooLarge(this.#maxDecoded);
+        this.#decoder.destroy();
+      }
+    });
+    this.#decoder.on('error', () => {
+      this.error ??= corrupt(this.#encoding);
+    });
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.error) throw this.error;
+    if (!this.#decoder.write(chunk)) await this.#settle('drain');
+    if (this.error) throw this.error;
+  }
+
+  async end(): Promise<void> {
+    if (this.error) throw this.error;
+    this.#decoder.end();
+    await this.#settle('end');
+    if (this.error) throw this.error;
+  }
+
+  async #settle(event: 'drain' | 'end'): Promise<void> {
+    if (this.#decoder.destroyed) return;
+    const ac = new AbortController();
+    await Promise.race([
+      once(this.#decoder, event, { signal: ac.signal }).catch(() => undefined),
+      once(this.#decoder, 'close', { signal: ac.signal }).catch(() => undefined),
+    ]);
+    ac.abort();
+  }
+
+  destroy(): void {
+    this.#decoder.destroy();
+  }
+}
+
+export interface RecordBody {
+  body: AsyncIterable<Buffer>;
+  decodedSize: () => number;
+}
+
+/**
+ * A record upload as it arrives: stops with 413 past `maxBytes` (stored or decoded), and with 400
+ * when a compressed body does not decode. The request stream is not destroyed on failure, so
+ * that the error response can still be written.
+ */
+export function recordBody(req: IncomingMessage, encoding: ContentEncoding | null, maxBytes: number): RecordBody {
+  let received = 0;
+  let decoded = 0;
+  const tooLarge = (limit: number) => new RecordTooLargeError(limit);
+  async function* read(): AsyncGenerator<Buffer> {
+    const check = encoding ? new DecodeCheck(encoding, maxBytes, tooLarge) : undefined;
+    try {
+      for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+        received += chunk.length;
+        if (received > maxBytes) throw new RecordTooLargeError(maxBytes);
+        if (check) await check.write(chunk);
+        yield chunk;
+      }
+      if (check) {
+        await check.end();
+        decoded = check.decoded;
+      } else {
+        decoded = received;
+      }
+    } finally {
+      check?.destroy();
+    }
+  }
+  return { body: read(), decodedSize: () => decoded };
+}
+
+/**
+ * Reads a JSON body of a store endpoint, decoding any Content-Encoding, up to 9 MiB decoded.
+ * An empty body is `undefined`; a body that is not JSON is 400 `invalid-request`.
+ */
+export async function readJsonBody(req: IncomingMessage, maxBytes = MAX_JSON_BODY_BYTES): Promise<unknown> {
+  const encoding = parseContentEncoding(req.headers['content-encoding']);
+  const length = declaredLength(req);
+  if (length !== undefined && length > maxBytes) throw new RequestTooLargeError(maxBytes, length);
+  const source: Readable = encoding ? Readable.from(req.iterator({ destroyOnReturn: false })).pipe(createDecoder(encoding)) : req;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of source.iterator({ destroyOnReturn: encoding !== null }) as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBytes) throw new RequestTooLargeError(maxBytes);
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof RequestTooLargeError) throw err;
+    if (encoding) throw corrupt(encoding);
+    throw err;
+  }
+  if (size === 0) return undefined;
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidRequestError('The request body is not valid JSON.');
+  }
+}

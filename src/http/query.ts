@@ -1,0 +1,24 @@
+/** JSON schemas of query parameters, and their conversion from strings. */
+
+/** A boolean flag: `1`/`0` (JS client) or `true`/`false` (Python client); empty means absent. */
+export const boolParam = { type: 'string', pattern: '^(?:[01]|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])?$' } as const;
+/** A non-negative integer. */
+export const uintParam = { type: 'string', pattern: '^[0-9]{0,30}$' } as const;
+export const stringParam = { type: 'string', maxLength: 4096 } as const;
+
+export function toBool(value: string | undefined, fallback = false): boolean {
+  if (value === undefined || value === '') return fallback;
+  return value === '1' || value.toLowerCase() === 'true';
+}
+
+/** Parses a validated integer parameter and clamps it into [min, max]. */
+export function toInt(value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  return Math.min(Math.max(n, min), max);
+}
+
+/** A string parameter; empty counts as absent. */
+export function toOptional(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}

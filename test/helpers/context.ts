@@ -1,0 +1,69 @@
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { AccountAccess } from '../../src/domain/access.js';
+import { createKvs, type Kvs } from '../../src/domain/index.js';
+import { createApp } from '../../src/http/app.js';
+import { SqliteDriver } from '../../src/storage/sqlite/index.js';
+
+export const PUBLIC_URL = 'http://openkvs.test';
+
+export interface TestContext {
+  app: FastifyInstance;
+  kvs: Kvs;
+  driver: SqliteDriver;
+  /** Tokens of two ordinary users, `alice` and `bob`. */
+  alice: string;
+  bob: string;
+  /** `app.inject` with `Authorization: Bearer <token>` when a token is given. */
+  request(opts: InjectOptions & { token?: string }): Promise<LightMyRequestResponse>;
+  /** Creates a store owned by alice (or `token`'s user) and returns its API object. */
+  createStore(name?: string, token?: string): Promise<{ id: string; name: string | null; urlSigningSecretKey: string }>;
+  /** Starts listening on a free port on 127.0.0.1; returns the origin. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface TestContextOptions {
+  maxRecordBytes?: number;
+  accountAccess?: AccountAccess;
+  /** SQLite file path; default in memory. */
+  path?: string;
+}
+
+/** A fresh in-process openkvs on an in-memory SQLite database, with users alice and bob. */
+export async function createTestContext(options: TestContextOptions = {}): Promise<TestContext> {
+  const driver = new SqliteDriver({ path: options.path ?? ':memory:' });
+  const publicUrl = () => PUBLIC_URL;
+  const kvs = createKvs({ driver, publicUrl, accountAccess: options.accountAccess });
+  const app = createApp({ kvs, publicUrl, maxRecordBytes: options.maxRecordBytes ?? 104_857_600 });
+  const alice = (await kvs.users.create('alice')).token;
+  const bob = (await kvs.users.create('bob')).token;
+  const request: TestContext['request'] = ({ token, headers, ...rest }) =>
+    app.inject({ ...rest, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } });
+  return {
+    app,
+    kvs,
+    driver,
+    alice,
+    bob,
+    request,
+    async createStore(name, token = alice) {
+      const res = await request({
+        method: 'POST',
+        url: name === undefined ? '/v2/key-value-stores' : `/v2/key-value-stores?name=${name}`,
+        token,
+      });
+      if (res.statusCode !== 201 && res.statusCode !== 200) throw new Error(`create store failed: ${res.statusCode} ${res.body}`);
+      return res.json().data;
+    },
+    async listen() {
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    },
+    async close() {
+      await app.close();
+      await kvs.close();
+      await driver.close();
+    },
+  };
+}
