@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Kvs } from '../domain/index.js';
+import { holdContentType } from './content-type.js';
 import { installErrorHandlers, sendError } from './errors.js';
 import { keyRoutes } from './routes/keys.js';
 import { recordRoutes } from './routes/records.js';
@@ -34,6 +35,10 @@ export function createApp(options: AppOptions): FastifyInstance {
   // Bodies are read by the handlers themselves, as raw bytes (records) or decoded JSON (stores).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+  app.addHook('onRequest', (req, _reply, done) => {
+    holdContentType(req.raw);
+    done();
+  });
 
   installErrorHandlers(app);
   app.get('/health', async () => ({ status: 'ok' }));

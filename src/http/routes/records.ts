@@ -8,6 +8,7 @@ import type { RecordMeta, StoredRecord } from '../../storage/driver.js';
 import { acceptsEncoding } from '../accept-encoding.js';
 import { createDecoder, declaredLength, parseContentEncoding, recordBody } from '../body.js';
 import { resolveCaller } from '../caller.js';
+import { declaredContentType } from '../content-type.js';
 import { boolParam, stringParam, toBool, toOptional } from '../query.js';
 
 const RECORD_PATH = '/v2/key-value-stores/:storeId/records/*';
@@ -47,9 +48,15 @@ function recordHeaders(req: FastifyRequest, reply: FastifyReply, meta: RecordMet
   return asStored;
 }
 
+/** A media type Fastify keeps as set; it replaces others on Buffer payloads, but never on streams. */
+const PLAIN_MEDIA_TYPE = /^[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+(\s*;.*)?$/;
+
 function recordPayload(record: StoredRecord, asStored: boolean): Buffer | Readable {
   const { value, contentEncoding } = record;
-  if (asStored || contentEncoding === null) return value.kind === 'buffer' ? value.data : value.stream;
+  if (asStored || contentEncoding === null) {
+    if (value.kind === 'stream') return value.stream;
+    return PLAIN_MEDIA_TYPE.test(record.contentType) ? value.data : Readable.from([value.data]);
+  }
   const source = value.kind === 'buffer' ? Readable.from([value.data]) : value.stream;
   return pipeline(source, createDecoder(contentEncoding), () => undefined);
 }
@@ -84,7 +91,7 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
     const caller = await resolveCaller(kvs, req);
     if (!caller.user) throw new TokenNotProvidedError();
     const encoding = parseContentEncoding(req.headers['content-encoding']);
-    const contentType = req.headers['content-type'] || 'application/octet-stream';
+    const contentType = declaredContentType(req.raw) || 'application/octet-stream';
     if (contentType.length > MAX_CONTENT_TYPE_LENGTH) {
       throw new InvalidContentTypeError(`The Content-Type header is longer than ${MAX_CONTENT_TYPE_LENGTH} characters.`);
     }
