@@ -1,0 +1,224 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId, newSecret } from '../../src/domain/ids.js';
+import type { RecordValue, StorageDriver, StoreRow } from '../../src/storage/driver.js';
+
+/** Creates a driver on empty storage; `cleanup` removes what it created. */
+export type DriverFactory = () => Promise<{ driver: StorageDriver; cleanup?: () => Promise<void> }>;
+
+async function* chunks(data: Buffer, size = 64 * 1024): AsyncGenerator<Buffer> {
+  for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
+}
+
+async function bytesOf(value: RecordValue): Promise<Buffer> {
+  if (value.kind === 'buffer') return value.data;
+  const parts: Buffer[] = [];
+  for await (const c of value.stream as Readable) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+function storeRow(userId: string, name: string | null): StoreRow {
+  const now = Date.now();
+  return {
+    id: newId(),
+    userId,
+    name,
+    title: null,
+    createdAt: now,
+    modifiedAt: now,
+    accessedAt: now,
+    generalAccess: 'FOLLOW_USER_SETTING',
+    schema: null,
+    urlSigningSecretKey: newSecret(),
+    stats: { readCount: 0, writeCount: 0, deleteCount: 0, listCount: 0, storageBytes: 0 },
+  };
+}
+
+/**
+ * The behaviour every StorageDriver must show. Each test works on its own random user and store,
+ * so order never matters.
+ */
+export function describeDriverConformance(name: string, factory: DriverFactory): void {
+  describe(`StorageDriver conformance: ${name}`, () => {
+    let driver: StorageDriver;
+    let cleanup: (() => Promise<void>) | undefined;
+    beforeAll(async () => {
+      ({ driver, cleanup } = await factory());
+    });
+    afterAll(async () => {
+      await driver.close();
+      await cleanup?.();
+    });
+
+    async function freshUser() {
+      const user = { id: newId(), username: `u${newId().toLowerCase()}`, createdAt: Date.now() };
+      expect(await driver.createUser(user)).toBe(true);
+      return user;
+    }
+
+    async function freshStore(name: string | null = null) {
+      const user = await freshUser();
+      const { store } = await driver.createStore(storeRow(user.id, name));
+      return store;
+    }
+
+    async function put(storeId: string, key: string, data: Buffer, contentType = 'application/octet-stream') {
+      const staged = await driver.stageValue(chunks(data), data.length);
+      return driver.putRecord(
+        storeId,
+        key,
+        { contentType, contentEncoding: null, decodedSize: data.length, now: Date.now() },
+        staged,
+      );
+    }
+
+    it('creates users once per name and finds them by id and name', async () => {
+      const user = await freshUser();
+      expect(await driver.createUser({ ...user, id: newId() })).toBe(false);
+      expect(await driver.getUserById(user.id)).toEqual(user);
+      expect(await driver.getUserByName(user.username)).toEqual(user);
+      expect(await driver.getUserByName('nobody-at-all')).toBeUndefined();
+      expect((await driver.listUsers()).map((u) => u.id)).toContain(user.id);
+    });
+
+    it('stores token hashes, finds them and revokes them', async () => {
+      const user = await freshUser();
+      const hash = createHash('sha256').update(newId()).digest('hex');
+      await driver.addToken({ id: newId(), userId: user.id, hash, label: 'x', createdAt: Date.now() });
+      expect((await driver.findToken(hash))?.userId).toBe(user.id);
+      expect(await driver.listTokens(user.id)).toHaveLength(1);
+      expect(await driver.revokeToken(hash)).toBe(true);
+      expect(await driver.revokeToken(hash)).toBe(false);
+      expect(await driver.findToken(hash)).toBeUndefined();
+    });
+
+    it('get-or-creates named stores per user and lists them in creation order', async () => {
+      const user = await freshUser();
+      const a = await driver.createStore(storeRow(user.id, 'alpha'));
+      const again = await driver.createStore(storeRow(user.id, 'alpha'));
+      expect(a.created).toBe(true);
+      expect(again.created).toBe(false);
+      expect(again.store.id).toBe(a.store.id);
+      const other = await freshUser();
+      expect((await driver.createStore(storeRow(other.id, 'alpha'))).created).toBe(true);
+      await driver.createStore({ ...storeRow(user.id, null), createdAt: a.store.createdAt + 1 });
+      const named = await driver.listStores({ userId: user.id, offset: 0, limit: 10, desc: false, unnamed: false });
+      expect(named.total).toBe(1);
+      const all = await driver.listStores({ userId: user.id, offset: 0, limit: 10, desc: true, unnamed: true });
+      expect(all.total).toBe(2);
+      expect(all.items[1]?.id).toBe(a.store.id);
+      const page = await driver.listStores({ userId: user.id, offset: 1, limit: 1, desc: false, unnamed: true });
+      expect(page.items).toHaveLength(1);
+      expect(page.total).toBe(2);
+    });
+
+    it('updates stores and refuses a name the owner already uses', async () => {
+      const user = await freshUser();
+      const a = (await driver.createStore(storeRow(user.id, 'one'))).store;
+      await driver.createStore(storeRow(user.id, 'two'));
+      expect(await driver.updateStore(a.id, { name: 'two', modifiedAt: Date.now() })).toEqual({
+        ok: false,
+        reason: 'name-conflict',
+      });
+      const renamed = await driver.updateStore(a.id, {
+        name: 'three',
+        title: 'T',
+        generalAccess: 'RESTRICTED',
+        modifiedAt: Date.now(),
+      });
+      expect(renamed.ok && renamed.store.name).toBe('three');
+      expect(renamed.ok && renamed.store.generalAccess).toBe('RESTRICTED');
+      expect(await driver.getStoreByName(user.id, 'three')).toBeDefined();
+      expect(await driver.updateStore(newId(), { name: 'x', modifiedAt: Date.now() })).toEqual({
+        ok: false,
+        reason: 'not-found',
+      });
+    });
+
+    it('keeps small and large records byte-exact, overwrites and deletes them', async () => {
+      const store = await freshStore();
+      const small = randomBytes(1000);
+      const large = randomBytes(3 * 1024 * 1024 + 7);
+      expect(await put(store.id, 'small', small, 'text/x-small')).toBe(true);
+      expect(await put(store.id, 'large', large)).toBe(true);
+      const got = await driver.getRecord(store.id, 'small');
+      expect(got?.contentType).toBe('text/x-small');
+      expect((await bytesOf(got!.value)).equals(small)).toBe(true);
+      expect((await bytesOf((await driver.getRecord(store.id, 'large'))!.value)).equals(large)).toBe(true);
+      expect((await driver.getStore(store.id))?.stats.storageBytes).toBe(small.length + large.length);
+      expect(await put(store.id, 'large', small)).toBe(true);
+      expect((await bytesOf((await driver.getRecord(store.id, 'large'))!.value)).equals(small)).toBe(true);
+      expect(await put(store.id, 'small', large)).toBe(true);
+      expect((await bytesOf((await driver.getRecord(store.id, 'small'))!.value)).equals(large)).toBe(true);
+      expect((await driver.getRecordMeta(store.id, 'small'))?.size).toBe(large.length);
+      expect(await driver.deleteRecord(store.id, 'small', Date.now())).toBe(true);
+      expect(await driver.deleteRecord(store.id, 'small', Date.now())).toBe(false);
+      expect(await driver.getRecord(store.id, 'small')).toBeUndefined();
+      const stats = (await driver.getStore(store.id))?.stats;
+      expect(stats?.storageBytes).toBe(small.length);
+      expect(stats?.writeCount).toBe(4);
+      expect(stats?.deleteCount).toBe(1);
+    });
+
+    it('answers for a missing store without throwing', async () => {
+      const missing = newId();
+      expect(await driver.getStore(missing)).toBeUndefined();
+      expect(await driver.getRecord(missing, 'k')).toBeUndefined();
+      expect(await driver.deleteRecord(missing, 'k', Date.now())).toBeUndefined();
+      expect(await put(missing, 'k', randomBytes(10))).toBe(false);
+      expect(await put(missing, 'k', randomBytes(400 * 1024))).toBe(false);
+      expect(await driver.deleteStore(missing)).toBe(false);
+    });
+
+    it('keeps nothing of an upload whose stream fails', async () => {
+      const store = await freshStore();
+      await put(store.id, 'k', Buffer.from('before'));
+      async function* failing() {
+        yield randomBytes(300 * 1024);
+        throw new Error('client went away');
+      }
+      await expect(driver.stageValue(failing())).rejects.toThrow('client went away');
+      const staged = await driver.stageValue(chunks(randomBytes(500 * 1024)));
+      await driver.discardValue(staged);
+      expect((await bytesOf((await driver.getRecord(store.id, 'k'))!.value)).toString()).toBe('before');
+    });
+
+    it('lists keys in byte order, paged, with prefixes', async () => {
+      const store = await freshStore();
+      const keys = ['b', 'B', 'a', '0', 'a-1', 'a.1', 'a_1', 'ab', "a'", 'a(', 'Z', 'z'];
+      for (const k of keys) await put(store.id, k, Buffer.from(k));
+      const sorted = [...keys].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await driver.listKeys(store.id, { exclusiveStartKey: after, limit: 5 });
+        seen.push(...page.items.map((i) => i.key));
+        if (!page.isTruncated) break;
+        after = page.items[page.items.length - 1]?.key;
+      }
+      expect(seen).toEqual(sorted);
+      const prefixed = await driver.listKeys(store.id, { prefix: 'a', limit: 100 });
+      expect(prefixed.items.map((i) => i.key)).toEqual(sorted.filter((k) => k.startsWith('a')));
+      const mid = await driver.listKeys(store.id, { prefix: 'a', exclusiveStartKey: 'a.1', limit: 1 });
+      expect(mid.items.map((i) => i.key)).toEqual(sorted.filter((k) => k.startsWith('a') && k > 'a.1').slice(0, 1));
+      expect(mid.isTruncated).toBe(true);
+      expect((await driver.listKeys(store.id, { exclusiveStartKey: 'zz', limit: 10 })).items).toEqual([]);
+      expect((await driver.listKeys(store.id, { prefix: 'b', limit: 10 })).items).toEqual([{ key: 'b', size: 1 }]);
+    });
+
+    it('applies batched read statistics and deletes stores with their records', async () => {
+      const store = await freshStore('stats');
+      await put(store.id, 'k', randomBytes(600 * 1024));
+      const later = Date.now() + 5000;
+      await driver.applyStats([{ storeId: store.id, readCount: 3, listCount: 2, accessedAt: later }]);
+      const row = await driver.getStore(store.id);
+      expect(row?.stats.readCount).toBe(3);
+      expect(row?.stats.listCount).toBe(2);
+      expect(row?.accessedAt).toBe(later);
+      expect(await driver.deleteStore(store.id)).toBe(true);
+      expect(await driver.getStore(store.id)).toBeUndefined();
+      expect(await driver.getRecord(store.id, 'k')).toBeUndefined();
+    });
+  });
+}
