@@ -119,8 +119,8 @@ export class Records {
         ? undefined
         : (s: StoreRow) => verifyStorageContentSignature(s.urlSigningSecretKey, s.id, signature);
     const { store } = await this.#d.access.resolve(caller, ref, 'read', check);
-    this.#d.stats.list(store.id);
     const range = o.collection === undefined ? {} : collectionRange(store, o.collection);
+    this.#d.stats.list(store.id);
     const prefix = narrowPrefix(o.prefix, range.key ?? range.keyPrefix);
     let page = { items: [] as { key: string; size: number }[], isTruncated: false };
     if (prefix !== null) {

@@ -12,8 +12,8 @@ import {
 
 /** Paths of the API and the methods each answers, for 405 versus 404. */
 const ROUTES: readonly { pattern: RegExp; methods: readonly string[] }[] = [
-  { pattern: /^\/v2\/key-value-stores\/?$/, methods: ['GET', 'POST'] },
-  { pattern: /^\/v2\/key-value-stores\/[^/]+\/?$/, methods: ['GET', 'PUT', 'DELETE'] },
+  { pattern: /^\/v2\/key-value-stores\/?$/, methods: ['GET', 'HEAD', 'POST'] },
+  { pattern: /^\/v2\/key-value-stores\/[^/]+\/?$/, methods: ['GET', 'HEAD', 'PUT', 'DELETE'] },
   { pattern: /^\/v2\/key-value-stores\/[^/]+\/keys\/?$/, methods: ['GET', 'HEAD'] },
   { pattern: /^\/v2\/key-value-stores\/[^/]+\/records\/.*$/, methods: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'] },
 ];

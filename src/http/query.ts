@@ -2,8 +2,8 @@
 
 /** A boolean flag: `1`/`0` (JS client) or `true`/`false` (Python client); empty means absent. */
 export const boolParam = { type: 'string', pattern: '^(?:[01]|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])?$' } as const;
-/** A non-negative integer. */
-export const uintParam = { type: 'string', pattern: '^[0-9]{0,30}$' } as const;
+/** A non-negative integer (any number of digits: values past the maximum are clamped). */
+export const uintParam = { type: 'string', pattern: '^[0-9]*$', maxLength: 4096 } as const;
 export const stringParam = { type: 'string', maxLength: 4096 } as const;
 
 export function toBool(value: string | undefined, fallback = false): boolean {

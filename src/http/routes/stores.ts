@@ -5,7 +5,7 @@ import { parseStorePatch } from '../../domain/stores.js';
 import { InvalidRequestError } from '../../errors.js';
 import { readJsonBody } from '../body.js';
 import { requireUser, resolveCaller } from '../caller.js';
-import { boolParam, stringParam, toBool, toInt, toOptional, uintParam } from '../query.js';
+import { boolParam, toBool, toInt, toOptional, uintParam } from '../query.js';
 
 const MAX_LIST_LIMIT = 1000;
 
@@ -52,7 +52,7 @@ export function storeRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => str
 
   app.post<{ Querystring: { name?: string } }>(
     '/v2/key-value-stores',
-    { schema: { querystring: { type: 'object', properties: { name: stringParam } } } },
+    { schema: { querystring: { type: 'object', properties: { name: { type: 'string' } } } } },
     async (req, reply) => {
       const user = await requireUser(kvs, req);
       const body = await readJsonBody(req.raw);

@@ -1,0 +1,269 @@
+/**
+ * Shared pieces of the authorization tests: the callers, the endpoints, what the openkvs decisions
+ * (spec "openkvs decisions" 1, 2, 3, 9, 11, 18) say each combination must answer, and checks of the
+ * store's state after a request.
+ */
+import { randomBytes } from 'node:crypto';
+import type { LightMyRequestResponse } from 'fastify';
+import { expect } from 'vitest';
+import type { AccountAccess } from '../../src/domain/access.js';
+import type { GeneralAccess } from '../../src/storage/driver.js';
+import { createTestContext, type TestContext } from '../helpers/context.js';
+
+export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
+
+export type CallerId = 'none' | 'basic' | 'bearer-empty' | 'unknown' | 'revoked' | 'bob' | 'alice' | 'alice-query';
+
+export const CALLERS: readonly { caller: CallerId; label: string }[] = [
+  { caller: 'none', label: 'no token' },
+  { caller: 'basic', label: 'Authorization: Basic xyz' },
+  { caller: 'bearer-empty', label: 'Authorization: Bearer (no token)' },
+  { caller: 'unknown', label: 'a random unknown token' },
+  { caller: 'revoked', label: "a revoked token of the owner's" },
+  { caller: 'bob', label: "another user's token (bob)" },
+  { caller: 'alice', label: "the owner's token (alice)" },
+  { caller: 'alice-query', label: "the owner's token as ?token=" },
+];
+
+const BAD_TOKEN: readonly CallerId[] = ['basic', 'bearer-empty', 'unknown', 'revoked'];
+const OWNER: readonly CallerId[] = ['alice', 'alice-query'];
+
+export const isBadToken = (c: CallerId) => BAD_TOKEN.includes(c);
+export const isOwner = (c: CallerId) => OWNER.includes(c);
+
+/** A test server plus the extra tokens the callers need. */
+export interface AuthContext {
+  ctx: TestContext;
+  aliceId: string;
+  bobId: string;
+  /** A token of alice's that was valid and has been revoked. */
+  revoked: string;
+  /** A well-formed token nobody holds. */
+  unknown: string;
+}
+
+export async function createAuthContext(accountAccess?: AccountAccess): Promise<AuthContext> {
+  const ctx = await createTestContext(accountAccess ? { accountAccess } : {});
+  const alice = await ctx.kvs.users.byName('alice');
+  const bob = await ctx.kvs.users.byName('bob');
+  if (!alice || !bob) throw new Error('test users missing');
+  const { token: revoked } = await ctx.kvs.users.addToken(alice.id);
+  const before = await ctx.request({ method: 'GET', url: '/v2/key-value-stores', token: revoked });
+  if (before.statusCode !== 200) throw new Error(`a fresh token does not work: ${before.statusCode}`);
+  if (!(await ctx.kvs.users.revoke(revoked))) throw new Error('revoke failed');
+  const unknown = `okvs_${randomBytes(30).toString('base64url')}`;
+  return { ctx, aliceId: alice.id, bobId: bob.id, revoked, unknown };
+}
+
+export interface SendOptions {
+  method: Method;
+  url: string;
+  payload?: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+/** Sends a request as `caller`. */
+export function send(a: AuthContext, caller: CallerId, opts: SendOptions): Promise<LightMyRequestResponse> {
+  const headers = { ...opts.headers };
+  let url = opts.url;
+  let token: string | undefined;
+  if (caller === 'basic') headers.authorization = 'Basic xyz';
+  else if (caller === 'bearer-empty') headers.authorization = 'Bearer';
+  else if (caller === 'unknown') token = a.unknown;
+  else if (caller === 'revoked') token = a.revoked;
+  else if (caller === 'bob') token = a.ctx.bob;
+  else if (caller === 'alice') token = a.ctx.alice;
+  else if (caller === 'alice-query') url += `${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(a.ctx.alice)}`;
+  return a.ctx.request({ method: opts.method, url, token, headers, payload: opts.payload });
+}
+
+/** How the effective general access lets a store be read without permission. */
+export type Effective = 'RESTRICTED' | 'ID' | 'NAME';
+
+export interface AccessCase {
+  label: string;
+  accountAccess?: AccountAccess;
+  generalAccess: GeneralAccess;
+  effective: Effective;
+}
+
+export const ACCESS_CASES: readonly AccessCase[] = [
+  { label: 'RESTRICTED', generalAccess: 'RESTRICTED', effective: 'RESTRICTED' },
+  { label: 'ANYONE_WITH_ID_CAN_READ', generalAccess: 'ANYONE_WITH_ID_CAN_READ', effective: 'ID' },
+  { label: 'ANYONE_WITH_NAME_CAN_READ', generalAccess: 'ANYONE_WITH_NAME_CAN_READ', effective: 'NAME' },
+  { label: 'FOLLOW_USER_SETTING, server default', generalAccess: 'FOLLOW_USER_SETTING', effective: 'ID' },
+  {
+    label: 'FOLLOW_USER_SETTING, account RESTRICTED',
+    accountAccess: 'RESTRICTED',
+    generalAccess: 'FOLLOW_USER_SETTING',
+    effective: 'RESTRICTED',
+  },
+  // The store-level setting overrides the account setting (spec §2.3).
+  {
+    label: 'ANYONE_WITH_ID_CAN_READ, account RESTRICTED',
+    accountAccess: 'RESTRICTED',
+    generalAccess: 'ANYONE_WITH_ID_CAN_READ',
+    effective: 'ID',
+  },
+  {
+    label: 'ANYONE_WITH_NAME_CAN_READ, account RESTRICTED',
+    accountAccess: 'RESTRICTED',
+    generalAccess: 'ANYONE_WITH_NAME_CAN_READ',
+    effective: 'NAME',
+  },
+];
+
+export type RefForm = 'id' | 'user~name' | '~name';
+
+export const RECORD_KEY = 'the-record';
+export const NEW_VALUE = 'value written by the request under test';
+export const NEW_TITLE = 'title set by the request under test';
+
+export interface StoreEndpoint {
+  name: string;
+  method: Method;
+  path: (ref: string) => string;
+  write: boolean;
+  success: number;
+  payload?: string;
+  headers?: Record<string, string>;
+}
+
+const storePath = (ref: string) => `/v2/key-value-stores/${ref}`;
+const recordPath = (ref: string) => `/v2/key-value-stores/${ref}/records/${RECORD_KEY}`;
+const recordWrite = { payload: NEW_VALUE, headers: { 'content-type': 'text/plain' } };
+
+export const STORE_ENDPOINTS: readonly StoreEndpoint[] = [
+  { name: 'get store', method: 'GET', path: storePath, write: false, success: 200 },
+  {
+    name: 'update store',
+    method: 'PUT',
+    path: storePath,
+    write: true,
+    success: 200,
+    payload: JSON.stringify({ title: NEW_TITLE }),
+    headers: { 'content-type': 'application/json' },
+  },
+  { name: 'delete store', method: 'DELETE', path: storePath, write: true, success: 204 },
+  { name: 'list keys', method: 'GET', path: (ref) => `/v2/key-value-stores/${ref}/keys`, write: false, success: 200 },
+  { name: 'get record', method: 'GET', path: recordPath, write: false, success: 200 },
+  { name: 'head record', method: 'HEAD', path: recordPath, write: false, success: 200 },
+  { name: 'put record', method: 'PUT', path: recordPath, write: true, success: 201, ...recordWrite },
+  { name: 'post record', method: 'POST', path: recordPath, write: true, success: 201, ...recordWrite },
+  { name: 'delete record', method: 'DELETE', path: recordPath, write: true, success: 204 },
+];
+
+export interface Expected {
+  status: number;
+  type?: string;
+}
+
+/** Whether a caller without permission may read the store when it is referenced this way. */
+function openToAnyone(effective: Effective, form: RefForm): boolean {
+  if (form === 'id') return effective === 'ID' || effective === 'NAME';
+  if (form === 'user~name') return effective === 'NAME';
+  return false;
+}
+
+/**
+ * The answer the decisions require. `exists` is false for a store that does not exist; `~name`
+ * names the caller's own store, and bob owns no store of that name.
+ */
+export function expectedOutcome(
+  ep: StoreEndpoint,
+  caller: CallerId,
+  effective: Effective,
+  form: RefForm,
+  exists: boolean,
+): Expected {
+  if (isBadToken(caller)) return { status: 401, type: 'user-or-token-not-found' };
+  if (caller === 'none') {
+    if (ep.write) return { status: 401, type: 'token-not-provided' };
+    if (exists && openToAnyone(effective, form)) return { status: ep.success };
+    return { status: 404, type: 'record-or-token-not-found' };
+  }
+  if (!exists || (caller === 'bob' && form === '~name')) return { status: 404, type: 'record-not-found' };
+  if (isOwner(caller)) return { status: ep.success };
+  if (ep.write || !openToAnyone(effective, form)) return { status: 403, type: 'insufficient-permissions' };
+  return { status: ep.success };
+}
+
+/** The status, and for bodies the error envelope with the expected `type`. */
+export function expectAnswer(res: LightMyRequestResponse, method: Method, expected: Expected): void {
+  const summary = `${res.statusCode} ${res.body.slice(0, 300)}`;
+  expect(res.statusCode, summary).toBe(expected.status);
+  if (method === 'HEAD') {
+    expect(res.body).toBe('');
+    return;
+  }
+  if (expected.type === undefined) return;
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  const error = res.json().error;
+  expect(error?.type, summary).toBe(expected.type);
+  expect(typeof error?.message).toBe('string');
+}
+
+let seq = 0;
+
+export interface Fixture {
+  id: string;
+  name: string;
+  secret: string;
+  value: string;
+}
+
+/** A named store of alice's with the given general access and one text record. */
+export async function createFixture(a: AuthContext, generalAccess: GeneralAccess): Promise<Fixture> {
+  seq += 1;
+  const name = `store-${seq}`;
+  const { ctx } = a;
+  const store = await ctx.createStore(name);
+  if (generalAccess !== 'FOLLOW_USER_SETTING') {
+    const res = await ctx.request({
+      method: 'PUT',
+      url: `/v2/key-value-stores/${store.id}`,
+      token: ctx.alice,
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ generalAccess }),
+    });
+    if (res.statusCode !== 200 || res.json().data.generalAccess !== generalAccess) {
+      throw new Error(`could not set generalAccess: ${res.statusCode} ${res.body}`);
+    }
+  }
+  const value = `original value of ${name}`;
+  const put = await ctx.request({
+    method: 'PUT',
+    url: `/v2/key-value-stores/${store.id}/records/${RECORD_KEY}`,
+    token: ctx.alice,
+    headers: { 'content-type': 'text/plain' },
+    payload: value,
+  });
+  if (put.statusCode !== 201) throw new Error(`could not put the record: ${put.statusCode} ${put.body}`);
+  return { id: store.id, name, secret: store.urlSigningSecretKey, value };
+}
+
+export function refOf(f: Fixture, form: RefForm): string {
+  if (form === 'id') return f.id;
+  if (form === 'user~name') return `alice~${f.name}`;
+  return `~${f.name}`;
+}
+
+/** The store and its record as the owner sees them now. */
+export async function ownerView(a: AuthContext, id: string) {
+  const store = await a.ctx.request({ method: 'GET', url: `/v2/key-value-stores/${id}`, token: a.ctx.alice });
+  const record = await a.ctx.request({
+    method: 'GET',
+    url: `/v2/key-value-stores/${id}/records/${RECORD_KEY}`,
+    token: a.ctx.alice,
+  });
+  return { store, record };
+}
+
+/** The request changed nothing: same title, same record. */
+export async function expectUnchanged(a: AuthContext, f: Fixture): Promise<void> {
+  const { store, record } = await ownerView(a, f.id);
+  expect(store.statusCode, 'the store must still exist').toBe(200);
+  expect(store.json().data.title).toBeNull();
+  expect(record.statusCode, 'the record must still exist').toBe(200);
+  expect(record.body).toBe(f.value);
+}

@@ -1,0 +1,192 @@
+/**
+ * What the matrix does not show: nothing of alice's reaches bob, `~name` is always the caller's own
+ * store, a revoked token stops at once, and `?method=` never turns a GET into a write (decision 18).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type AuthContext,
+  createAuthContext,
+  createFixture,
+  expectAnswer,
+  expectUnchanged,
+  type Fixture,
+  ownerView,
+  RECORD_KEY,
+  send,
+} from './auth-fixtures.js';
+
+let a: AuthContext;
+beforeAll(async () => {
+  a = await createAuthContext();
+});
+afterAll(() => a.ctx.close());
+
+const recordUrl = (id: string, key = RECORD_KEY) => `/v2/key-value-stores/${id}/records/${key}`;
+
+describe('decision 18: ?method= is not a method override', () => {
+  let open: Fixture;
+  let restricted: Fixture;
+  beforeAll(async () => {
+    open = await createFixture(a, 'ANYONE_WITH_ID_CAN_READ');
+    restricted = await createFixture(a, 'RESTRICTED');
+  });
+
+  it.each(['DELETE', 'PUT', 'POST', 'delete'])('a token-less GET of a store with ?method=%s only reads', async (m) => {
+    const res = await send(a, 'none', { method: 'GET', url: `/v2/key-value-stores/${open.id}?method=${m}` });
+    expectAnswer(res, 'GET', { status: 200 });
+    expect(res.json().data.id).toBe(open.id);
+    await expectUnchanged(a, open);
+  });
+
+  it.each(['DELETE', 'PUT', 'POST'])('a token-less GET of a record with ?method=%s only reads', async (m) => {
+    const res = await send(a, 'none', { method: 'GET', url: `${recordUrl(open.id)}?method=${m}` });
+    expectAnswer(res, 'GET', { status: 200 });
+    expect(res.body).toBe(open.value);
+    await expectUnchanged(a, open);
+  });
+
+  it.each(['DELETE', 'PUT'])("the owner's GET of a store or record with ?method=%s only reads", async (m) => {
+    const store = await send(a, 'alice', { method: 'GET', url: `/v2/key-value-stores/${open.id}?method=${m}` });
+    expectAnswer(store, 'GET', { status: 200 });
+    expect(store.json().data.id).toBe(open.id);
+    const record = await send(a, 'alice', { method: 'GET', url: `${recordUrl(open.id)}?method=${m}` });
+    expectAnswer(record, 'GET', { status: 200 });
+    expect(record.body).toBe(open.value);
+    await expectUnchanged(a, open);
+  });
+
+  it('GET /v2/key-value-stores?method=POST lists and creates nothing', async () => {
+    const res = await send(a, 'alice', { method: 'GET', url: '/v2/key-value-stores?method=POST&name=via-override' });
+    expectAnswer(res, 'GET', { status: 200 });
+    expect(Array.isArray(res.json().data.items)).toBe(true);
+    const created = await send(a, 'alice', { method: 'GET', url: '/v2/key-value-stores/~via-override' });
+    expectAnswer(created, 'GET', { status: 404, type: 'record-not-found' });
+  });
+
+  it('a token-less GET of a RESTRICTED store with ?method=DELETE is refused and deletes nothing', async () => {
+    const res = await send(a, 'none', { method: 'GET', url: `/v2/key-value-stores/${restricted.id}?method=DELETE` });
+    expectAnswer(res, 'GET', { status: 404, type: 'record-or-token-not-found' });
+    await expectUnchanged(a, restricted);
+  });
+
+  it('a DELETE with ?method=GET is still a DELETE', async () => {
+    const f = await createFixture(a, 'RESTRICTED');
+    const res = await send(a, 'alice', { method: 'DELETE', url: `${recordUrl(f.id)}?method=GET` });
+    expectAnswer(res, 'DELETE', { status: 204 });
+    expect((await ownerView(a, f.id)).record.statusCode).toBe(404);
+  });
+});
+
+describe("nothing of alice's reaches bob", () => {
+  let restricted: Fixture;
+  beforeAll(async () => {
+    restricted = await createFixture(a, 'RESTRICTED');
+    await createFixture(a, 'ANYONE_WITH_NAME_CAN_READ');
+    await a.ctx.createStore();
+    await a.ctx.createStore('bobs-own', a.ctx.bob);
+  });
+
+  it.each([
+    '',
+    '?unnamed=1',
+    '?unnamed=true&desc=1',
+    '?ownership=ownedByMe&unnamed=1',
+    '?ownership=sharedWithMe&unnamed=1',
+    '?limit=1000&offset=0&unnamed=1',
+  ])("bob's GET /v2/key-value-stores%s lists none of alice's stores", async (query) => {
+    const res = await send(a, 'bob', { method: 'GET', url: `/v2/key-value-stores${query}` });
+    expectAnswer(res, 'GET', { status: 200 });
+    const data = res.json().data;
+    for (const item of data.items) {
+      expect(item.userId).toBe(a.bobId);
+      expect(item.username).toBe('bob');
+    }
+    expect(res.body).not.toContain(a.aliceId);
+    expect(data.total).toBeLessThanOrEqual(1);
+  });
+
+  it.each([
+    ['GET', RECORD_KEY],
+    ['GET', 'no-such-key'],
+    ['HEAD', RECORD_KEY],
+    ['HEAD', 'no-such-key'],
+  ] as const)("bob's %s of record %s in alice's RESTRICTED store is 403, whether the key exists or not", async (method, key) => {
+    const res = await send(a, 'bob', { method, url: recordUrl(restricted.id, key) });
+    expectAnswer(res, method, { status: 403, type: 'insufficient-permissions' });
+    expect(res.body).not.toContain(restricted.value);
+  });
+
+  it.each([RECORD_KEY, 'no-such-key'])(
+    "a token-less GET of record %s in alice's RESTRICTED store is 404 record-or-token-not-found",
+    async (key) => {
+      const res = await send(a, 'none', { method: 'GET', url: recordUrl(restricted.id, key) });
+      expectAnswer(res, 'GET', { status: 404, type: 'record-or-token-not-found' });
+    },
+  );
+
+  it("bob can neither list the keys nor see the store object of alice's RESTRICTED store", async () => {
+    const keys = await send(a, 'bob', { method: 'GET', url: `/v2/key-value-stores/${restricted.id}/keys` });
+    expectAnswer(keys, 'GET', { status: 403, type: 'insufficient-permissions' });
+    expect(keys.body).not.toContain(RECORD_KEY);
+    const store = await send(a, 'bob', { method: 'GET', url: `/v2/key-value-stores/${restricted.id}` });
+    expectAnswer(store, 'GET', { status: 403, type: 'insufficient-permissions' });
+    expect(store.body).not.toContain(restricted.secret);
+    expect(store.body).not.toContain(restricted.name);
+  });
+
+  it("~name is always the caller's own store, even when another user has a store of that name", async () => {
+    const mine = await a.ctx.createStore('same-name', a.ctx.alice);
+    const theirs = await a.ctx.createStore('same-name', a.ctx.bob);
+    expect(theirs.id).not.toBe(mine.id);
+    const asBob = await send(a, 'bob', { method: 'GET', url: '/v2/key-value-stores/~same-name' });
+    expectAnswer(asBob, 'GET', { status: 200 });
+    expect(asBob.json().data.id).toBe(theirs.id);
+    const put = await send(a, 'bob', {
+      method: 'PUT',
+      url: '/v2/key-value-stores/~same-name/records/by-bob',
+      headers: { 'content-type': 'text/plain' },
+      payload: 'bob was here',
+    });
+    expectAnswer(put, 'PUT', { status: 201 });
+    const inBobs = await send(a, 'bob', { method: 'GET', url: `${recordUrl(theirs.id, 'by-bob')}` });
+    expect(inBobs.body).toBe('bob was here');
+    const inAlices = await send(a, 'alice', { method: 'GET', url: `${recordUrl(mine.id, 'by-bob')}` });
+    expectAnswer(inAlices, 'GET', { status: 404, type: 'record-not-found' });
+  });
+});
+
+describe('tokens', () => {
+  it('a token works as soon as it is added and is refused as soon as it is revoked, with no anonymous fallback', async () => {
+    const f = await createFixture(a, 'ANYONE_WITH_ID_CAN_READ');
+    const { token } = await a.ctx.kvs.users.addToken(a.aliceId);
+    const before = await a.ctx.request({ method: 'GET', url: `/v2/key-value-stores/${f.id}`, token });
+    expectAnswer(before, 'GET', { status: 200 });
+    expect(before.json().data.urlSigningSecretKey).toBe(f.secret);
+    expect(await a.ctx.kvs.users.revoke(token)).toBe(true);
+    // The store is readable by anyone with its id, yet the revoked token is not treated as no token.
+    for (const url of [`/v2/key-value-stores/${f.id}`, `/v2/key-value-stores/${f.id}/keys`, recordUrl(f.id)]) {
+      const res = await a.ctx.request({ method: 'GET', url, token });
+      expectAnswer(res, 'GET', { status: 401, type: 'user-or-token-not-found' });
+      const viaQuery = await a.ctx.request({ method: 'GET', url: `${url}?token=${token}` });
+      expectAnswer(viaQuery, 'GET', { status: 401, type: 'user-or-token-not-found' });
+    }
+    const write = await a.ctx.request({ method: 'DELETE', url: recordUrl(f.id), token });
+    expectAnswer(write, 'DELETE', { status: 401, type: 'user-or-token-not-found' });
+    await expectUnchanged(a, f);
+    // Revoking one token leaves the user's others working.
+    expectAnswer(await send(a, 'alice', { method: 'GET', url: `/v2/key-value-stores/${f.id}` }), 'GET', { status: 200 });
+  });
+
+  it('an unknown ?token= on a store anyone may read is 401, not an anonymous read', async () => {
+    const f = await createFixture(a, 'ANYONE_WITH_NAME_CAN_READ');
+    const res = await a.ctx.request({ method: 'GET', url: `${recordUrl(f.id)}?token=${a.unknown}` });
+    expectAnswer(res, 'GET', { status: 401, type: 'user-or-token-not-found' });
+    expect(res.body).not.toContain(f.value);
+  });
+
+  it("bob's token as ?token= on alice's RESTRICTED store is 403", async () => {
+    const f = await createFixture(a, 'RESTRICTED');
+    const res = await a.ctx.request({ method: 'GET', url: `${recordUrl(f.id)}?token=${a.ctx.bob}` });
+    expectAnswer(res, 'GET', { status: 403, type: 'insufficient-permissions' });
+  });
+});
