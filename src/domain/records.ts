@@ -1,5 +1,5 @@
 import { InvalidCollectionError, RecordNotFoundError } from '../errors.js';
-import type { ContentEncoding, RecordMeta, StorageDriver, StoredRecord, StoreRow } from '../storage/driver.js';
+import type { ContentEncoding, KeyListPage, RecordMeta, StorageDriver, StoredRecord, StoreRow } from '../storage/driver.js';
 import type { AccessPolicy, Caller, StoreRef } from './access.js';
 import { recordSignature, verifyRecordSignature, verifyStorageContentSignature } from './signing.js';
 import type { StatsBuffer } from './stats.js';
@@ -28,6 +28,8 @@ export interface RecordsDeps {
   stats: StatsBuffer;
   publicUrl: () => string;
 }
+
+const ARCHIVE_PAGE = 1000;
 
 const recordNotFound = () => new RecordNotFoundError('Record was not found.');
 
@@ -112,22 +114,29 @@ export class Records {
     if (removed === undefined) throw new RecordNotFoundError();
   }
 
-  async listKeys(caller: Caller, ref: StoreRef, o: KeyListOptions) {
-    const signature = o.signature;
+  /** Resolves a store for reading its content: by token, general access or a storage-content signature. */
+  async #contentStore(caller: Caller, ref: StoreRef, signature: string | undefined): Promise<StoreRow> {
     const check =
       signature === undefined
         ? undefined
         : (s: StoreRow) => verifyStorageContentSignature(s.urlSigningSecretKey, s.id, signature);
-    const { store } = await this.#d.access.resolve(caller, ref, 'read', check);
+    return (await this.#d.access.resolve(caller, ref, 'read', check)).store;
+  }
+
+  /** One page of keys in byte order, narrowed by prefix and collection. */
+  async #page(store: StoreRow, o: Omit<KeyListOptions, 'signature'>): Promise<KeyListPage> {
     const range = o.collection === undefined ? {} : collectionRange(store, o.collection);
-    this.#d.stats.list(store.id);
     const prefix = narrowPrefix(o.prefix, range.key ?? range.keyPrefix);
-    let page = { items: [] as { key: string; size: number }[], isTruncated: false };
-    if (prefix !== null) {
-      page = await this.#d.driver.listKeys(store.id, { exclusiveStartKey: o.exclusiveStartKey, prefix, limit: o.limit });
-      if (range.key !== undefined)
-        page = { items: page.items.filter((i) => i.key === range.key).slice(0, 1), isTruncated: false };
-    }
+    if (prefix === null) return { items: [], isTruncated: false };
+    const page = await this.#d.driver.listKeys(store.id, { exclusiveStartKey: o.exclusiveStartKey, prefix, limit: o.limit });
+    if (range.key === undefined) return page;
+    return { items: page.items.filter((i) => i.key === range.key).slice(0, 1), isTruncated: false };
+  }
+
+  async listKeys(caller: Caller, ref: StoreRef, o: KeyListOptions) {
+    const store = await this.#contentStore(caller, ref, o.signature);
+    const page = await this.#page(store, o);
+    this.#d.stats.list(store.id);
     const base = `${this.#d.publicUrl()}/v2/key-value-stores/${store.id}/records/`;
     const last = page.items[page.items.length - 1];
     return {
@@ -143,4 +152,42 @@ export class Records {
       nextExclusiveStartKey: page.isTruncated && last ? last.key : null,
     };
   }
+
+  /** Every record of a store (or of a prefix or collection), for the ZIP download, read lazily. */
+  async archive(caller: Caller, ref: StoreRef, o: ArchiveOptions): Promise<RecordsArchive> {
+    const store = await this.#contentStore(caller, ref, o.signature);
+    const first = await this.#page(store, { ...o, limit: ARCHIVE_PAGE });
+    this.#d.stats.list(store.id);
+    const page = this.#page.bind(this);
+    async function* pages(): AsyncGenerator<string[]> {
+      let current = first;
+      for (;;) {
+        yield current.items.map((i) => i.key);
+        const last = current.items[current.items.length - 1];
+        if (!current.isTruncated || !last) return;
+        current = await page(store, { ...o, exclusiveStartKey: last.key, limit: ARCHIVE_PAGE });
+      }
+    }
+    return {
+      store,
+      pages: pages(),
+      open: async (key) => {
+        this.#d.stats.read(store.id);
+        return this.#d.driver.getRecord(store.id, key);
+      },
+    };
+  }
+}
+
+/** What the records archive reads: the store, its keys page by page, and each record on demand. */
+export interface RecordsArchive {
+  store: StoreRow;
+  pages: AsyncGenerator<string[]>;
+  open(key: string): Promise<StoredRecord | undefined>;
+}
+
+export interface ArchiveOptions {
+  prefix?: string;
+  collection?: string;
+  signature?: string;
 }

@@ -30,6 +30,7 @@ export interface ApiStore {
   actRunId: null;
   consoleUrl: string;
   keysPublicUrl: string;
+  recordsPublicUrl: string;
   schema: unknown;
   generalAccess: GeneralAccess;
   urlSigningSecretKey: string | null;
@@ -147,6 +148,7 @@ export class Stores {
       actRunId: null,
       consoleUrl: `${base}/storage/key-value-stores/${store.id}`,
       keysPublicUrl: `${base}/v2/key-value-stores/${store.id}/keys?signature=${signature}`,
+      recordsPublicUrl: `${base}/v2/key-value-stores/${store.id}/records?signature=${signature}`,
       schema: store.schema === null ? null : JSON.parse(store.schema),
       generalAccess: store.generalAccess,
       urlSigningSecretKey: canWrite ? store.urlSigningSecretKey : null,

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController
 import type { Kvs } from '../domain/index.js';
 import { holdContentType } from './content-type.js';
 import { installErrorHandlers, sendError } from './errors.js';
+import { archiveRoutes } from './routes/archive.js';
 import { keyRoutes } from './routes/keys.js';
 import { recordRoutes } from './routes/records.js';
 import { storeRoutes } from './routes/stores.js';
@@ -44,6 +45,7 @@ export function createApp(options: AppOptions): FastifyInstance {
   app.get('/health', async () => ({ status: 'ok' }));
   storeRoutes(app, options.kvs, options.publicUrl);
   keyRoutes(app, options.kvs);
+  archiveRoutes(app, options.kvs);
   recordRoutes(app, options.kvs, options.publicUrl, options.maxRecordBytes);
   return app;
 }

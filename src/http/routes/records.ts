@@ -1,15 +1,15 @@
-import { pipeline, Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseStoreRef } from '../../domain/access.js';
 import type { Kvs } from '../../domain/index.js';
 import { isValidRecordKey } from '../../domain/validation.js';
 import { InvalidContentTypeError, InvalidRecordKeyError, RecordTooLargeError, TokenNotProvidedError } from '../../errors.js';
-import type { RecordMeta, StoredRecord } from '../../storage/driver.js';
+import type { RecordMeta } from '../../storage/driver.js';
 import { acceptsEncoding } from '../accept-encoding.js';
-import { createDecoder, declaredLength, parseContentEncoding, recordBody } from '../body.js';
+import { declaredLength, parseContentEncoding, recordBody } from '../body.js';
 import { resolveCaller } from '../caller.js';
 import { declaredContentType } from '../content-type.js';
 import { boolParam, stringParam, toBool, toOptional } from '../query.js';
+import { recordPayload } from '../record-payload.js';
 
 const RECORD_PATH = '/v2/key-value-stores/:storeId/records/*';
 const MAX_CONTENT_TYPE_LENGTH = 1024;
@@ -46,19 +46,6 @@ function recordHeaders(req: FastifyRequest, reply: FastifyReply, meta: RecordMet
   reply.header('content-security-policy', 'sandbox');
   if (attachment) reply.header('content-disposition', `attachment; filename="${meta.key}"`);
   return asStored;
-}
-
-/** A media type Fastify keeps as set; it replaces others on Buffer payloads, but never on streams. */
-const PLAIN_MEDIA_TYPE = /^[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+(\s*;.*)?$/;
-
-function recordPayload(record: StoredRecord, asStored: boolean): Buffer | Readable {
-  const { value, contentEncoding } = record;
-  if (asStored || contentEncoding === null) {
-    if (value.kind === 'stream') return value.stream;
-    return PLAIN_MEDIA_TYPE.test(record.contentType) ? value.data : Readable.from([value.data]);
-  }
-  const source = value.kind === 'buffer' ? Readable.from([value.data]) : value.stream;
-  return pipeline(source, createDecoder(contentEncoding), () => undefined);
 }
 
 /** `/v2/key-value-stores/{storeId}/records/{recordKey}`: GET, HEAD, PUT, POST, DELETE. */

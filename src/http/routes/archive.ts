@@ -1,0 +1,69 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { ZipFile } from 'yazl';
+import { parseStoreRef } from '../../domain/access.js';
+import type { Kvs } from '../../domain/index.js';
+import type { RecordsArchive } from '../../domain/records.js';
+import { InvalidRecordKeyError } from '../../errors.js';
+import { resolveCaller } from '../caller.js';
+import { stringParam, toOptional } from '../query.js';
+import { recordPayload } from '../record-payload.js';
+
+/**
+ * Adds the archive's records to the ZIP one page of keys at a time: the next page is fetched when
+ * the ZIP reaches the last record of the current one, and each record is opened only when its turn
+ * comes, so neither the keys of a large store nor its values are held in memory at once.
+ */
+async function addPages(zip: ZipFile, archive: RecordsArchive): Promise<void> {
+  const next = await archive.pages.next();
+  if (next.done) {
+    zip.end();
+    return;
+  }
+  const keys = next.value;
+  if (keys.length === 0) return addPages(zip, archive);
+  const mtime = new Date();
+  keys.forEach((key, i) => {
+    zip.addReadStreamLazy(key, { mtime }, (cb) => {
+      (async () => {
+        if (i === keys.length - 1) await addPages(zip, archive);
+        const record = await archive.open(key);
+        // A record deleted since the listing becomes an empty file.
+        const body = record ? recordPayload(record, false) : Buffer.alloc(0);
+        return Buffer.isBuffer(body) ? Readable.from([body]) : body;
+      })().then(
+        (stream) => cb(null, stream),
+        (err: Error) => cb(err, undefined as never),
+      );
+    });
+  });
+}
+
+/** `GET /v2/key-value-stores/{storeId}/records`: the records as a ZIP, one file per key. */
+export function archiveRoutes(app: FastifyInstance, kvs: Kvs): void {
+  app.get<{ Params: { storeId: string }; Querystring: { prefix?: string; collection?: string; signature?: string } }>(
+    '/v2/key-value-stores/:storeId/records',
+    {
+      schema: {
+        querystring: { type: 'object', properties: { prefix: stringParam, collection: stringParam, signature: stringParam } },
+      },
+    },
+    async (req, reply) => {
+      // `records/` is a record route with an empty key, not the archive.
+      if (req.url.split('?')[0]?.endsWith('/')) throw new InvalidRecordKeyError();
+      const caller = await resolveCaller(kvs, req);
+      const archive = await kvs.records.archive(caller, parseStoreRef(req.params.storeId), {
+        prefix: toOptional(req.query.prefix),
+        collection: toOptional(req.query.collection),
+        signature: toOptional(req.query.signature),
+      });
+      const zip = new ZipFile();
+      const output = zip.outputStream as Readable;
+      zip.on('error', (err: Error) => output.destroy(err));
+      await addPages(zip, archive);
+      reply.header('content-type', 'application/zip');
+      reply.header('content-disposition', `attachment; filename="${archive.store.name ?? archive.store.id}.zip"`);
+      return reply.send(output);
+    },
+  );
+}
