@@ -80,7 +80,7 @@ describe('GET /v2/key-value-stores/{storeId}/records (ZIP download)', () => {
     expect((await unzip(Buffer.from(await signed.arrayBuffer()))).get('packed')?.toString()).toBe('decoded in the archive');
     const anonymous = await fetch(`${origin}/v2/key-value-stores/${store.id}/records`);
     expect(anonymous.status).toBe(404);
-    expect((await anonymous.json()).error.type).toBe('record-or-token-not-found');
+    expect(((await anonymous.json()) as { error: { type: string } }).error.type).toBe('record-or-token-not-found');
     const wrong = storageContentSignature('not-the-secret', store.id, 0);
     const forged = await fetch(`${origin}/v2/key-value-stores/${store.id}/records?signature=${wrong}`);
     expect(forged.status).toBe(403);
@@ -91,9 +91,9 @@ describe('GET /v2/key-value-stores/{storeId}/records (ZIP download)', () => {
   it('answers 404 for a missing store and 400 for an unknown collection', async () => {
     const missing = await fetch(`${origin}/v2/key-value-stores/AAAAAAAAAAAAAAAAA/records`, { headers: auth() });
     expect(missing.status).toBe(404);
-    expect((await missing.json()).error.type).toBe('record-not-found');
+    expect(((await missing.json()) as { error: { type: string } }).error.type).toBe('record-not-found');
     const bad = await fetch(`${origin}/v2/key-value-stores/${store.id}/records?collection=nope`, { headers: auth() });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error.type).toBe('invalid-collection');
+    expect(((await bad.json()) as { error: { type: string } }).error.type).toBe('invalid-collection');
   });
 });
