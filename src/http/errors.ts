@@ -1,14 +1,20 @@
+import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   ApiError,
   InternalServerError,
   InvalidParameterError,
+  InvalidRecordKeyError,
   InvalidRequestError,
   MethodNotAllowedError,
   PageNotFoundError,
   RequestTooLargeError,
   ServiceUnavailableError,
 } from '../errors.js';
+
+const RECORD_PATH = /^\/v2\/key-value-stores\/[^/]+\/records\/.+$/;
 
 /** Paths of the API and the methods each answers, for 405 versus 404. */
 const ROUTES: readonly { pattern: RegExp; methods: readonly string[] }[] = [
@@ -20,7 +26,7 @@ const ROUTES: readonly { pattern: RegExp; methods: readonly string[] }[] = [
 ];
 
 /** Turns anything thrown into the Apify envelope; only this module writes error bodies. */
-function toApiError(err: FastifyError | Error): ApiError {
+function toApiError(err: FastifyError | Error, path: string): ApiError {
   if (err instanceof ApiError) return err;
   const fe = err as FastifyError;
   if (fe.validation) {
@@ -32,8 +38,11 @@ function toApiError(err: FastifyError | Error): ApiError {
     );
   }
   if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new RequestTooLargeError(0);
-  if (fe.code === 'FST_ERR_BAD_URL' || fe.code === 'FST_ERR_ASYNC_CONSTRAINT')
+  if (fe.code === 'FST_ERR_BAD_URL' || fe.code === 'FST_ERR_ASYNC_CONSTRAINT') {
+    // A key that cannot even be percent-decoded is an invalid key.
+    if (RECORD_PATH.test(path)) return new InvalidRecordKeyError();
     return new InvalidRequestError('The request URL is not valid.');
+  }
   if (fe.statusCode === 503) return new ServiceUnavailableError();
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new InvalidRequestError(fe.message);
@@ -41,12 +50,35 @@ function toApiError(err: FastifyError | Error): ApiError {
   return new InternalServerError();
 }
 
-export function sendError(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const api = toApiError(err);
+/** How long a refused upload is read (and discarded) so that its client gets to see the answer. */
+const DRAIN_MS = 5000;
+
+/**
+ * Reads and discards the rest of a request body, for at most `DRAIN_MS`. A client still sending
+ * when the socket closes sees a connection reset instead of the answer (and retries it).
+ */
+async function drain(raw: IncomingMessage): Promise<void> {
+  if (raw.complete || raw.readableEnded || raw.destroyed) return;
+  const ac = new AbortController();
+  raw.resume();
+  await Promise.race([
+    once(raw, 'end', { signal: ac.signal }),
+    once(raw, 'close', { signal: ac.signal }),
+    delay(DRAIN_MS, undefined, { signal: ac.signal }),
+  ]).catch(() => undefined);
+  ac.abort();
+}
+
+export async function sendError(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const path = req.url.split('?')[0] ?? '/';
+  const api = toApiError(err, path);
   if (api.statusCode >= 500) req.log.error({ err }, 'request failed');
   reply.code(api.statusCode).headers(api.headers);
-  // The rest of a body refused for its size is not worth reading.
-  if (api.statusCode === 413) reply.header('connection', 'close');
+  if (api.statusCode === 413) {
+    await drain(req.raw);
+    // Whatever is left of an oversized body is not worth reading.
+    if (!req.raw.complete) reply.header('connection', 'close');
+  }
   if (req.method === 'HEAD') return reply.send();
   return reply.type('application/json; charset=utf-8').send({ error: { type: api.type, message: api.message } });
 }
@@ -55,6 +87,8 @@ export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err, req, reply) => sendError(err instanceof Error ? err : new Error(String(err)), req, reply));
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? '/';
+    // `records/` is a record route with an empty key.
+    if (/^\/v2\/key-value-stores\/[^/]+\/records\/$/.test(path)) return sendError(new InvalidRecordKeyError(), req, reply);
     const route = ROUTES.find((r) => r.pattern.test(path));
     if (route) return sendError(new MethodNotAllowedError(route.methods), req, reply);
     return sendError(new PageNotFoundError(path), req, reply);
