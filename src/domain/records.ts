@@ -87,7 +87,7 @@ export class Records {
   }
 
   async put(store: StoreRow, key: string, upload: RecordUpload): Promise<void> {
-    const staged = await this.#d.driver.stageValue(upload.body, upload.sizeHint);
+    const staged = await this.#d.driver.stageValue(store.id, upload.body, upload.sizeHint);
     let ok: boolean;
     try {
       ok = await this.#d.driver.putRecord(

@@ -150,7 +150,7 @@ export interface StorageDriver {
   getRecord(storeId: string, key: string): Promise<StoredRecord | undefined>;
   getRecordMeta(storeId: string, key: string): Promise<RecordMeta | undefined>;
   /** Reads a whole body into the driver's staging area; rejects (and keeps nothing) if the stream fails. */
-  stageValue(body: AsyncIterable<Buffer>, sizeHint?: number): Promise<StagedValue>;
+  stageValue(storeId: string, body: AsyncIterable<Buffer>, sizeHint?: number): Promise<StagedValue>;
   discardValue(value: StagedValue): Promise<void>;
   /** Commits a staged value as the record; false (and the value discarded) when the store is gone. */
   putRecord(storeId: string, key: string, record: NewRecord, value: StagedValue): Promise<boolean>;

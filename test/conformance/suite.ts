@@ -64,7 +64,7 @@ export function describeDriverConformance(name: string, factory: DriverFactory):
     }
 
     async function put(storeId: string, key: string, data: Buffer, contentType = 'application/octet-stream') {
-      const staged = await driver.stageValue(chunks(data), data.length);
+      const staged = await driver.stageValue(storeId, chunks(data), data.length);
       return driver.putRecord(
         storeId,
         key,
@@ -178,8 +178,8 @@ export function describeDriverConformance(name: string, factory: DriverFactory):
         yield randomBytes(300 * 1024);
         throw new Error('client went away');
       }
-      await expect(driver.stageValue(failing())).rejects.toThrow('client went away');
-      const staged = await driver.stageValue(chunks(randomBytes(500 * 1024)));
+      await expect(driver.stageValue(store.id, failing())).rejects.toThrow('client went away');
+      const staged = await driver.stageValue(store.id, chunks(randomBytes(500 * 1024)));
       await driver.discardValue(staged);
       expect((await bytesOf((await driver.getRecord(store.id, 'k'))!.value)).toString()).toBe('before');
     });

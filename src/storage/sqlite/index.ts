@@ -196,7 +196,7 @@ export class SqliteDriver implements StorageDriver {
     return row && rowToMeta(row);
   }
 
-  async stageValue(body: AsyncIterable<Buffer>, sizeHint?: number): Promise<StagedValue> {
+  async stageValue(_storeId: string, body: AsyncIterable<Buffer>, sizeHint?: number): Promise<StagedValue> {
     return this.#blobs.stage(body, sizeHint);
   }
 
