@@ -27,9 +27,6 @@ export async function startServer(config: ServeConfig, print: (line: string) => 
   const driver = await openStorage(config.storage);
   let publicUrl = config.publicUrl ?? '';
   const kvs = createKvs({ driver, publicUrl: () => publicUrl, accountAccess: config.accountAccess });
-  const admin = await kvs.users.bootstrapAdmin(config.adminToken);
-  if (admin.token) print(`Admin API token (shown only this once, keep it safe): ${admin.token}`);
-  else if (config.adminToken) print('Admin API token: the one given in --admin-token / OPENKVS_ADMIN_TOKEN');
   if (driver.sweepOrphans) await driver.sweepOrphans();
 
   const app = createApp({
@@ -43,7 +40,17 @@ export async function startServer(config: ServeConfig, print: (line: string) => 
       },
     },
   });
-  await app.listen({ host: config.host, port: config.port });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await kvs.close();
+    await driver.close();
+    throw err;
+  }
+  // Only once listening: a start that fails must not spend the one-time display of a new token.
+  const admin = await kvs.users.bootstrapAdmin(config.adminToken);
+  if (admin.token) print(`Admin API token (shown only this once, keep it safe): ${admin.token}`);
+  else if (config.adminToken) print('Admin API token: the one given in --admin-token / OPENKVS_ADMIN_TOKEN');
   const address = app.server.address() as AddressInfo;
   const url = `http://${urlHost(config.host)}:${address.port}`;
   if (!config.publicUrl) publicUrl = url;

@@ -1,0 +1,93 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { resolveServeConfig } from '../../src/config.js';
+import { cleanupAll, ensureBuilt, freePort, http, isPortFree, printedTokens, startServe, tempDir } from './helpers.js';
+
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{32,}$/;
+
+beforeAll(ensureBuilt);
+afterEach(cleanupAll);
+
+describe('openkvs serve on a fresh folder', () => {
+  it('creates ./data/openkvs.sqlite, prints a working admin token once, and answers /health', async () => {
+    const cwd = tempDir();
+    const port = await freePort();
+    const first = await startServe([], { cwd, port, env: { OPENKVS_PORT: String(port) } });
+
+    expect(existsSync(join(cwd, 'data', 'openkvs.sqlite'))).toBe(true);
+    expect((await http(`${first.origin}/health`)).status).toBe(200);
+    const tokens = printedTokens(first.stdout);
+    expect(tokens, first.output()).toHaveLength(1);
+    const token = tokens[0]!;
+    expect(token).toMatch(TOKEN_SHAPE);
+
+    const listed = await http(`${first.origin}/v2/key-value-stores`, { token });
+    expect(listed.status).toBe(200);
+    expect(listed.json.data).toMatchObject({ total: 0, items: [] });
+    const created = await http(`${first.origin}/v2/key-value-stores?name=kept`, { method: 'POST', token });
+    expect(created.status).toBe(201);
+    expect((await http(`${first.origin}/v2/key-value-stores`, { token: 'not-a-real-token-but-long-enough-123' })).status).toBe(
+      401,
+    );
+    expect((await first.stop()).code).toBe(0);
+
+    // A second start on the same data keeps admin's token and prints no new one.
+    const second = await startServe([], { cwd, port, env: { OPENKVS_PORT: String(port) } });
+    expect(printedTokens(second.stdout), second.output()).toEqual([]);
+    const again = await http(`${second.origin}/v2/key-value-stores`, { token });
+    expect(again.status).toBe(200);
+    expect(again.json.data.items.map((s) => s.name)).toEqual(['kept']);
+  });
+
+  it('listens on 127.0.0.1:8910 with sqlite:./data/openkvs.sqlite and a 100 MiB record limit by default', async () => {
+    const defaults = resolveServeConfig({}, {});
+    expect(defaults).toMatchObject({
+      host: '127.0.0.1',
+      port: 8910,
+      storage: { kind: 'sqlite', path: './data/openkvs.sqlite' },
+      maxRecordBytes: 104_857_600,
+    });
+    if (!(await isPortFree(8910))) {
+      console.warn('port 8910 is busy on this machine: the default port was checked on the config module only');
+      return;
+    }
+    const cwd = tempDir();
+    // A token of our own proves that whatever answers on 8910 is this server.
+    const adminToken = 'default-port-check-token-0123456789';
+    const server = await startServe(['--admin-token', adminToken], { cwd, port: 8910 });
+    expect((await http('http://127.0.0.1:8910/v2/key-value-stores', { token: adminToken })).status).toBe(200);
+    expect(existsSync(join(cwd, 'data', 'openkvs.sqlite'))).toBe(true);
+    expect((await server.stop()).code).toBe(0);
+  });
+
+  it('runs on sqlite::memory: without creating files, with fresh data on every start', async () => {
+    const cwd = tempDir();
+    const port = await freePort();
+    const env = { OPENKVS_PORT: String(port) };
+    const first = await startServe(['--storage', 'sqlite::memory:'], { cwd, port, env });
+    const [token] = printedTokens(first.stdout);
+    expect(token, first.output()).toMatch(TOKEN_SHAPE);
+    const created = await http(`${first.origin}/v2/key-value-stores?name=gone-after-restart`, { method: 'POST', token });
+    expect(created.status).toBe(201);
+    const put = await http(`${first.origin}/v2/key-value-stores/${created.json.data.id}/records/k`, {
+      method: 'PUT',
+      token,
+      headers: { 'content-type': 'text/plain' },
+      body: 'in memory',
+    });
+    expect(put.status).toBe(201);
+    expect((await http(`${first.origin}/v2/key-value-stores/${created.json.data.id}/records/k`, { token })).body.toString()).toBe(
+      'in memory',
+    );
+    expect(existsSync(join(cwd, 'data'))).toBe(false);
+    expect((await first.stop()).code).toBe(0);
+
+    const second = await startServe(['--storage', 'sqlite::memory:'], { cwd, port, env });
+    const [fresh] = printedTokens(second.stdout);
+    expect(fresh, second.output()).toMatch(TOKEN_SHAPE);
+    expect(fresh).not.toBe(token);
+    expect((await http(`${second.origin}/v2/key-value-stores`, { token })).status).toBe(401);
+    expect((await http(`${second.origin}/v2/key-value-stores`, { token: fresh })).json.data.total).toBe(0);
+  });
+});
