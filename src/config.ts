@@ -23,6 +23,7 @@ export const DEFAULTS = {
   maxRecordBytes: 104_857_600,
   defaultAccess: 'ANYONE_WITH_ID_CAN_READ',
   logLevel: 'info',
+  pgPoolSize: 10,
 } as const;
 
 /** Raw values by option name, as strings from flags or the environment. */
@@ -38,18 +39,19 @@ export const ENV_NAMES = {
   maxRecordBytes: 'OPENKVS_MAX_RECORD_BYTES',
   defaultAccess: 'OPENKVS_DEFAULT_ACCESS',
   logLevel: 'OPENKVS_LOG_LEVEL',
+  pgPoolSize: 'OPENKVS_PG_POOL_SIZE',
 } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-export function parseStorage(value: string): StorageSpec {
+export function parseStorage(value: string, poolSize?: number): StorageSpec {
   if (value.startsWith('sqlite:')) {
     const path = value.slice('sqlite:'.length);
     if (path === '')
       throw new ConfigError('--storage: "sqlite:" needs a file path, e.g. sqlite:./data/openkvs.sqlite or sqlite::memory:');
     return { kind: 'sqlite', path };
   }
-  if (/^postgres(ql)?:\/\//.test(value)) return { kind: 'postgres', url: value };
+  if (/^postgres(ql)?:\/\//.test(value)) return { kind: 'postgres', url: value, poolSize };
   throw new ConfigError(`--storage: "${value}" is neither sqlite:<path> nor postgres://…`);
 }
 
@@ -94,7 +96,10 @@ export function resolveServeConfig(flags: RawConfig, env: NodeJS.ProcessEnv = pr
   return {
     host: pick('host') ?? DEFAULTS.host,
     port: parseInteger('port', pick('port') ?? String(DEFAULTS.port), 0, 65535),
-    storage: parseStorage(pick('storage') ?? DEFAULTS.storage),
+    storage: parseStorage(
+      pick('storage') ?? DEFAULTS.storage,
+      parseInteger('pg-pool-size', pick('pgPoolSize') ?? String(DEFAULTS.pgPoolSize), 1, 1000),
+    ),
     publicUrl: publicUrl === undefined ? undefined : parsePublicUrl(publicUrl),
     adminToken,
     maxRecordBytes: parseInteger(

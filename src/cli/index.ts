@@ -2,13 +2,15 @@
 import { Command, Option } from 'commander';
 import { ConfigError, DEFAULTS, ENV_NAMES, parseStorage, type RawConfig, resolveServeConfig } from '../config.js';
 import { ApiError } from '../errors.js';
+import { StorageOpenError } from '../storage/open.js';
 import { CliError, createToken, createUser, listUsers, revokeToken } from './admin.js';
 import { startServer } from './serve.js';
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
 function fail(err: unknown): never {
-  const known = err instanceof ConfigError || err instanceof CliError || err instanceof ApiError;
+  const known =
+    err instanceof ConfigError || err instanceof CliError || err instanceof ApiError || err instanceof StorageOpenError;
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`openkvs: ${known ? message : `error: ${message}`}\n`);
   process.exit(1);
@@ -41,6 +43,7 @@ program
     '--default-access <value>',
     `what FOLLOW_USER_SETTING means: ANYONE_WITH_ID_CAN_READ or RESTRICTED (env ${ENV_NAMES.defaultAccess}, default ${DEFAULTS.defaultAccess})`,
   )
+  .option('--pg-pool-size <n>', `PostgreSQL connections per node (env ${ENV_NAMES.pgPoolSize}, default ${DEFAULTS.pgPoolSize})`)
   .option(
     '--log-level <level>',
     `fatal, error, warn, info, debug, trace or silent (env ${ENV_NAMES.logLevel}, default ${DEFAULTS.logLevel})`,

@@ -1,13 +1,33 @@
 import type { StorageDriver } from './driver.js';
+import { PostgresDriver } from './postgres/index.js';
 import { SqliteDriver } from './sqlite/index.js';
 
 /** Where data lives: the embedded SQLite file (or memory), or a PostgreSQL server. */
-export type StorageSpec = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+export type StorageSpec = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize?: number };
 
 export type OpenedDriver = StorageDriver & { sweepOrphans?: () => Promise<number> };
 
 /** Opens the driver a storage spec names, with its migrations applied. */
 export async function openStorage(spec: StorageSpec): Promise<OpenedDriver> {
   if (spec.kind === 'sqlite') return new SqliteDriver({ path: spec.path });
-  throw new Error('--storage: PostgreSQL storage is not available in this version; use sqlite:<path>');
+  try {
+    return await PostgresDriver.connect({ url: spec.url, poolSize: spec.poolSize });
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new StorageOpenError(`cannot use PostgreSQL at ${redactPassword(spec.url)}: ${reason}`);
+  }
+}
+
+/** The storage could not be opened; the message is the one line an operator sees. */
+export class StorageOpenError extends Error {}
+
+/** A connection URL without its password, for messages and logs. */
+export function redactPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://…';
+  }
 }

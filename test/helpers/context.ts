@@ -3,14 +3,17 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import type { AccountAccess } from '../../src/domain/access.js';
 import { createKvs, type Kvs } from '../../src/domain/index.js';
 import { createApp } from '../../src/http/app.js';
+import type { StorageDriver } from '../../src/storage/driver.js';
+import { PostgresDriver } from '../../src/storage/postgres/index.js';
 import { SqliteDriver } from '../../src/storage/sqlite/index.js';
+import { freshSchema } from './postgres.js';
 
 export const PUBLIC_URL = 'http://openkvs.test';
 
 export interface TestContext {
   app: FastifyInstance;
   kvs: Kvs;
-  driver: SqliteDriver;
+  driver: StorageDriver;
   /** Tokens of two ordinary users, `alice` and `bob`. */
   alice: string;
   bob: string;
@@ -26,13 +29,28 @@ export interface TestContext {
 export interface TestContextOptions {
   maxRecordBytes?: number;
   accountAccess?: AccountAccess;
-  /** SQLite file path; default in memory. */
+  /** SQLite file path (the test is then about SQLite whatever the driver under test). */
   path?: string;
 }
 
-/** A fresh in-process openkvs on an in-memory SQLite database, with users alice and bob. */
+/** The driver the HTTP tests run on: `OPENKVS_TEST_DRIVER=postgres` or SQLite in memory. */
+export const TEST_DRIVER = process.env.OPENKVS_TEST_DRIVER === 'postgres' ? 'postgres' : 'sqlite';
+
+async function openDriver(path: string | undefined): Promise<{ driver: StorageDriver; cleanup: () => Promise<void> }> {
+  if (path !== undefined || TEST_DRIVER === 'sqlite') {
+    return { driver: new SqliteDriver({ path: path ?? ':memory:' }), cleanup: async () => undefined };
+  }
+  const schema = await freshSchema();
+  const driver = await PostgresDriver.connect({ url: schema.url, poolSize: 4, sweepIntervalMs: 0 });
+  return { driver, cleanup: schema.drop };
+}
+
+/**
+ * A fresh in-process openkvs, with users alice and bob, on SQLite in memory or (with
+ * `OPENKVS_TEST_DRIVER=postgres`) on a new PostgreSQL schema.
+ */
 export async function createTestContext(options: TestContextOptions = {}): Promise<TestContext> {
-  const driver = new SqliteDriver({ path: options.path ?? ':memory:' });
+  const { driver, cleanup } = await openDriver(options.path);
   const publicUrl = () => PUBLIC_URL;
   const kvs = createKvs({ driver, publicUrl, accountAccess: options.accountAccess });
   const app = createApp({ kvs, publicUrl, maxRecordBytes: options.maxRecordBytes ?? 104_857_600 });
@@ -64,6 +82,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
       await app.close();
       await kvs.close();
       await driver.close();
+      await cleanup();
     },
   };
 }

@@ -18,9 +18,10 @@ import type {
   UpdateStoreResult,
   UserRow,
 } from '../driver.js';
+import { type RecordDbRow, rowToMeta, rowToStore, type StoreDbRow } from '../rows.js';
 import { BlobFiles, type SqliteStaged } from './blobs.js';
 import { migrate } from './migrations.js';
-import { createStatements, type RecordDbRow, rowToMeta, rowToStore, type StoreDbRow } from './statements.js';
+import { createStatements } from './statements.js';
 
 export interface SqliteDriverOptions {
   /** A file path, or `:memory:`. */
@@ -181,7 +182,9 @@ export class SqliteDriver implements StorageDriver {
 
   async getRecord(storeId: string, key: string): Promise<StoredRecord | undefined> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const row = this.#q.recordFull.get(storeId, key) as (RecordDbRow & { value: Buffer | null }) | undefined;
+      const row = this.#q.recordFull.get(storeId, key) as
+        | (RecordDbRow & { blob_path: string | null; value: Buffer | null })
+        | undefined;
       if (!row) return undefined;
       if (row.blob_path === null) return { ...rowToMeta(row), value: { kind: 'buffer', data: row.value ?? Buffer.alloc(0) } };
       const stream = await this.#blobs.openRead(row.blob_path);

@@ -1,0 +1,342 @@
+import postgres, { type Sql } from 'postgres';
+import type {
+  KeyListPage,
+  KeyListQuery,
+  NewRecord,
+  RecordMeta,
+  StagedValue,
+  StatsDelta,
+  StorageDriver,
+  StoredRecord,
+  StoreListQuery,
+  StorePatch,
+  StoreRow,
+  TokenRow,
+  UpdateStoreResult,
+  UserRow,
+} from '../driver.js';
+import { type RecordDbRow, rowToMeta, rowToStore, type StoreDbRow } from '../rows.js';
+import { guardStorage } from './errors.js';
+import { migrate } from './migrations.js';
+import { chunkStream, deleteChunks, type PgStaged, stageValue, sweepValues } from './values.js';
+
+export interface PostgresDriverOptions {
+  url: string;
+  /** Connections in this node's pool. */
+  poolSize?: number;
+  /** How often this node sweeps unneeded value chunks; 0 turns the sweeper off. */
+  sweepIntervalMs?: number;
+}
+
+const META_COLS = 'key, size, content_type, content_encoding, decoded_size, modified_at';
+
+/**
+ * The scale-out driver: any number of stateless openkvs nodes on one PostgreSQL. Everything lives
+ * in the database (nothing node-local affects correctness); store data is keyed by store id.
+ */
+export class PostgresDriver implements StorageDriver {
+  readonly kind = 'postgres';
+  readonly #sql: Sql;
+  #sweeper: NodeJS.Timeout | undefined;
+
+  private constructor(sql: Sql) {
+    this.#sql = sql;
+  }
+
+  /** Connects, checks the server answers, and applies migrations. */
+  static async connect(options: PostgresDriverOptions): Promise<PostgresDriver> {
+    const sql = postgres(options.url, {
+      max: options.poolSize ?? 10,
+      idle_timeout: 60,
+      connect_timeout: 10,
+      onnotice: () => undefined,
+      types: {
+        bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },
+      },
+    });
+    try {
+      await sql`SELECT 1`;
+      await migrate(sql);
+    } catch (err) {
+      await sql.end({ timeout: 1 });
+      throw err;
+    }
+    const driver = new PostgresDriver(sql);
+    const every = options.sweepIntervalMs ?? 60_000;
+    if (every > 0) {
+      driver.#sweeper = setInterval(() => void sweepValues(sql).catch(() => undefined), every);
+      driver.#sweeper.unref();
+    }
+    return driver;
+  }
+
+  /** Runs one sweep of unneeded value chunks now (the timer does it periodically). */
+  sweep(now?: number): Promise<number> {
+    return sweepValues(this.#sql, now);
+  }
+
+  async close(): Promise<void> {
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    await this.#sql.end({ timeout: 5 });
+  }
+
+  createUser(user: UserRow): Promise<boolean> {
+    return guardStorage(async () => {
+      const rows = await this.#sql`
+        INSERT INTO users (id, username, created_at) VALUES (${user.id}, ${user.username}, ${user.createdAt})
+        ON CONFLICT DO NOTHING RETURNING id`;
+      return rows.length === 1;
+    });
+  }
+
+  getUserById(id: string): Promise<UserRow | undefined> {
+    return guardStorage(async () => {
+      const [row] = await this.#sql`SELECT id, username, created_at AS "createdAt" FROM users WHERE id = ${id}`;
+      return row as UserRow | undefined;
+    });
+  }
+
+  getUserByName(username: string): Promise<UserRow | undefined> {
+    return guardStorage(async () => {
+      const [row] = await this.#sql`SELECT id, username, created_at AS "createdAt" FROM users WHERE username = ${username}`;
+      return row as UserRow | undefined;
+    });
+  }
+
+  listUsers(): Promise<UserRow[]> {
+    return guardStorage(async () => {
+      const rows = await this.#sql`SELECT id, username, created_at AS "createdAt" FROM users ORDER BY created_at, id`;
+      return [...rows] as UserRow[];
+    });
+  }
+
+  deleteUser(id: string): Promise<boolean> {
+    return guardStorage(() =>
+      this.#sql.begin(async (tx) => {
+        const now = Date.now();
+        await tx`INSERT INTO value_garbage (store_id, value_id, released_at)
+                 SELECT r.store_id, r.value_id, ${now} FROM records r JOIN stores s ON s.id = r.store_id
+                 WHERE s.user_id = ${id} AND r.value_id IS NOT NULL ON CONFLICT DO NOTHING`;
+        await tx`DELETE FROM records WHERE store_id IN (SELECT id FROM stores WHERE user_id = ${id})`;
+        const deleted = await tx`DELETE FROM users WHERE id = ${id} RETURNING id`;
+        return deleted.length === 1;
+      }),
+    );
+  }
+
+  addToken(token: TokenRow): Promise<void> {
+    return guardStorage(async () => {
+      await this.#sql`INSERT INTO tokens (hash, id, user_id, label, created_at)
+                      VALUES (${token.hash}, ${token.id}, ${token.userId}, ${token.label}, ${token.createdAt})`;
+    });
+  }
+
+  findToken(hash: string): Promise<TokenRow | undefined> {
+    return guardStorage(async () => {
+      const [row] = await this.#sql`
+        SELECT id, user_id AS "userId", hash, label, created_at AS "createdAt" FROM tokens WHERE hash = ${hash}`;
+      return row as TokenRow | undefined;
+    });
+  }
+
+  listTokens(userId: string): Promise<TokenRow[]> {
+    return guardStorage(async () => {
+      const rows = await this.#sql`
+        SELECT id, user_id AS "userId", hash, label, created_at AS "createdAt" FROM tokens
+        WHERE user_id = ${userId} ORDER BY created_at, id`;
+      return [...rows] as TokenRow[];
+    });
+  }
+
+  revokeToken(hash: string): Promise<boolean> {
+    return guardStorage(async () => (await this.#sql`DELETE FROM tokens WHERE hash = ${hash} RETURNING id`).length === 1);
+  }
+
+  createStore(store: StoreRow): Promise<{ store: StoreRow; created: boolean }> {
+    return guardStorage(async () => {
+      const inserted = await this.#sql`
+        INSERT INTO stores (id, user_id, name, title, created_at, modified_at, accessed_at, general_access, schema, signing_secret)
+        VALUES (${store.id}, ${store.userId}, ${store.name}, ${store.title}, ${store.createdAt}, ${store.modifiedAt},
+                ${store.accessedAt}, ${store.generalAccess}, ${store.schema}, ${store.urlSigningSecretKey})
+        ON CONFLICT (user_id, name) WHERE name IS NOT NULL DO NOTHING RETURNING id`;
+      if (inserted.length === 1) return { store, created: true };
+      const existing = await this.getStoreByName(store.userId, store.name ?? '');
+      if (!existing) throw new Error('store name conflict without a store');
+      return { store: existing, created: false };
+    });
+  }
+
+  getStore(id: string): Promise<StoreRow | undefined> {
+    return guardStorage(async () => {
+      const [row] = await this.#sql`SELECT * FROM stores WHERE id = ${id}`;
+      return row && rowToStore(row as StoreDbRow);
+    });
+  }
+
+  getStoreByName(userId: string, name: string): Promise<StoreRow | undefined> {
+    return guardStorage(async () => {
+      const [row] = await this.#sql`SELECT * FROM stores WHERE user_id = ${userId} AND name = ${name}`;
+      return row && rowToStore(row as StoreDbRow);
+    });
+  }
+
+  listStores(q: StoreListQuery): Promise<{ total: number; items: StoreRow[] }> {
+    return guardStorage(async () => {
+      const named = q.unnamed ? this.#sql`` : this.#sql`AND name IS NOT NULL`;
+      const order = q.desc ? this.#sql`ORDER BY created_at DESC, id DESC` : this.#sql`ORDER BY created_at, id`;
+      const [count] = await this.#sql`SELECT count(*) AS n FROM stores WHERE user_id = ${q.userId} ${named}`;
+      const rows = await this.#sql`
+        SELECT * FROM stores WHERE user_id = ${q.userId} ${named} ${order} LIMIT ${q.limit} OFFSET ${q.offset}`;
+      return { total: (count?.n as number) ?? 0, items: rows.map((r) => rowToStore(r as StoreDbRow)) };
+    });
+  }
+
+  updateStore(id: string, patch: StorePatch): Promise<UpdateStoreResult> {
+    return guardStorage(async () => {
+      try {
+        const [row] = await this.#sql`
+          UPDATE stores SET
+            name = CASE WHEN ${patch.name !== undefined} THEN ${patch.name ?? null}::text ELSE name END,
+            title = CASE WHEN ${patch.title !== undefined} THEN ${patch.title ?? null}::text ELSE title END,
+            general_access = COALESCE(${patch.generalAccess ?? null}::text, general_access),
+            modified_at = ${patch.modifiedAt}
+          WHERE id = ${id} RETURNING *`;
+        if (!row) return { ok: false, reason: 'not-found' } as const;
+        return { ok: true, store: rowToStore(row as StoreDbRow) } as const;
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505') return { ok: false, reason: 'name-conflict' } as const;
+        throw err;
+      }
+    });
+  }
+
+  deleteStore(id: string): Promise<boolean> {
+    return guardStorage(() =>
+      this.#sql.begin(async (tx) => {
+        const deleted = await tx`DELETE FROM stores WHERE id = ${id} RETURNING id`;
+        await tx`INSERT INTO value_garbage (store_id, value_id, released_at)
+                 SELECT store_id, value_id, ${Date.now()} FROM records WHERE store_id = ${id} AND value_id IS NOT NULL
+                 ON CONFLICT DO NOTHING`;
+        await tx`DELETE FROM records WHERE store_id = ${id}`;
+        return deleted.length === 1;
+      }),
+    );
+  }
+
+  getRecord(storeId: string, key: string): Promise<StoredRecord | undefined> {
+    return guardStorage(async () => {
+      const [row] = await this.#sql`
+        SELECT ${this.#sql.unsafe(META_COLS)}, value, value_id FROM records WHERE store_id = ${storeId} AND key = ${key}`;
+      if (!row) return undefined;
+      const meta = rowToMeta(row as RecordDbRow);
+      if (row.value_id === null)
+        return { ...meta, value: { kind: 'buffer', data: (row.value as Buffer | null) ?? Buffer.alloc(0) } };
+      return { ...meta, value: { kind: 'stream', stream: chunkStream(this.#sql, storeId, row.value_id as string, meta.size) } };
+    });
+  }
+
+  getRecordMeta(storeId: string, key: string): Promise<RecordMeta | undefined> {
+    return guardStorage(async () => {
+      const [row] = await this.#sql`
+        SELECT ${this.#sql.unsafe(META_COLS)} FROM records WHERE store_id = ${storeId} AND key = ${key}`;
+      return row && rowToMeta(row as RecordDbRow);
+    });
+  }
+
+  stageValue(storeId: string, body: AsyncIterable<Buffer>): Promise<StagedValue> {
+    return guardStorage(() => stageValue(this.#sql, storeId, body));
+  }
+
+  discardValue(value: StagedValue): Promise<void> {
+    const staged = value as PgStaged;
+    if (staged.kind === 'inline') return Promise.resolve();
+    return guardStorage(() => deleteChunks(this.#sql, staged.storeId, staged.valueId));
+  }
+
+  putRecord(storeId: string, key: string, record: NewRecord, value: StagedValue): Promise<boolean> {
+    const staged = value as PgStaged;
+    const data = staged.kind === 'inline' ? staged.data : null;
+    const valueId = staged.kind === 'chunks' ? staged.valueId : null;
+    return guardStorage(async () => {
+      const ok = await this.#sql.begin(async (tx) => {
+        // Locking the store row first serializes writers of one store, so the size delta is exact.
+        const [store] = await tx`
+          UPDATE stores SET write_count = write_count + 1, modified_at = ${record.now},
+            accessed_at = GREATEST(accessed_at, ${record.now})
+          WHERE id = ${storeId} RETURNING id`;
+        if (!store) return false;
+        const [old] = await tx`SELECT size, value_id FROM records WHERE store_id = ${storeId} AND key = ${key}`;
+        await tx`
+          INSERT INTO records (store_id, key, size, content_type, content_encoding, decoded_size, modified_at, value, value_id)
+          VALUES (${storeId}, ${key}, ${staged.size}, ${record.contentType}, ${record.contentEncoding}, ${record.decodedSize},
+                  ${record.now}, ${data}, ${valueId})
+          ON CONFLICT (store_id, key) DO UPDATE SET size = EXCLUDED.size, content_type = EXCLUDED.content_type,
+            content_encoding = EXCLUDED.content_encoding, decoded_size = EXCLUDED.decoded_size,
+            modified_at = EXCLUDED.modified_at, value = EXCLUDED.value, value_id = EXCLUDED.value_id`;
+        const delta = staged.size - ((old?.size as number | undefined) ?? 0);
+        await tx`UPDATE stores SET storage_bytes = storage_bytes + ${delta} WHERE id = ${storeId}`;
+        if (old?.value_id) {
+          await tx`INSERT INTO value_garbage (store_id, value_id, released_at) VALUES (${storeId}, ${old.value_id}, ${record.now})
+                   ON CONFLICT DO NOTHING`;
+        }
+        return true;
+      });
+      if (!ok && valueId !== null) await deleteChunks(this.#sql, storeId, valueId);
+      return ok;
+    });
+  }
+
+  deleteRecord(storeId: string, key: string, now: number): Promise<boolean | undefined> {
+    return guardStorage(() =>
+      this.#sql.begin(async (tx) => {
+        const [store] = await tx`SELECT id FROM stores WHERE id = ${storeId} FOR UPDATE`;
+        if (!store) return undefined;
+        const [old] = await tx`DELETE FROM records WHERE store_id = ${storeId} AND key = ${key} RETURNING size, value_id`;
+        await tx`
+          UPDATE stores SET storage_bytes = storage_bytes - ${(old?.size as number | undefined) ?? 0},
+            delete_count = delete_count + ${old ? 1 : 0}, modified_at = ${now}, accessed_at = GREATEST(accessed_at, ${now})
+          WHERE id = ${storeId}`;
+        if (old?.value_id) {
+          await tx`INSERT INTO value_garbage (store_id, value_id, released_at) VALUES (${storeId}, ${old.value_id}, ${now})
+                   ON CONFLICT DO NOTHING`;
+        }
+        return old !== undefined;
+      }),
+    );
+  }
+
+  listKeys(storeId: string, query: KeyListQuery): Promise<KeyListPage> {
+    return guardStorage(async () => {
+      const after = query.exclusiveStartKey ?? '';
+      const prefix = query.prefix ?? '';
+      // Keys are ASCII and compared byte-wise (COLLATE "C"): keys with `prefix` sort below prefix + U+FFFF.
+      const range = prefix
+        ? prefix > after
+          ? this.#sql`AND key >= ${prefix} AND key < ${`${prefix}\uffff`}`
+          : this.#sql`AND key > ${after} AND key < ${`${prefix}\uffff`}`
+        : this.#sql`AND key > ${after}`;
+      const rows = await this.#sql`
+        SELECT key, size FROM records WHERE store_id = ${storeId} ${range} ORDER BY key LIMIT ${query.limit + 1}`;
+      const items = rows.map((r) => ({ key: r.key as string, size: r.size as number }));
+      const isTruncated = items.length > query.limit;
+      if (isTruncated) items.pop();
+      return { items, isTruncated };
+    });
+  }
+
+  applyStats(deltas: StatsDelta[]): Promise<void> {
+    if (deltas.length === 0) return Promise.resolve();
+    // One statement, rows taken in id order, so that nodes flushing at once do not deadlock.
+    const sorted = [...deltas].sort((a, b) => (a.storeId < b.storeId ? -1 : 1));
+    return guardStorage(async () => {
+      await this.#sql`
+        UPDATE stores s SET read_count = s.read_count + d.r, list_count = s.list_count + d.l,
+          accessed_at = GREATEST(s.accessed_at, d.a)
+        FROM (SELECT unnest(${sorted.map((d) => d.storeId)}::text[]) AS id,
+                     unnest(${sorted.map((d) => d.readCount)}::bigint[]) AS r,
+                     unnest(${sorted.map((d) => d.listCount)}::bigint[]) AS l,
+                     unnest(${sorted.map((d) => d.accessedAt)}::bigint[]) AS a) d
+        WHERE s.id = d.id`;
+    });
+  }
+}
