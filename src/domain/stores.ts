@@ -146,7 +146,7 @@ export class Stores {
       accessedAt: iso(store.accessedAt),
       actId: null,
       actRunId: null,
-      consoleUrl: `${base}/storage/key-value-stores/${store.id}`,
+      consoleUrl: `${base}/v2/key-value-stores/${store.id}`,
       keysPublicUrl: `${base}/v2/key-value-stores/${store.id}/keys?signature=${signature}`,
       recordsPublicUrl: `${base}/v2/key-value-stores/${store.id}/records?signature=${signature}`,
       schema: store.schema === null ? null : JSON.parse(store.schema),
