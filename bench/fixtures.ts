@@ -4,6 +4,8 @@ import type { SqliteDriver } from '../src/storage/sqlite/index.js';
 
 /** Every record of the benchmark stores: a small JSON value, inline in the table as most records are. */
 export const VALUE = Buffer.from(JSON.stringify({ url: 'https://example.com/some/page', status: 200 }));
+/** The ETag the server gives VALUE: SHA-256 of the bytes, base64url. */
+const VALUE_ETAG = createHash('sha256').update(VALUE).digest('base64url');
 export const CONTENT_TYPE = 'application/json; charset=utf-8';
 
 /**
@@ -24,8 +26,14 @@ async function* single(chunk: Buffer): AsyncGenerator<Buffer> {
 export async function loadViaDriver(driver: SqliteDriver, storeId: string, keys: readonly string[]): Promise<void> {
   for (const key of keys) {
     const staged = await driver.stageValue(storeId, single(VALUE), VALUE.length);
-    const meta = { contentType: CONTENT_TYPE, contentEncoding: null, decodedSize: VALUE.length, now: Date.now() };
-    if (!(await driver.putRecord(storeId, key, meta, staged))) throw new Error(`store ${storeId} vanished while loading`);
+    const meta = {
+      contentType: CONTENT_TYPE,
+      contentEncoding: null,
+      decodedSize: VALUE.length,
+      etag: VALUE_ETAG,
+      now: Date.now(),
+    };
+    if ((await driver.putRecord(storeId, key, meta, staged)) !== 'ok') throw new Error(`store ${storeId} vanished while loading`);
   }
 }
 
@@ -39,12 +47,13 @@ const RECORD_COLUMNS = [
   'modified_at',
   'blob_path',
   'value',
+  'etag',
 ];
 
 /**
  * The same rows as `loadViaDriver`, written by a second connection to the SQLite file in large
  * transactions (`putRecord` takes ~90 µs a record, so a million would take minutes). Benchmark
- * code only: it knows the `records` table of migration 1, checks that the table still matches,
+ * code only: it knows the `records` table of migrations 1 and 2, checks that the table still matches,
  * and keeps the store's counters as `putRecord` would.
  */
 export function bulkLoad(file: string, storeId: string, keys: readonly string[]): void {
@@ -55,13 +64,14 @@ export function bulkLoad(file: string, storeId: string, keys: readonly string[])
     if (columns.join() !== RECORD_COLUMNS.join()) {
       throw new Error(`bench/fixtures.ts knows records(${RECORD_COLUMNS.join()}), the schema now has (${columns.join()})`);
     }
-    const insert = db.prepare(`INSERT INTO records (${RECORD_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, NULL, ?, ?, NULL, ?)`);
+    const insert = db.prepare(`INSERT INTO records (${RECORD_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, NULL, ?, ?, NULL, ?, ?)`);
     const counters = db.prepare(
       'UPDATE stores SET storage_bytes = storage_bytes + ?, write_count = write_count + ?, modified_at = ? WHERE id = ?',
     );
     const batch = db.transaction((from: number, to: number) => {
       const now = Date.now();
-      for (let i = from; i < to; i++) insert.run(storeId, keys[i], VALUE.length, CONTENT_TYPE, VALUE.length, now, VALUE);
+      for (let i = from; i < to; i++)
+        insert.run(storeId, keys[i], VALUE.length, CONTENT_TYPE, VALUE.length, now, VALUE, VALUE_ETAG);
       counters.run((to - from) * VALUE.length, to - from, now, storeId);
     });
     const BATCH = 50_000;

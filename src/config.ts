@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { AccountAccess } from './domain/access.js';
 import type { StorageSpec } from './storage/open.js';
 
@@ -73,15 +75,38 @@ function parsePublicUrl(value: string): string {
   return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
 }
 
+/** Where an option's value came from, in the order they win. */
+export type ConfigSource = 'flag' | 'environment' | 'file' | 'default';
+
 /**
- * The effective serve configuration: flags over environment over defaults. Throws `ConfigError`
- * with a one-line reason for any bad value.
+ * Each option's value and where it came from: the first non-empty of flag, environment variable and
+ * configuration file; `undefined` (source `default`) when none gives one.
  */
-export function resolveServeConfig(flags: RawConfig, env: NodeJS.ProcessEnv = process.env): ServeConfig {
-  const pick = (k: keyof typeof ENV_NAMES): string | undefined => {
-    const v = flags[k] ?? env[ENV_NAMES[k]];
-    return v === undefined || v === '' ? undefined : v;
-  };
+export function pickConfig(
+  flags: RawConfig,
+  env: NodeJS.ProcessEnv = process.env,
+  file: RawConfig = {},
+): Record<keyof typeof ENV_NAMES, { value: string | undefined; source: ConfigSource }> {
+  const out = {} as Record<keyof typeof ENV_NAMES, { value: string | undefined; source: ConfigSource }>;
+  for (const k of Object.keys(ENV_NAMES) as (keyof typeof ENV_NAMES)[]) {
+    const candidates: [string | undefined, ConfigSource][] = [
+      [flags[k], 'flag'],
+      [env[ENV_NAMES[k]], 'environment'],
+      [file[k], 'file'],
+    ];
+    const hit = candidates.find(([v]) => v !== undefined && v !== '');
+    out[k] = hit ? { value: hit[0], source: hit[1] } : { value: undefined, source: 'default' };
+  }
+  return out;
+}
+
+/**
+ * The effective serve configuration: flags over environment over configuration file (`file`, as read
+ * by `loadConfigFile`) over defaults. Throws `ConfigError` with a one-line reason for any bad value.
+ */
+export function resolveServeConfig(flags: RawConfig, env: NodeJS.ProcessEnv = process.env, file: RawConfig = {}): ServeConfig {
+  const picked = pickConfig(flags, env, file);
+  const pick = (k: keyof typeof ENV_NAMES): string | undefined => picked[k].value;
   const access = pick('defaultAccess') ?? DEFAULTS.defaultAccess;
   if (access !== 'ANYONE_WITH_ID_CAN_READ' && access !== 'RESTRICTED') {
     throw new ConfigError('--default-access: must be ANYONE_WITH_ID_CAN_READ or RESTRICTED');
@@ -111,4 +136,60 @@ export function resolveServeConfig(flags: RawConfig, env: NodeJS.ProcessEnv = pr
     accountAccess: access,
     logLevel,
   };
+}
+
+/** The configuration file looked for in the working directory. */
+export const CONFIG_FILE_NAME = 'openkvs.config.json';
+/** The environment variable naming a configuration file (like `--config`). */
+export const CONFIG_ENV = 'OPENKVS_CONFIG';
+
+export interface ConfigFile {
+  /** Absolute path of the file read. */
+  path: string;
+  values: RawConfig;
+}
+
+/**
+ * Reads the configuration file: `explicit` (`--config`), else `$OPENKVS_CONFIG`, else
+ * `openkvs.config.json` in `cwd` if there is one. A file named explicitly must exist. The file is a
+ * JSON object whose keys are the option names of `ENV_NAMES` (`host`, `port`, `storage`, `publicUrl`,
+ * …) with string, number or boolean values.
+ */
+export function loadConfigFile(
+  explicit: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): ConfigFile | undefined {
+  const named = explicit || env[CONFIG_ENV] || undefined;
+  const path = resolve(cwd, named ?? CONFIG_FILE_NAME);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (named === undefined && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigError(`--config: cannot read ${path}: ${(err as Error).message}`);
+  }
+  return { path, values: parseConfigFile(text, path) };
+}
+
+/** Checks a configuration file's text and turns its values into the strings flags would give. */
+export function parseConfigFile(text: string, path: string): RawConfig {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ConfigError(`${path}: must be a JSON object`);
+  const values: RawConfig = {};
+  for (const [key, value] of Object.entries(data)) {
+    if (!Object.hasOwn(ENV_NAMES, key)) {
+      throw new ConfigError(`${path}: unknown option "${key}" (known: ${Object.keys(ENV_NAMES).join(', ')})`);
+    }
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new ConfigError(`${path}: "${key}" must be a string or a number`);
+    }
+    values[key as keyof typeof ENV_NAMES] = String(value);
+  }
+  return values;
 }

@@ -112,6 +112,20 @@ export class MethodNotAllowedError extends ApiError {
   }
 }
 
+export class PreconditionFailedError extends ApiError {
+  constructor(message = 'The record does not match the precondition of the request (If-Match / If-None-Match).') {
+    super('precondition-failed', 412, message);
+  }
+}
+
+export class RangeNotSatisfiableError extends ApiError {
+  constructor(size: number) {
+    super('range-not-satisfiable', 416, `The requested range is outside the record's ${size} bytes.`, {
+      'content-range': `bytes */${size}`,
+    });
+  }
+}
+
 export class RequestTooLargeError extends ApiError {
   constructor(limit: number, actual?: number) {
     const tail = actual === undefined ? '' : `, actual length: ${actual} bytes`;

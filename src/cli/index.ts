@@ -1,12 +1,18 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { ConfigError, DEFAULTS, ENV_NAMES, parseStorage, type RawConfig, resolveServeConfig } from '../config.js';
+import { ConfigError, loadConfigFile, type RawConfig, resolveServeConfig } from '../config.js';
 import { ApiError } from '../errors.js';
 import { StorageOpenError } from '../storage/open.js';
-import { CliError, createToken, createUser, listUsers, revokeToken } from './admin.js';
+import { CliError, createToken, createUser, deleteUser, listTokens, listUsers, revokeToken } from './admin.js';
+import { effectiveConfig, formatConfig } from './config-command.js';
+import { exportStores } from './export.js';
+import { importStores, type Output } from './import.js';
+import { addServeOptions, cliContext, type StorageOptions, userOption, withStorage } from './options.js';
 import { startServer } from './serve.js';
+import { createStore, deleteStore, listStores } from './stores.js';
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
+const output: Output = { print, warn: (line) => process.stderr.write(`${line}\n`) };
 
 function fail(err: unknown): never {
   const known =
@@ -16,41 +22,29 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
-const storageOption = () =>
-  new Option('--storage <url>', `storage: sqlite:<path>, sqlite::memory: or postgres://… (env ${ENV_NAMES.storage})`);
+/** Runs an administration command with the storage its options, environment and configuration file name. */
+const run =
+  <O extends StorageOptions, A extends unknown[]>(fn: (ctx: ReturnType<typeof cliContext>, opts: O, ...args: A) => Promise<void>) =>
+  async (...args: [...A, O, Command]) => {
+    const opts = args[args.length - 2] as O;
+    try {
+      await fn(cliContext(opts), opts, ...(args.slice(0, -2) as A));
+    } catch (err) {
+      fail(err);
+    }
+  };
 
-function storageOf(opts: { storage?: string }) {
-  return parseStorage(opts.storage ?? process.env[ENV_NAMES.storage] ?? DEFAULTS.storage);
-}
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 const program = new Command('openkvs')
   .description('A self-hostable key-value store server speaking the Apify API v2 key-value store endpoints.')
   .showHelpAfterError();
 
-program
-  .command('serve', { isDefault: true })
-  .description('run the HTTP server')
-  .option('--host <host>', `address to listen on (env ${ENV_NAMES.host}, default ${DEFAULTS.host})`)
-  .option('--port <port>', `port to listen on, 0 for any free port (env ${ENV_NAMES.port}, default ${DEFAULTS.port})`)
-  .addOption(storageOption())
-  .option('--public-url <url>', `origin used in signed links (env ${ENV_NAMES.publicUrl}, default the listening address)`)
-  .option('--admin-token <token>', `token of the user admin (env ${ENV_NAMES.adminToken})`)
-  .option(
-    '--max-record-bytes <n>',
-    `largest record accepted (env ${ENV_NAMES.maxRecordBytes}, default ${DEFAULTS.maxRecordBytes})`,
-  )
-  .option(
-    '--default-access <value>',
-    `what FOLLOW_USER_SETTING means: ANYONE_WITH_ID_CAN_READ or RESTRICTED (env ${ENV_NAMES.defaultAccess}, default ${DEFAULTS.defaultAccess})`,
-  )
-  .option('--pg-pool-size <n>', `PostgreSQL connections per node (env ${ENV_NAMES.pgPoolSize}, default ${DEFAULTS.pgPoolSize})`)
-  .option(
-    '--log-level <level>',
-    `fatal, error, warn, info, debug, trace or silent (env ${ENV_NAMES.logLevel}, default ${DEFAULTS.logLevel})`,
-  )
-  .action(async (opts: RawConfig) => {
+addServeOptions(program.command('serve', { isDefault: true }).description('run the HTTP server')).action(
+  async (opts: RawConfig & { config?: string }) => {
     try {
-      const server = await startServer(resolveServeConfig(opts));
+      const file = loadConfigFile(opts.config);
+      const server = await startServer(resolveServeConfig(opts, process.env, file?.values));
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
@@ -66,33 +60,88 @@ program
     } catch (err) {
       fail(err);
     }
+  },
+);
+
+addServeOptions(
+  program
+    .command('config')
+    .description(
+      'print the configuration serve would run with (flags > environment > configuration file > defaults), secrets masked',
+    ),
+)
+  .option('--json', 'print it as JSON')
+  .action((opts: RawConfig & { config?: string; json?: boolean }) => {
+    try {
+      const config = effectiveConfig(opts);
+      if (opts.json) print(JSON.stringify(config, null, 2));
+      else for (const line of formatConfig(config)) print(line);
+    } catch (err) {
+      fail(err);
+    }
   });
 
 const users = program.command('users').description('manage users');
-users
-  .command('create <name>')
+withStorage(users.command('create <name>'))
   .description('create a user and print their first API token (the last line of output)')
-  .addOption(storageOption())
-  .action((name: string, opts: { storage?: string }) => createUser(storageOf(opts), name, print).catch(fail));
-users
-  .command('list')
-  .description('list users')
-  .addOption(storageOption())
-  .action((opts: { storage?: string }) => listUsers(storageOf(opts), print).catch(fail));
+  .action(run((ctx, _o, name: string) => createUser(ctx.storage, name, print)));
+withStorage(users.command('list'))
+  .description('list users: name, id, creation time (tab-separated)')
+  .action(run((ctx) => listUsers(ctx.storage, print)));
+withStorage(users.command('delete <name>'))
+  .description('delete a user with all their stores and tokens')
+  .action(run((ctx, _o, name: string) => deleteUser(ctx.storage, name, print)));
 
 const tokens = program.command('tokens').description('manage API tokens');
-tokens
-  .command('create <user>')
+withStorage(tokens.command('create <user>'))
   .description('add an API token to a user and print it (the last line of output)')
   .option('--label <text>', 'a note to recognise the token by')
-  .addOption(storageOption())
-  .action((user: string, opts: { storage?: string; label?: string }) =>
-    createToken(storageOf(opts), user, opts.label, print).catch(fail),
+  .action(run((ctx, o: StorageOptions & { label?: string }, user: string) => createToken(ctx.storage, user, o.label, print)));
+withStorage(tokens.command('list <user>'))
+  .description("list a user's tokens: id, label, creation time (tab-separated); tokens themselves are never shown")
+  .action(run((ctx, _o, user: string) => listTokens(ctx.storage, user, print)));
+withStorage(tokens.command('revoke [token]'))
+  .description('revoke an API token, given as itself or by the id that tokens list shows')
+  .option('--id <id>', 'the id of the token to revoke')
+  .action(
+    run((ctx, o: StorageOptions & { id?: string }, token: string | undefined) =>
+      revokeToken(ctx.storage, { token, id: o.id }, print),
+    ),
   );
-tokens
-  .command('revoke <token>')
-  .description('revoke an API token')
-  .addOption(storageOption())
-  .action((token: string, opts: { storage?: string }) => revokeToken(storageOf(opts), token, print).catch(fail));
+
+type UserOptions = StorageOptions & { user: string };
+const stores = program.command('stores').description("manage a user's key-value stores");
+withStorage(stores.command('list'))
+  .description('list the stores of a user: id, name (- when unnamed), bytes stored, last modification (tab-separated)')
+  .addOption(userOption())
+  .action(run((ctx, o: UserOptions) => listStores(ctx, o.user, print)));
+withStorage(stores.command('create [name]'))
+  .description('create a store (unnamed without a name) and print its id (the last line of output)')
+  .addOption(userOption())
+  .action(run((ctx, o: UserOptions, name: string | undefined) => createStore(ctx, o.user, name, print)));
+withStorage(stores.command('delete <store>'))
+  .description('delete a store, given by name or id, with all its records')
+  .addOption(userOption())
+  .action(run((ctx, o: UserOptions, store: string) => deleteStore(ctx, o.user, store, print)));
+
+type TransferCliOptions = UserOptions & { store: string[] };
+const storeOption = (what: string) => new Option('--store <name>', what).argParser(collect).default([]);
+
+withStorage(program.command('import <dir>'))
+  .description(
+    'import DIR/key_value_stores/<store>/<key>.<ext> (the local storage of Crawlee and the Apify CLI) into stores named after the folders',
+  )
+  .addOption(userOption())
+  .addOption(storeOption('import only this store folder (repeatable)'))
+  .action(
+    run((ctx, o: TransferCliOptions, dir: string) => importStores(ctx, { dir, user: o.user, stores: o.store }, output)),
+  );
+withStorage(program.command('export <dir>'))
+  .description('export stores to DIR/key_value_stores/<name or id>/<key>.<ext>, the layout Crawlee and the Apify CLI read')
+  .addOption(userOption())
+  .addOption(storeOption('export only this store, by name or id (repeatable)'))
+  .action(
+    run((ctx, o: TransferCliOptions, dir: string) => exportStores(ctx, { dir, user: o.user, stores: o.store }, output)),
+  );
 
 program.parseAsync(process.argv).catch(fail);

@@ -1,5 +1,14 @@
-import { InvalidCollectionError, RecordNotFoundError } from '../errors.js';
-import type { ContentEncoding, KeyListPage, RecordMeta, StorageDriver, StoredRecord, StoreRow } from '../storage/driver.js';
+import { InvalidCollectionError, PreconditionFailedError, RecordNotFoundError } from '../errors.js';
+import type {
+  ContentEncoding,
+  KeyListPage,
+  PutResult,
+  RecordMeta,
+  StorageDriver,
+  StoredRecord,
+  StoreRow,
+  WriteCondition,
+} from '../storage/driver.js';
 import type { AccessPolicy, Caller, StoreRef } from './access.js';
 import { recordSignature, verifyRecordSignature, verifyStorageContentSignature } from './signing.js';
 import type { StatsBuffer } from './stats.js';
@@ -12,6 +21,9 @@ export interface RecordUpload {
   sizeHint?: number;
   /** The decoded size, known once `body` has been read to the end. */
   decodedSize: () => number;
+  /** The content hash of the stored bytes, known once `body` has been read to the end. */
+  etag: () => string;
+  condition?: WriteCondition;
 }
 
 export interface KeyListOptions {
@@ -88,30 +100,34 @@ export class Records {
 
   async put(store: StoreRow, key: string, upload: RecordUpload): Promise<void> {
     const staged = await this.#d.driver.stageValue(store.id, upload.body, upload.sizeHint);
-    let ok: boolean;
+    let status: PutResult;
     try {
-      ok = await this.#d.driver.putRecord(
+      status = await this.#d.driver.putRecord(
         store.id,
         key,
         {
           contentType: upload.contentType,
           contentEncoding: upload.contentEncoding,
           decodedSize: upload.decodedSize(),
+          etag: upload.etag(),
           now: Date.now(),
         },
         staged,
+        upload.condition,
       );
     } catch (err) {
       await this.#d.driver.discardValue(staged);
       throw err;
     }
-    if (!ok) throw new RecordNotFoundError();
+    if (status === 'no-store') throw new RecordNotFoundError();
+    if (status === 'precondition-failed') throw new PreconditionFailedError();
   }
 
-  async delete(caller: Caller, ref: StoreRef, key: string): Promise<void> {
+  async delete(caller: Caller, ref: StoreRef, key: string, condition?: WriteCondition): Promise<void> {
     const { store } = await this.#d.access.resolve(caller, ref, 'write');
-    const removed = await this.#d.driver.deleteRecord(store.id, key, Date.now());
-    if (removed === undefined) throw new RecordNotFoundError();
+    const status = await this.#d.driver.deleteRecord(store.id, key, Date.now(), condition);
+    if (status === 'no-store') throw new RecordNotFoundError();
+    if (status === 'precondition-failed') throw new PreconditionFailedError();
   }
 
   /** Resolves a store for reading its content: by token, general access or a storage-content signature. */

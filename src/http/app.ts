@@ -3,6 +3,7 @@ import type { Kvs } from '../domain/index.js';
 import { holdContentType } from './content-type.js';
 import { installErrorHandlers, sendError } from './errors.js';
 import { archiveRoutes } from './routes/archive.js';
+import { consoleRoutes } from './routes/console.js';
 import { keyRoutes } from './routes/keys.js';
 import { recordRoutes } from './routes/records.js';
 import { storeRoutes } from './routes/stores.js';
@@ -47,5 +48,6 @@ export function createApp(options: AppOptions): FastifyInstance {
   keyRoutes(app, options.kvs);
   archiveRoutes(app, options.kvs);
   recordRoutes(app, options.kvs, options.publicUrl, options.maxRecordBytes);
+  consoleRoutes(app);
   return app;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { Readable, type Transform } from 'node:stream';
@@ -94,6 +95,31 @@ class DecodeCheck {
 export interface RecordBody {
   body: AsyncIterable<Buffer>;
   decodedSize: () => number;
+  /** SHA-256 of the bytes received (base64url): the record's strong ETag. */
+  etag: () => string;
+}
+
+/** Digests a client declared for its upload: `Content-MD5` (base64) and `x-content-sha256` (hex or base64). */
+export interface DeclaredDigests {
+  md5?: Buffer;
+  sha256?: Buffer;
+}
+
+function decodeDigest(name: string, value: string, bytes: number): Buffer {
+  const v = value.trim();
+  const digest = new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`).test(v) ? Buffer.from(v, 'hex') : Buffer.from(v, 'base64');
+  if (digest.length !== bytes) throw new InvalidRequestError(`The ${name} header is not a valid digest.`);
+  return digest;
+}
+
+/** Reads `Content-MD5` and `x-content-sha256`; a malformed one is 400. */
+export function declaredDigests(req: IncomingMessage): DeclaredDigests {
+  const md5 = req.headers['content-md5'];
+  const sha = req.headers['x-content-sha256'];
+  return {
+    md5: typeof md5 === 'string' ? decodeDigest('Content-MD5', md5, 16) : undefined,
+    sha256: typeof sha === 'string' ? decodeDigest('x-content-sha256', sha, 32) : undefined,
+  };
 }
 
 /**
@@ -101,19 +127,35 @@ export interface RecordBody {
  * when a compressed body does not decode. The request stream is not destroyed on failure, so
  * that the error response can still be written.
  */
-export function recordBody(req: IncomingMessage, encoding: ContentEncoding | null, maxBytes: number): RecordBody {
+export function recordBody(
+  req: IncomingMessage,
+  encoding: ContentEncoding | null,
+  maxBytes: number,
+  digests: DeclaredDigests = {},
+): RecordBody {
   let received = 0;
   let decoded = 0;
+  let etag = '';
   const tooLarge = (limit: number) => new RecordTooLargeError(limit);
   async function* read(): AsyncGenerator<Buffer> {
     const check = encoding ? new DecodeCheck(encoding, maxBytes, tooLarge) : undefined;
+    const sha256 = createHash('sha256');
+    const md5 = digests.md5 ? createHash('md5') : undefined;
     try {
       for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
         received += chunk.length;
         if (received > maxBytes) throw new RecordTooLargeError(maxBytes);
         if (check) await check.write(chunk);
+        sha256.update(chunk);
+        md5?.update(chunk);
         yield chunk;
       }
+      const sha = sha256.digest();
+      if (digests.sha256 && !sha.equals(digests.sha256))
+        throw new InvalidRequestError('The body does not match x-content-sha256.');
+      if (md5 && digests.md5 && !md5.digest().equals(digests.md5))
+        throw new InvalidRequestError('The body does not match Content-MD5.');
+      etag = sha.toString('base64url');
       if (check) {
         await check.end();
         decoded = check.decoded;
@@ -124,7 +166,7 @@ export function recordBody(req: IncomingMessage, encoding: ContentEncoding | nul
       check?.destroy();
     }
   }
-  return { body: read(), decodedSize: () => decoded };
+  return { body: read(), decodedSize: () => decoded, etag: () => etag };
 }
 
 /**

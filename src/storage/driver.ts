@@ -74,6 +74,8 @@ export interface RecordMeta {
   /** Bytes after decoding `contentEncoding` (equal to `size` for identity). */
   decodedSize: number;
   modifiedAt: number;
+  /** Hash of the stored bytes, computed at write time (the strong ETag); null for none. */
+  etag: string | null;
 }
 
 /**
@@ -106,8 +108,22 @@ export interface NewRecord {
   contentType: string;
   contentEncoding: ContentEncoding | null;
   decodedSize: number;
+  etag: string;
   now: number;
 }
+
+/**
+ * A precondition on the record's current state, checked atomically with the write.
+ * `ifMatch`: the record exists and its etag is listed (or `*` is). `ifNoneMatch`: the record does
+ * not exist (`*`), or its etag is not listed.
+ */
+export interface WriteCondition {
+  ifMatch?: string[];
+  ifNoneMatch?: string[];
+}
+
+export type PutResult = 'ok' | 'no-store' | 'precondition-failed';
+export type DeleteResult = 'deleted' | 'absent' | 'no-store' | 'precondition-failed';
 
 /** Read counters and access time accumulated in memory and applied in batches. */
 export interface StatsDelta {
@@ -152,10 +168,13 @@ export interface StorageDriver {
   /** Reads a whole body into the driver's staging area; rejects (and keeps nothing) if the stream fails. */
   stageValue(storeId: string, body: AsyncIterable<Buffer>, sizeHint?: number): Promise<StagedValue>;
   discardValue(value: StagedValue): Promise<void>;
-  /** Commits a staged value as the record; false (and the value discarded) when the store is gone. */
-  putRecord(storeId: string, key: string, record: NewRecord, value: StagedValue): Promise<boolean>;
-  /** Deletes a record; `undefined` when the store does not exist, else whether a record was removed. */
-  deleteRecord(storeId: string, key: string, now: number): Promise<boolean | undefined>;
+  /**
+   * Commits a staged value as the record if `condition` holds; otherwise (or when the store is
+   * gone) the value is discarded.
+   */
+  putRecord(storeId: string, key: string, record: NewRecord, value: StagedValue, condition?: WriteCondition): Promise<PutResult>;
+  /** Deletes a record if `condition` holds. */
+  deleteRecord(storeId: string, key: string, now: number, condition?: WriteCondition): Promise<DeleteResult>;
   listKeys(storeId: string, query: KeyListQuery): Promise<KeyListPage>;
 
   applyStats(deltas: StatsDelta[]): Promise<void>;

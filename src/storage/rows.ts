@@ -26,6 +26,7 @@ export interface RecordDbRow {
   content_encoding: ContentEncoding | null;
   decoded_size: number;
   modified_at: number;
+  etag: string | null;
 }
 
 export function rowToStore(r: StoreDbRow): StoreRow {
@@ -58,5 +59,6 @@ export function rowToMeta(r: RecordDbRow): RecordMeta {
     contentEncoding: r.content_encoding,
     decodedSize: r.decoded_size,
     modifiedAt: r.modified_at,
+    etag: r.etag,
   };
 }

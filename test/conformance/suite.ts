@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId, newSecret } from '../../src/domain/ids.js';
-import type { RecordValue, StorageDriver, StoreRow } from '../../src/storage/driver.js';
+import type { RecordValue, StorageDriver, StoreRow, WriteCondition } from '../../src/storage/driver.js';
 
 /** Creates a driver on empty storage; `cleanup` removes what it created. */
 export type DriverFactory = () => Promise<{ driver: StorageDriver; cleanup?: () => Promise<void> }>;
@@ -10,6 +10,8 @@ export type DriverFactory = () => Promise<{ driver: StorageDriver; cleanup?: () 
 async function* chunks(data: Buffer, size = 64 * 1024): AsyncGenerator<Buffer> {
   for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
 }
+
+const etagOf = (data: Buffer) => createHash('sha256').update(data).digest('base64url');
 
 async function bytesOf(value: RecordValue): Promise<Buffer> {
   if (value.kind === 'buffer') return value.data;
@@ -63,13 +65,20 @@ export function describeDriverConformance(name: string, factory: DriverFactory):
       return store;
     }
 
-    async function put(storeId: string, key: string, data: Buffer, contentType = 'application/octet-stream') {
+    async function put(
+      storeId: string,
+      key: string,
+      data: Buffer,
+      contentType = 'application/octet-stream',
+      condition?: WriteCondition,
+    ) {
       const staged = await driver.stageValue(storeId, chunks(data), data.length);
       return driver.putRecord(
         storeId,
         key,
-        { contentType, contentEncoding: null, decodedSize: data.length, now: Date.now() },
+        { contentType, contentEncoding: null, decodedSize: data.length, etag: etagOf(data), now: Date.now() },
         staged,
+        condition,
       );
     }
 
@@ -140,20 +149,20 @@ export function describeDriverConformance(name: string, factory: DriverFactory):
       const store = await freshStore();
       const small = randomBytes(1000);
       const large = randomBytes(3 * 1024 * 1024 + 7);
-      expect(await put(store.id, 'small', small, 'text/x-small')).toBe(true);
-      expect(await put(store.id, 'large', large)).toBe(true);
+      expect(await put(store.id, 'small', small, 'text/x-small')).toBe('ok');
+      expect(await put(store.id, 'large', large)).toBe('ok');
       const got = await driver.getRecord(store.id, 'small');
       expect(got?.contentType).toBe('text/x-small');
       expect((await bytesOf(got!.value)).equals(small)).toBe(true);
       expect((await bytesOf((await driver.getRecord(store.id, 'large'))!.value)).equals(large)).toBe(true);
       expect((await driver.getStore(store.id))?.stats.storageBytes).toBe(small.length + large.length);
-      expect(await put(store.id, 'large', small)).toBe(true);
+      expect(await put(store.id, 'large', small)).toBe('ok');
       expect((await bytesOf((await driver.getRecord(store.id, 'large'))!.value)).equals(small)).toBe(true);
-      expect(await put(store.id, 'small', large)).toBe(true);
+      expect(await put(store.id, 'small', large)).toBe('ok');
       expect((await bytesOf((await driver.getRecord(store.id, 'small'))!.value)).equals(large)).toBe(true);
       expect((await driver.getRecordMeta(store.id, 'small'))?.size).toBe(large.length);
-      expect(await driver.deleteRecord(store.id, 'small', Date.now())).toBe(true);
-      expect(await driver.deleteRecord(store.id, 'small', Date.now())).toBe(false);
+      expect(await driver.deleteRecord(store.id, 'small', Date.now())).toBe('deleted');
+      expect(await driver.deleteRecord(store.id, 'small', Date.now())).toBe('absent');
       expect(await driver.getRecord(store.id, 'small')).toBeUndefined();
       const stats = (await driver.getStore(store.id))?.stats;
       expect(stats?.storageBytes).toBe(small.length);
@@ -165,9 +174,9 @@ export function describeDriverConformance(name: string, factory: DriverFactory):
       const missing = newId();
       expect(await driver.getStore(missing)).toBeUndefined();
       expect(await driver.getRecord(missing, 'k')).toBeUndefined();
-      expect(await driver.deleteRecord(missing, 'k', Date.now())).toBeUndefined();
-      expect(await put(missing, 'k', randomBytes(10))).toBe(false);
-      expect(await put(missing, 'k', randomBytes(400 * 1024))).toBe(false);
+      expect(await driver.deleteRecord(missing, 'k', Date.now())).toBe('no-store');
+      expect(await put(missing, 'k', randomBytes(10))).toBe('no-store');
+      expect(await put(missing, 'k', randomBytes(400 * 1024))).toBe('no-store');
       expect(await driver.deleteStore(missing)).toBe(false);
     });
 
@@ -205,6 +214,24 @@ export function describeDriverConformance(name: string, factory: DriverFactory):
       expect(mid.isTruncated).toBe(true);
       expect((await driver.listKeys(store.id, { exclusiveStartKey: 'zz', limit: 10 })).items).toEqual([]);
       expect((await driver.listKeys(store.id, { prefix: 'b', limit: 10 })).items).toEqual([{ key: 'b', size: 1 }]);
+    });
+
+    it('writes and deletes only when the precondition on the etag holds', async () => {
+      const store = await freshStore();
+      const first = Buffer.from('first');
+      expect(await put(store.id, 'k', first, 'text/plain', { ifMatch: ['*'] })).toBe('precondition-failed');
+      expect(await put(store.id, 'k', first, 'text/plain', { ifNoneMatch: ['*'] })).toBe('ok');
+      expect((await driver.getRecordMeta(store.id, 'k'))?.etag).toBe(etagOf(first));
+      expect(await put(store.id, 'k', randomBytes(400 * 1024), 'text/plain', { ifNoneMatch: ['*'] })).toBe('precondition-failed');
+      expect(await put(store.id, 'k', Buffer.from('x'), 'text/plain', { ifMatch: ['not-the-etag'] })).toBe('precondition-failed');
+      const second = Buffer.from('second');
+      expect(await put(store.id, 'k', second, 'text/plain', { ifMatch: [etagOf(first)] })).toBe('ok');
+      expect(await driver.deleteRecord(store.id, 'k', Date.now(), { ifMatch: [etagOf(first)] })).toBe('precondition-failed');
+      expect((await bytesOf((await driver.getRecord(store.id, 'k'))!.value)).equals(second)).toBe(true);
+      const stats = (await driver.getStore(store.id))?.stats;
+      expect(stats?.writeCount).toBe(2);
+      expect(stats?.storageBytes).toBe(second.length);
+      expect(await driver.deleteRecord(store.id, 'k', Date.now(), { ifMatch: [etagOf(second)] })).toBe('deleted');
     });
 
     it('applies batched read statistics and deletes stores with their records', async () => {

@@ -1,12 +1,20 @@
+import { pipeline, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseStoreRef } from '../../domain/access.js';
 import type { Kvs } from '../../domain/index.js';
 import { isValidRecordKey } from '../../domain/validation.js';
-import { InvalidContentTypeError, InvalidRecordKeyError, RecordTooLargeError, TokenNotProvidedError } from '../../errors.js';
-import type { RecordMeta } from '../../storage/driver.js';
+import {
+  InvalidContentTypeError,
+  InvalidRecordKeyError,
+  RangeNotSatisfiableError,
+  RecordTooLargeError,
+  TokenNotProvidedError,
+} from '../../errors.js';
+import type { RecordMeta, StoredRecord } from '../../storage/driver.js';
 import { acceptsEncoding } from '../accept-encoding.js';
-import { declaredLength, parseContentEncoding, recordBody } from '../body.js';
+import { declaredDigests, declaredLength, parseContentEncoding, recordBody } from '../body.js';
 import { resolveCaller } from '../caller.js';
+import { isNotModified, parseRange, recordEtag, sliceStream, writeCondition } from '../conditional.js';
 import { declaredContentType } from '../content-type.js';
 import { boolParam, stringParam, toBool, toOptional } from '../query.js';
 import { recordPayload } from '../record-payload.js';
@@ -30,22 +38,62 @@ async function checkKey(req: FastifyRequest): Promise<void> {
   if (!isValidRecordKey(key)) throw new InvalidRecordKeyError();
 }
 
-/** Headers of a record response; the body is served as stored when the client accepts its encoding. */
-function recordHeaders(req: FastifyRequest, reply: FastifyReply, meta: RecordMeta, attachment: boolean): boolean {
+/** How a record is answered: as stored or decoded, whole, a byte range, or not at all (304). */
+interface RecordAnswer {
+  asStored: boolean;
+  notModified: boolean;
+  range?: { start: number; end: number };
+}
+
+/**
+ * Sets the headers of a record response (GET and HEAD alike) and decides its form: the stored
+ * bytes when the client accepts their encoding, else decoded; 304 on a matching precondition;
+ * 206 for one satisfiable byte range (of the bytes as served), 416 for an unsatisfiable one.
+ */
+function answerRecord(req: FastifyRequest, reply: FastifyReply, meta: RecordMeta, attachment: boolean): RecordAnswer {
   const encoding = meta.contentEncoding;
   const asStored = encoding === null || acceptsEncoding(req.headers['accept-encoding'], encoding);
+  const size = asStored ? meta.size : meta.decodedSize;
+  const etag = recordEtag(meta, asStored);
   reply.header('content-type', meta.contentType);
-  reply.header('content-length', asStored ? meta.size : meta.decodedSize);
   if (encoding !== null) {
     reply.header('vary', 'Accept-Encoding');
     if (asStored) reply.header('content-encoding', encoding);
   }
+  if (etag) reply.header('etag', etag);
   reply.header('last-modified', new Date(meta.modifiedAt).toUTCString());
+  reply.header('accept-ranges', 'bytes');
   reply.header('x-content-type-options', 'nosniff');
   // Records are never modified; a sandbox keeps stored HTML from running with this origin's rights.
   reply.header('content-security-policy', 'sandbox');
   if (attachment) reply.header('content-disposition', `attachment; filename="${meta.key}"`);
-  return asStored;
+  if (isNotModified(req, etag, meta.modifiedAt)) {
+    reply.code(304);
+    return { asStored, notModified: true };
+  }
+  const range = parseRange(req, size, etag);
+  if (range === 'unsatisfiable') throw new RangeNotSatisfiableError(size);
+  if (range) {
+    reply.code(206);
+    reply.header('content-range', `bytes ${range.start}-${range.end}/${size}`);
+    reply.header('content-length', range.end - range.start + 1);
+    return { asStored, notModified: false, range };
+  }
+  reply.header('content-length', size);
+  return { asStored, notModified: false };
+}
+
+/** The body of a GET answer, or nothing (and the stored stream released) for a 304. */
+function answerBody(record: StoredRecord, answer: RecordAnswer): Buffer | Readable | undefined {
+  if (answer.notModified) {
+    if (record.value.kind === 'stream') record.value.stream.destroy();
+    return undefined;
+  }
+  const payload = recordPayload(record, answer.asStored);
+  const range = answer.range;
+  if (!range) return payload;
+  if (Buffer.isBuffer(payload)) return payload.subarray(range.start, range.end + 1);
+  return pipeline(payload, sliceStream(range.start, range.end), () => undefined);
 }
 
 /** `/v2/key-value-stores/{storeId}/records/{recordKey}`: GET, HEAD, PUT, POST, DELETE. */
@@ -58,8 +106,14 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
       const caller = await resolveCaller(kvs, req);
       const key = req.params['*'];
       const record = await kvs.records.get(caller, parseStoreRef(req.params.storeId), key, toOptional(req.query.signature));
-      const asStored = recordHeaders(req, reply, record, toBool(req.query.attachment));
-      return reply.send(recordPayload(record, asStored));
+      let answer: RecordAnswer;
+      try {
+        answer = answerRecord(req, reply, record, toBool(req.query.attachment));
+      } catch (err) {
+        if (record.value.kind === 'stream') record.value.stream.destroy();
+        throw err;
+      }
+      return reply.send(answerBody(record, answer));
     },
   );
 
@@ -68,7 +122,7 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
     const caller = await resolveCaller(kvs, req);
     const key = req.params['*'];
     const meta = await kvs.records.head(caller, parseStoreRef(req.params.storeId), key, toOptional(req.query.signature));
-    recordHeaders(req, reply, meta, toBool(req.query.attachment));
+    answerRecord(req, reply, meta, toBool(req.query.attachment));
     return reply.send();
   });
 
@@ -82,12 +136,22 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
     if (contentType.length > MAX_CONTENT_TYPE_LENGTH) {
       throw new InvalidContentTypeError(`The Content-Type header is longer than ${MAX_CONTENT_TYPE_LENGTH} characters.`);
     }
+    const digests = declaredDigests(req.raw);
     const length = declaredLength(req.raw);
     if (length !== undefined && length > maxRecordBytes) throw new RecordTooLargeError(maxRecordBytes, length);
     const store = await kvs.records.storeForWrite(caller, parseStoreRef(req.params.storeId));
-    const { body, decodedSize } = recordBody(req.raw, encoding, maxRecordBytes);
-    await kvs.records.put(store, key, { contentType, contentEncoding: encoding, body, sizeHint: length, decodedSize });
+    const { body, decodedSize, etag } = recordBody(req.raw, encoding, maxRecordBytes, digests);
+    await kvs.records.put(store, key, {
+      contentType,
+      contentEncoding: encoding,
+      body,
+      sizeHint: length,
+      decodedSize,
+      etag,
+      condition: writeCondition(req),
+    });
     reply.code(201).header('location', `${publicUrl()}/v2/key-value-stores/${store.id}/records/${key}`);
+    reply.header('etag', `"${etag()}"`);
     return reply.send({});
   };
   app.put(RECORD_PATH, { preValidation: checkKey }, put);
@@ -97,7 +161,7 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
     const req = request as RecordRequest;
     const caller = await resolveCaller(kvs, req);
     if (!caller.user) throw new TokenNotProvidedError();
-    await kvs.records.delete(caller, parseStoreRef(req.params.storeId), req.params['*']);
+    await kvs.records.delete(caller, parseStoreRef(req.params.storeId), req.params['*'], writeCondition(req));
     return reply.code(204).send();
   });
 }

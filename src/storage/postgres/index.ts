@@ -1,8 +1,11 @@
 import postgres, { type Sql } from 'postgres';
+import { conditionHolds } from '../conditions.js';
 import type {
+  DeleteResult,
   KeyListPage,
   KeyListQuery,
   NewRecord,
+  PutResult,
   RecordMeta,
   StagedValue,
   StatsDelta,
@@ -14,6 +17,7 @@ import type {
   TokenRow,
   UpdateStoreResult,
   UserRow,
+  WriteCondition,
 } from '../driver.js';
 import { type RecordDbRow, rowToMeta, rowToStore, type StoreDbRow } from '../rows.js';
 import { guardStorage } from './errors.js';
@@ -28,7 +32,7 @@ export interface PostgresDriverOptions {
   sweepIntervalMs?: number;
 }
 
-const META_COLS = 'key, size, content_type, content_encoding, decoded_size, modified_at';
+const META_COLS = 'key, size, content_type, content_encoding, decoded_size, modified_at, etag';
 
 /**
  * The scale-out driver: any number of stateless openkvs nodes on one PostgreSQL. Everything lives
@@ -253,45 +257,49 @@ export class PostgresDriver implements StorageDriver {
     return guardStorage(() => deleteChunks(this.#sql, staged.storeId, staged.valueId));
   }
 
-  putRecord(storeId: string, key: string, record: NewRecord, value: StagedValue): Promise<boolean> {
+  putRecord(storeId: string, key: string, record: NewRecord, value: StagedValue, condition?: WriteCondition): Promise<PutResult> {
     const staged = value as PgStaged;
     const data = staged.kind === 'inline' ? staged.data : null;
     const valueId = staged.kind === 'chunks' ? staged.valueId : null;
     return guardStorage(async () => {
-      const ok = await this.#sql.begin(async (tx) => {
-        // Locking the store row first serializes writers of one store, so the size delta is exact.
-        const [store] = await tx`
-          UPDATE stores SET write_count = write_count + 1, modified_at = ${record.now},
-            accessed_at = GREATEST(accessed_at, ${record.now})
-          WHERE id = ${storeId} RETURNING id`;
-        if (!store) return false;
-        const [old] = await tx`SELECT size, value_id FROM records WHERE store_id = ${storeId} AND key = ${key}`;
+      const status = await this.#sql.begin(async (tx): Promise<PutResult> => {
+        // Locking the store row first serializes writers of one store: the size delta and the
+        // precondition check are exact whichever node answers.
+        const [store] = await tx`SELECT id FROM stores WHERE id = ${storeId} FOR UPDATE`;
+        if (!store) return 'no-store';
+        const [old] = await tx`SELECT size, value_id, etag FROM records WHERE store_id = ${storeId} AND key = ${key}`;
+        if (!conditionHolds(old ? (old.etag as string | null) : undefined, condition)) return 'precondition-failed';
         await tx`
-          INSERT INTO records (store_id, key, size, content_type, content_encoding, decoded_size, modified_at, value, value_id)
+          INSERT INTO records (store_id, key, size, content_type, content_encoding, decoded_size, modified_at, etag, value, value_id)
           VALUES (${storeId}, ${key}, ${staged.size}, ${record.contentType}, ${record.contentEncoding}, ${record.decodedSize},
-                  ${record.now}, ${data}, ${valueId})
+                  ${record.now}, ${record.etag}, ${data}, ${valueId})
           ON CONFLICT (store_id, key) DO UPDATE SET size = EXCLUDED.size, content_type = EXCLUDED.content_type,
             content_encoding = EXCLUDED.content_encoding, decoded_size = EXCLUDED.decoded_size,
-            modified_at = EXCLUDED.modified_at, value = EXCLUDED.value, value_id = EXCLUDED.value_id`;
+            modified_at = EXCLUDED.modified_at, etag = EXCLUDED.etag, value = EXCLUDED.value, value_id = EXCLUDED.value_id`;
         const delta = staged.size - ((old?.size as number | undefined) ?? 0);
-        await tx`UPDATE stores SET storage_bytes = storage_bytes + ${delta} WHERE id = ${storeId}`;
+        await tx`
+          UPDATE stores SET storage_bytes = storage_bytes + ${delta}, write_count = write_count + 1,
+            modified_at = ${record.now}, accessed_at = GREATEST(accessed_at, ${record.now})
+          WHERE id = ${storeId}`;
         if (old?.value_id) {
           await tx`INSERT INTO value_garbage (store_id, value_id, released_at) VALUES (${storeId}, ${old.value_id}, ${record.now})
                    ON CONFLICT DO NOTHING`;
         }
-        return true;
+        return 'ok';
       });
-      if (!ok && valueId !== null) await deleteChunks(this.#sql, storeId, valueId);
-      return ok;
+      if (status !== 'ok' && valueId !== null) await deleteChunks(this.#sql, storeId, valueId);
+      return status;
     });
   }
 
-  deleteRecord(storeId: string, key: string, now: number): Promise<boolean | undefined> {
+  deleteRecord(storeId: string, key: string, now: number, condition?: WriteCondition): Promise<DeleteResult> {
     return guardStorage(() =>
-      this.#sql.begin(async (tx) => {
+      this.#sql.begin(async (tx): Promise<DeleteResult> => {
         const [store] = await tx`SELECT id FROM stores WHERE id = ${storeId} FOR UPDATE`;
-        if (!store) return undefined;
-        const [old] = await tx`DELETE FROM records WHERE store_id = ${storeId} AND key = ${key} RETURNING size, value_id`;
+        if (!store) return 'no-store';
+        const [old] = await tx`SELECT size, value_id, etag FROM records WHERE store_id = ${storeId} AND key = ${key}`;
+        if (!conditionHolds(old ? (old.etag as string | null) : undefined, condition)) return 'precondition-failed';
+        if (old) await tx`DELETE FROM records WHERE store_id = ${storeId} AND key = ${key}`;
         await tx`
           UPDATE stores SET storage_bytes = storage_bytes - ${(old?.size as number | undefined) ?? 0},
             delete_count = delete_count + ${old ? 1 : 0}, modified_at = ${now}, accessed_at = GREATEST(accessed_at, ${now})
@@ -300,7 +308,7 @@ export class PostgresDriver implements StorageDriver {
           await tx`INSERT INTO value_garbage (store_id, value_id, released_at) VALUES (${storeId}, ${old.value_id}, ${now})
                    ON CONFLICT DO NOTHING`;
         }
-        return old !== undefined;
+        return old ? 'deleted' : 'absent';
       }),
     );
   }

@@ -66,6 +66,10 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 2,
+    sql: 'ALTER TABLE records ADD COLUMN etag text;',
+  },
 ];
 
 /** An arbitrary constant naming openkvs's migration lock. */

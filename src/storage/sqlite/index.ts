@@ -2,10 +2,13 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { conditionHolds } from '../conditions.js';
 import type {
+  DeleteResult,
   KeyListPage,
   KeyListQuery,
   NewRecord,
+  PutResult,
   RecordMeta,
   StagedValue,
   StatsDelta,
@@ -17,11 +20,14 @@ import type {
   TokenRow,
   UpdateStoreResult,
   UserRow,
+  WriteCondition,
 } from '../driver.js';
 import { type RecordDbRow, rowToMeta, rowToStore, type StoreDbRow } from '../rows.js';
 import { BlobFiles, type SqliteStaged } from './blobs.js';
 import { migrate } from './migrations.js';
 import { createStatements } from './statements.js';
+
+type OldRecord = { size: number; blob_path: string | null; etag: string | null };
 
 export interface SqliteDriverOptions {
   /** A file path, or `:memory:`. */
@@ -208,14 +214,22 @@ export class SqliteDriver implements StorageDriver {
     if (staged.kind === 'file') await this.#blobs.remove(staged.tmpPath, false);
   }
 
-  async putRecord(storeId: string, key: string, record: NewRecord, value: StagedValue): Promise<boolean> {
+  async putRecord(
+    storeId: string,
+    key: string,
+    record: NewRecord,
+    value: StagedValue,
+    condition?: WriteCondition,
+  ): Promise<PutResult> {
     const staged = value as SqliteStaged;
     const blobPath = staged.kind === 'file' ? await this.#blobs.publish(staged.tmpPath) : null;
     const data = staged.kind === 'inline' ? staged.data : null;
-    const result = this.#db.transaction(() => {
-      const old = this.#q.recordBlob.get(storeId, key) as { size: number; blob_path: string | null } | undefined;
+    const result = this.#db.transaction((): { status: PutResult; oldBlob: string | null } => {
+      if (!this.#q.storeExists.get(storeId)) return { status: 'no-store', oldBlob: null };
+      const old = this.#q.recordBlob.get(storeId, key) as OldRecord | undefined;
+      if (!conditionHolds(old ? old.etag : undefined, condition)) return { status: 'precondition-failed', oldBlob: null };
       const delta = staged.size - (old?.size ?? 0);
-      if (this.#q.storeWritten.run({ delta, now: record.now, id: storeId }).changes === 0) return { ok: false, oldBlob: null };
+      this.#q.storeWritten.run({ delta, now: record.now, id: storeId });
       this.#q.upsertRecord.run(
         storeId,
         key,
@@ -224,31 +238,32 @@ export class SqliteDriver implements StorageDriver {
         record.contentEncoding,
         record.decodedSize,
         record.now,
+        record.etag,
         blobPath,
         data,
       );
-      return { ok: true, oldBlob: old?.blob_path ?? null };
+      return { status: 'ok', oldBlob: old?.blob_path ?? null };
     })();
-    if (!result.ok) {
+    if (result.status !== 'ok') {
       await this.#blobs.remove(blobPath);
-      return false;
+      return result.status;
     }
     await this.#blobs.remove(result.oldBlob);
-    return true;
+    return 'ok';
   }
 
-  async deleteRecord(storeId: string, key: string, now: number): Promise<boolean | undefined> {
-    const result = this.#db.transaction(() => {
-      const old = this.#q.recordBlob.get(storeId, key) as { size: number; blob_path: string | null } | undefined;
-      const changed = this.#q.storeDeleted.run({ delta: old ? -old.size : 0, count: old ? 1 : 0, now, id: storeId }).changes;
-      if (changed === 0) return undefined;
-      if (!old) return { removed: false, blob: null };
+  async deleteRecord(storeId: string, key: string, now: number, condition?: WriteCondition): Promise<DeleteResult> {
+    const result = this.#db.transaction((): { status: DeleteResult; blob: string | null } => {
+      if (!this.#q.storeExists.get(storeId)) return { status: 'no-store', blob: null };
+      const old = this.#q.recordBlob.get(storeId, key) as OldRecord | undefined;
+      if (!conditionHolds(old ? old.etag : undefined, condition)) return { status: 'precondition-failed', blob: null };
+      this.#q.storeDeleted.run({ delta: old ? -old.size : 0, count: old ? 1 : 0, now, id: storeId });
+      if (!old) return { status: 'absent', blob: null };
       this.#q.deleteRecord.run(storeId, key);
-      return { removed: true, blob: old.blob_path };
+      return { status: 'deleted', blob: old.blob_path };
     })();
-    if (!result) return undefined;
     await this.#blobs.remove(result.blob);
-    return result.removed;
+    return result.status;
   }
 
   async listKeys(storeId: string, query: KeyListQuery): Promise<KeyListPage> {

@@ -51,6 +51,10 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    sql: 'ALTER TABLE records ADD COLUMN etag TEXT;',
+  },
 ];
 
 /** Applies pending migrations inside one immediate transaction, so concurrent starters do not race. */

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 
 const USER_COLS = 'id, username, created_at AS createdAt';
 const TOKEN_COLS = 'id, user_id AS userId, hash, label, created_at AS createdAt';
-const META_COLS = 'key, size, content_type, content_encoding, decoded_size, modified_at, blob_path';
+const META_COLS = 'key, size, content_type, content_encoding, decoded_size, modified_at, etag, blob_path';
 
 /** Every statement the driver runs, prepared once per connection. */
 export function createStatements(db: Database.Database) {
@@ -56,13 +56,14 @@ export function createStatements(db: Database.Database) {
 
     recordFull: p(`SELECT ${META_COLS}, value FROM records WHERE store_id = ? AND key = ?`),
     recordMeta: p(`SELECT ${META_COLS} FROM records WHERE store_id = ? AND key = ?`),
-    recordBlob: p('SELECT size, blob_path FROM records WHERE store_id = ? AND key = ?'),
+    recordBlob: p('SELECT size, blob_path, etag FROM records WHERE store_id = ? AND key = ?'),
+    storeExists: p('SELECT 1 AS x FROM stores WHERE id = ?'),
     upsertRecord: p(
-      `INSERT INTO records (store_id, key, size, content_type, content_encoding, decoded_size, modified_at, blob_path, value)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO records (store_id, key, size, content_type, content_encoding, decoded_size, modified_at, etag, blob_path, value)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (store_id, key) DO UPDATE SET size = excluded.size, content_type = excluded.content_type,
          content_encoding = excluded.content_encoding, decoded_size = excluded.decoded_size,
-         modified_at = excluded.modified_at, blob_path = excluded.blob_path, value = excluded.value`,
+         modified_at = excluded.modified_at, etag = excluded.etag, blob_path = excluded.blob_path, value = excluded.value`,
     ),
     deleteRecord: p('DELETE FROM records WHERE store_id = ? AND key = ?'),
     allBlobPaths: p('SELECT blob_path FROM records WHERE blob_path IS NOT NULL'),

@@ -1,0 +1,132 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Kvs } from '../domain/index.js';
+import { createDecoder } from '../http/body.js';
+import type { StoredRecord, StoreRow } from '../storage/driver.js';
+import { CliError, commandUser, withKvs } from './admin.js';
+import type { Output, TransferOptions } from './import.js';
+import {
+  extensionOf,
+  isLayoutKey,
+  metadataFileName,
+  STORE_METADATA_FILE,
+  STORES_DIR,
+  storeMetadata,
+  valueFileName,
+} from './layout.js';
+import type { CliContext } from './options.js';
+import { forEachLimited, startProgress } from './progress.js';
+import { allStores, findStore } from './stores.js';
+
+const PAGE = 1000;
+const CONCURRENCY = 16;
+
+/** Every key of a store, a page at a time. */
+async function* keyPages(kvs: Kvs, storeId: string): AsyncGenerator<string[]> {
+  let exclusiveStartKey: string | undefined;
+  for (;;) {
+    const page = await kvs.driver.listKeys(storeId, { exclusiveStartKey, limit: PAGE });
+    yield page.items.map((i) => i.key);
+    const last = page.items[page.items.length - 1];
+    if (!page.isTruncated || !last) return;
+    exclusiveStartKey = last.key;
+  }
+}
+
+/** The stores to export, each with the folder it goes to: its name, or its id when it has none. */
+async function selectStores(kvs: Kvs, o: TransferOptions, username: string) {
+  const user = await commandUser(kvs, username, () => undefined);
+  const stores: StoreRow[] = [];
+  if (o.stores.length === 0) for await (const s of allStores(kvs, user)) stores.push(s);
+  for (const wanted of new Set(o.stores)) {
+    const store = await findStore(kvs, user, wanted);
+    if (!store) throw new CliError(`${username} has no store named or with the id "${wanted}"`);
+    if (!stores.some((s) => s.id === store.id)) stores.push(store);
+  }
+  const folders = new Map<string, StoreRow>();
+  for (const store of stores) {
+    const folder = store.name ?? store.id;
+    if (folders.has(folder)) throw new CliError(`two stores would both go to the folder ${folder}; export them one at a time`);
+    folders.set(folder, store);
+  }
+  return folders;
+}
+
+/** Writes a record's value (decoded, as a client that accepts no encoding would get it) and its metadata. */
+async function writeRecord(dir: string, key: string, record: StoredRecord): Promise<void> {
+  const path = join(dir, valueFileName(key, record.contentType));
+  const { value, contentEncoding } = record;
+  try {
+    if (value.kind === 'buffer' && contentEncoding === null) await writeFile(path, value.data);
+    else {
+      const source = value.kind === 'buffer' ? Readable.from([value.data]) : value.stream;
+      if (contentEncoding === null) await pipeline(source, createWriteStream(path));
+      else await pipeline(source, createDecoder(contentEncoding), createWriteStream(path));
+    }
+  } catch (err) {
+    await rm(path, { force: true });
+    throw err;
+  }
+  const metadata = { extension: extensionOf(record.contentType), key, contentType: record.contentType };
+  await writeFile(join(dir, metadataFileName(key)), JSON.stringify(metadata));
+}
+
+/** Fails unless every target folder is missing or empty, so that no stale file mixes into an export. */
+async function checkTargets(root: string, folders: Iterable<string>): Promise<void> {
+  for (const folder of folders) {
+    const existing = await readdir(join(root, folder)).catch(() => [] as string[]);
+    if (existing.length > 0) throw new CliError(`${join(root, folder)} already has files; export to an empty folder`);
+  }
+}
+
+/**
+ * Exports stores of a user to `DIR/key_value_stores/<name or id>/`, the layout Crawlee and the
+ * Apify CLI read, with a metadata file per record and per store.
+ */
+export async function exportStores(ctx: CliContext, o: TransferOptions, out: Output): Promise<void> {
+  const started = Date.now();
+  const root = join(o.dir, STORES_DIR);
+  const lines: string[] = [];
+  const skipped: [string, string][] = [];
+  let exported = 0;
+  await withKvs(ctx.storage, async (kvs) => {
+    const folders = await selectStores(kvs, o, o.user);
+    await checkTargets(root, folders.keys());
+    let total = 0;
+    for (const store of folders.values()) for await (const keys of keyPages(kvs, store.id)) total += keys.length;
+    const progress = startProgress('export', total, 'records');
+    try {
+      for (const [folder, store] of folders) {
+        const dir = join(root, folder);
+        await mkdir(dir, { recursive: true });
+        await writeFile(join(dir, STORE_METADATA_FILE), storeMetadata(store));
+        let count = 0;
+        for await (const keys of keyPages(kvs, store.id)) {
+          await forEachLimited(keys, CONCURRENCY, async (key) => {
+            progress.advance();
+            if (!isLayoutKey(key)) return void skipped.push([`${folder}/${key}`, 'its file would read back as a metadata file']);
+            const record = await kvs.driver.getRecord(store.id, key);
+            if (!record) return void skipped.push([`${folder}/${key}`, 'deleted while exporting']);
+            await writeRecord(dir, key, record);
+            count++;
+          });
+        }
+        exported += count;
+        const label = store.name === null ? `unnamed store ${store.id}` : `"${store.name}" (${store.id})`;
+        lines.push(`Exported ${count} record${count === 1 ? '' : 's'} of ${label} to ${dir}.`);
+      }
+    } finally {
+      progress.stop();
+    }
+  });
+  for (const [what, why] of skipped) out.warn(`openkvs: skipped ${what}: ${why}`);
+  for (const line of lines) out.print(line);
+  const seconds = (Date.now() - started) / 1000;
+  out.print(
+    `Exported ${exported} records of ${lines.length} store${lines.length === 1 ? '' : 's'} in ${seconds.toFixed(1)} s` +
+      (skipped.length > 0 ? `; skipped ${skipped.length} (listed on standard error).` : '.'),
+  );
+}

@@ -1,0 +1,208 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Kvs } from '../domain/index.js';
+import { isValidRecordKey, isValidStoreName, STORE_NAME_RULE } from '../domain/validation.js';
+import type { StoreRow } from '../storage/driver.js';
+import { CliError, commandUser, withKvs } from './admin.js';
+import {
+  contentTypeOf,
+  isMetadataFile,
+  isUsableContentType,
+  keyOf,
+  parseRecordMetadata,
+  type RecordMetadata,
+  STORE_METADATA_FILE,
+  STORES_DIR,
+  valueFilesOf,
+} from './layout.js';
+import type { CliContext } from './options.js';
+import { forEachLimited, startProgress } from './progress.js';
+
+export interface TransferOptions {
+  dir: string;
+  /** The user whose stores these are. */
+  user: string;
+  /** Only these stores (folder names for import, names or ids for export); all when empty. */
+  stores: string[];
+}
+
+export interface Output {
+  /** A line of the result, on standard output. */
+  print(line: string): void;
+  /** A line about something skipped, on standard error. */
+  warn(line: string): void;
+}
+
+interface PlannedRecord {
+  key: string;
+  contentType: string;
+  file: string;
+  /** Whether a metadata file named this file. */
+  described: boolean;
+}
+
+interface PlannedStore {
+  folder: string;
+  records: PlannedRecord[];
+}
+
+/** Files read at once while planning and importing. */
+const CONCURRENCY = 16;
+
+/** The records of one store folder, with every file that cannot be imported reported. */
+async function planStore(
+  dir: string,
+  skip: (file: string, why: string) => void,
+  note: (file: string, what: string) => void,
+): Promise<PlannedRecord[]> {
+  const metadataFiles: string[] = [];
+  const valueFiles = new Set<string>();
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    // memory-storage locks a file by creating the folder `<file>.lock` beside it.
+    if (e.isDirectory() && e.name.endsWith('.lock')) continue;
+    if (!e.isFile()) skip(e.name, 'not a regular file');
+    else if (isMetadataFile(e.name)) {
+      if (e.name !== STORE_METADATA_FILE) metadataFiles.push(e.name);
+    } else valueFiles.add(e.name);
+  }
+  const described = new Map<string, RecordMetadata>();
+  await forEachLimited(metadataFiles.sort(), CONCURRENCY, async (name) => {
+    const meta = parseRecordMetadata(name, await readFile(join(dir, name), 'utf8'));
+    if (!meta) return skip(name, 'not a record metadata file (a JSON object with a "key")');
+    const file = valueFilesOf(meta).find((f) => valueFiles.has(f));
+    if (file === undefined) return skip(name, `no value file for the key "${meta.key}" beside it`);
+    if (described.has(file)) return skip(name, `${file} is described by another metadata file too`);
+    described.set(file, meta);
+  });
+
+  const byKey = new Map<string, PlannedRecord>();
+  for (const file of [...valueFiles].sort()) {
+    const meta = described.get(file);
+    const key = meta?.key ?? keyOf(file);
+    if (!isValidRecordKey(key)) {
+      skip(file, `"${key}" is not a valid record key (1-256 characters of a-z A-Z 0-9 ! - _ . ' ( ))`);
+      continue;
+    }
+    let contentType = contentTypeOf(file);
+    if (meta?.contentType !== undefined) {
+      if (isUsableContentType(meta.contentType)) contentType = meta.contentType;
+      else note(file, `the content type in its metadata cannot be used; imported as ${contentType}`);
+    }
+    const record = { key, contentType, file, described: meta !== undefined };
+    const other = byKey.get(key);
+    if (other && (other.described || !record.described)) {
+      skip(file, `it holds the key "${key}" as ${other.file} does`);
+      continue;
+    }
+    if (other) skip(other.file, `it holds the key "${key}" as ${file} does, which its metadata describes`);
+    byKey.set(key, record);
+  }
+  return [...byKey.values()];
+}
+
+/** The folders to import: every folder under key_value_stores, or those named. */
+async function storeFolders(root: string, wanted: string[]): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch {
+    throw new CliError(`${root} is not a folder (expected the layout DIR/${STORES_DIR}/<store>/<key>.<ext>)`);
+  }
+  const missing = wanted.filter((w) => !entries.includes(w));
+  if (missing.length > 0) throw new CliError(`no store folder ${missing.map((m) => join(root, m)).join(', ')}`);
+  return (wanted.length > 0 ? [...new Set(wanted)] : entries).sort();
+}
+
+/** A file's bytes as a record body, hashed on the way for the record's ETag. */
+async function putFile(kvs: Kvs, store: StoreRow, r: PlannedRecord, path: string, size: number): Promise<void> {
+  const sha = createHash('sha256');
+  let etag = '';
+  let bytes = 0;
+  // Small files are read whole; larger ones stream, as uploads do.
+  const source: AsyncIterable<Buffer> = size <= 256 * 1024 ? [await readFile(path)] : createReadStream(path);
+  async function* body(): AsyncGenerator<Buffer> {
+    for await (const chunk of source) {
+      sha.update(chunk);
+      bytes += chunk.length;
+      yield chunk;
+    }
+    etag = sha.digest('base64url');
+  }
+  await kvs.records.put(store, r.key, {
+    contentType: r.contentType,
+    contentEncoding: null,
+    body: body(),
+    sizeHint: size,
+    decodedSize: () => bytes,
+    etag: () => etag,
+  });
+}
+
+/**
+ * Imports `DIR/key_value_stores/<store>/…` into the stores of a user, each store named after its
+ * folder (created if missing; records of the same key are overwritten).
+ */
+export async function importStores(ctx: CliContext, o: TransferOptions, out: Output): Promise<void> {
+  const started = Date.now();
+  const root = join(o.dir, STORES_DIR);
+  let skipped = 0;
+  const skip = (path: string, why: string) => {
+    skipped++;
+    out.warn(`openkvs: skipped ${path}: ${why}`);
+  };
+  const plans: PlannedStore[] = [];
+  for (const folder of await storeFolders(root, o.stores)) {
+    if (!isValidStoreName(folder)) {
+      skip(join(root, folder), `"${folder}" is not a valid store name (${STORE_NAME_RULE}); rename the folder`);
+      continue;
+    }
+    const records = await planStore(
+      join(root, folder),
+      (file, why) => skip(join(root, folder, file), why),
+      (file, what) => out.warn(`openkvs: ${join(root, folder, file)}: ${what}`),
+    );
+    plans.push({ folder, records });
+  }
+  const total = plans.reduce((n, p) => n + p.records.length, 0);
+
+  const lines: string[] = [];
+  const late: [string, string][] = [];
+  let imported = 0;
+  await withKvs(ctx.storage, async (kvs) => {
+    const user = await commandUser(kvs, o.user, out.print, { adminToken: ctx.adminToken });
+    const progress = startProgress('import', total, 'records');
+    try {
+      for (const plan of plans) {
+        const { store: api, created } = await kvs.stores.getOrCreate(user, plan.folder, undefined);
+        const store = await kvs.driver.getStore(api.id);
+        if (!store) throw new CliError(`the store "${plan.folder}" was deleted while importing`);
+        let count = 0;
+        await forEachLimited(plan.records, CONCURRENCY, async (r) => {
+          const path = join(root, plan.folder, r.file);
+          const { size } = await stat(path);
+          if (size > ctx.maxRecordBytes) late.push([path, `${size} bytes is more than --max-record-bytes ${ctx.maxRecordBytes}`]);
+          else {
+            await putFile(kvs, store, r, path, size);
+            count++;
+          }
+          progress.advance();
+        });
+        imported += count;
+        const what = created ? 'new store' : 'existing store';
+        lines.push(`Imported ${count} record${count === 1 ? '' : 's'} into "${plan.folder}" (${what} ${store.id}) of ${o.user}.`);
+      }
+    } finally {
+      progress.stop();
+    }
+  });
+  for (const [path, why] of late) skip(path, why);
+  for (const line of lines) out.print(line);
+  const seconds = (Date.now() - started) / 1000;
+  out.print(
+    `Imported ${imported} records into ${plans.length} store${plans.length === 1 ? '' : 's'} in ${seconds.toFixed(1)} s ` +
+      `(${Math.round(imported / Math.max(seconds, 0.001))} records/s)` +
+      (skipped > 0 ? `; skipped ${skipped} (listed on standard error).` : '.'),
+  );
+}

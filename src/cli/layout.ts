@@ -1,0 +1,104 @@
+/**
+ * The local storage layout of Crawlee and the Apify CLI (@crawlee/memory-storage 3.x):
+ *
+ *   DIR/key_value_stores/<store name or id>/<key>.<ext>                the value's bytes
+ *   DIR/key_value_stores/<store name or id>/<key>.__metadata__.json    {"extension","key","contentType"}
+ *   DIR/key_value_stores/<store name or id>/__metadata__.json          {"id","name","createdAt",…}
+ *
+ * memory-storage writes metadata files only with `writeMetadata` (off by default); it writes a
+ * record's metadata as a JSON string holding the JSON object, but reads it back with a single
+ * `JSON.parse`, so we read both shapes and write the plain object, the one its reader understands.
+ * It names a value file `<key>` alone when the key already ends in the content type's extension
+ * (or is one, like `json`), and reads a file back as the key without its last extension.
+ */
+import { extname } from 'node:path';
+import mime from 'mime-types';
+
+export const STORES_DIR = 'key_value_stores';
+export const STORE_METADATA_FILE = '__metadata__.json';
+const RECORD_METADATA_SUFFIX = '.__metadata__.json';
+
+/** memory-storage's test for metadata files, the store's and the records'. */
+export function isMetadataFile(name: string): boolean {
+  return name === STORE_METADATA_FILE || name.includes('.__metadata__.');
+}
+
+/** Keys whose files would read back as metadata files; they cannot be written to this layout. */
+export function isLayoutKey(key: string): boolean {
+  return !/(^|\.)__metadata__(\.|$)/.test(key);
+}
+
+/** The extension memory-storage gives a content type (`bin` when it knows none). */
+export function extensionOf(contentType: string): string {
+  return mime.extension(contentType) || 'bin';
+}
+
+/**
+ * The content type a file name stands for, by its extension. A name without a dot is looked up
+ * whole, as memory-storage writes the key `json` of a JSON record to the file `json`.
+ */
+export function contentTypeOf(fileName: string): string {
+  return mime.contentType(fileName) || 'application/octet-stream';
+}
+
+/** The key a value file holds when no metadata says otherwise: its name without the last extension. */
+export function keyOf(fileName: string): string {
+  const ext = extname(fileName);
+  return ext ? fileName.slice(0, -ext.length) : fileName;
+}
+
+export const valueFileName = (key: string, contentType: string) => `${key}.${extensionOf(contentType)}`;
+export const metadataFileName = (key: string) => `${key}${RECORD_METADATA_SUFFIX}`;
+
+/** What a record's metadata file says. */
+export interface RecordMetadata {
+  key: string;
+  contentType?: string;
+  extension?: string;
+}
+
+/** Parses a record's metadata file; `undefined` when it is not one memory-storage could have written. */
+export function parseRecordMetadata(fileName: string, text: string): RecordMetadata | undefined {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+    if (typeof data === 'string') data = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return undefined;
+  const { key, contentType, extension } = data as Record<string, unknown>;
+  const fallbackKey = fileName.endsWith(RECORD_METADATA_SUFFIX) ? fileName.slice(0, -RECORD_METADATA_SUFFIX.length) : undefined;
+  const k = typeof key === 'string' ? key : fallbackKey;
+  if (k === undefined) return undefined;
+  return {
+    key: k,
+    contentType: typeof contentType === 'string' ? contentType : undefined,
+    extension: typeof extension === 'string' ? extension : undefined,
+  };
+}
+
+/** The value files a record's metadata may describe, most likely first. */
+export function valueFilesOf(meta: RecordMetadata): string[] {
+  const ext = meta.extension ?? (meta.contentType ? extensionOf(meta.contentType) : undefined);
+  return ext ? [`${meta.key}.${ext}`, meta.key] : [meta.key];
+}
+
+/** The store's `__metadata__.json` as memory-storage writes it. */
+export function storeMetadata(store: { id: string; name: string | null; createdAt: number; modifiedAt: number; accessedAt: number }) {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const data = {
+    id: store.id,
+    name: store.name ?? undefined,
+    accessedAt: iso(store.accessedAt),
+    createdAt: iso(store.createdAt),
+    modifiedAt: iso(store.modifiedAt),
+    userId: '1',
+  };
+  return JSON.stringify(data, null, '\t');
+}
+
+/** A Content-Type that can go out in a response header as it is. */
+export function isUsableContentType(value: string): boolean {
+  return /^[\t\x20-\x7e]{1,1024}$/.test(value) && value.trim() !== '';
+}
