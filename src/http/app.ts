@@ -1,7 +1,9 @@
+import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Kvs } from '../domain/index.js';
 import { holdContentType } from './content-type.js';
 import { installErrorHandlers, sendError } from './errors.js';
+import { installRateLimits, type RateLimits } from './limits.js';
 import { archiveRoutes } from './routes/archive.js';
 import { consoleRoutes } from './routes/console.js';
 import { keyRoutes } from './routes/keys.js';
@@ -14,7 +16,37 @@ export interface AppOptions {
   publicUrl: () => string;
   maxRecordBytes: number;
   logger?: FastifyServerOptions['logger'];
+  /** Per-store rate limits; none when absent. */
+  rateLimits?: RateLimits;
+  /** Origins allowed to call the API from a browser: `*` (the default), a list, or none. */
+  corsOrigins?: '*' | string[] | false;
 }
+
+/** Headers browser clients send to the API, and the ones they may read. */
+const CORS_REQUEST_HEADERS = [
+  'Authorization',
+  'Content-Type',
+  'Content-Encoding',
+  'Content-MD5',
+  'X-Content-Sha256',
+  'If-Match',
+  'If-None-Match',
+  'If-Modified-Since',
+  'If-Range',
+  'Range',
+];
+const CORS_EXPOSED_HEADERS = [
+  'Location',
+  'ETag',
+  'Last-Modified',
+  'Content-Encoding',
+  'Content-Range',
+  'Content-Disposition',
+  'Retry-After',
+  'X-RateLimit-Limit',
+  'X-RateLimit-Remaining',
+  'X-RateLimit-Reset',
+];
 
 /** Query parameters whose values never reach the logs. */
 const SECRET_PARAMS = /([?&](?:token|signature)=)[^&]*/gi;
@@ -43,11 +75,27 @@ export function createApp(options: AppOptions): FastifyInstance {
   });
 
   installErrorHandlers(app);
-  app.get('/health', async () => ({ status: 'ok' }));
-  storeRoutes(app, options.kvs, options.publicUrl);
-  keyRoutes(app, options.kvs);
-  archiveRoutes(app, options.kvs);
-  recordRoutes(app, options.kvs, options.publicUrl, options.maxRecordBytes);
-  consoleRoutes(app);
+  const origins = options.corsOrigins ?? '*';
+  if (origins !== false) {
+    // No credentials: tokens travel in the Authorization header, never in cookies.
+    app.register(cors, {
+      origin: origins,
+      methods: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'],
+      allowedHeaders: CORS_REQUEST_HEADERS,
+      exposedHeaders: CORS_EXPOSED_HEADERS,
+      maxAge: 600,
+    });
+  }
+  const { rateLimits } = options;
+  if (rateLimits) installRateLimits(app, rateLimits, options.kvs.driver);
+  // Routes are registered after the plugins above, so that their hooks apply to every route.
+  app.register(async (api) => {
+    api.get('/health', async () => ({ status: 'ok' }));
+    storeRoutes(api, options.kvs, options.publicUrl);
+    keyRoutes(api, options.kvs);
+    archiveRoutes(api, options.kvs);
+    recordRoutes(api, options.kvs, options.publicUrl, options.maxRecordBytes);
+    consoleRoutes(api);
+  });
   return app;
 }

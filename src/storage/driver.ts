@@ -178,4 +178,11 @@ export interface StorageDriver {
   listKeys(storeId: string, query: KeyListQuery): Promise<KeyListPage>;
 
   applyStats(deltas: StatsDelta[]): Promise<void>;
+
+  /**
+   * Counts a request against `key` in the current fixed window of `windowMs`, for rate limits
+   * shared by every node on the storage. Drivers used by one process only leave it out (the
+   * limits are then counted in memory).
+   */
+  countRequest?(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }>;
 }

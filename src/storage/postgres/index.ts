@@ -332,6 +332,17 @@ export class PostgresDriver implements StorageDriver {
     });
   }
 
+  countRequest(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }> {
+    const now = Date.now();
+    const windowStart = now - (now % windowMs);
+    return guardStorage(async () => {
+      const [row] = await this.#sql`
+        INSERT INTO rate_counters (key, window_start, count) VALUES (${key}, ${windowStart}, 1)
+        ON CONFLICT (key, window_start) DO UPDATE SET count = rate_counters.count + 1 RETURNING count`;
+      return { count: (row?.count as number) ?? 1, resetInMs: windowStart + windowMs - now };
+    });
+  }
+
   applyStats(deltas: StatsDelta[]): Promise<void> {
     if (deltas.length === 0) return Promise.resolve();
     // One statement, rows taken in id order, so that nodes flushing at once do not deadlock.

@@ -70,6 +70,17 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
     version: 2,
     sql: 'ALTER TABLE records ADD COLUMN etag text;',
   },
+  {
+    version: 3,
+    sql: `
+      CREATE UNLOGGED TABLE rate_counters (
+        key text NOT NULL,
+        window_start bigint NOT NULL,
+        count integer NOT NULL,
+        PRIMARY KEY (key, window_start)
+      );
+    `,
+  },
 ];
 
 /** An arbitrary constant naming openkvs's migration lock. */

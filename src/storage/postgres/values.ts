@@ -112,5 +112,7 @@ export async function sweepValues(sql: Sql, now = Date.now(), batch = 100): Prom
     await deleteChunks(sql, o.store_id as string, o.value_id as string);
     removed++;
   }
+  // Rate-limit windows are one second long; a minute-old counter is of no use to anyone.
+  await sql`DELETE FROM rate_counters WHERE window_start < ${now - 60_000}`;
   return removed;
 }
