@@ -50,11 +50,21 @@ interface RecordAnswer {
  * bytes when the client accepts their encoding, else decoded; 304 on a matching precondition;
  * 206 for one satisfiable byte range (of the bytes as served), 416 for an unsatisfiable one.
  */
-function answerRecord(req: FastifyRequest, reply: FastifyReply, meta: RecordMeta, attachment: boolean): RecordAnswer {
+function answerRecord(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  meta: RecordMeta,
+  attachment: boolean,
+  ranged: boolean,
+): RecordAnswer {
   const encoding = meta.contentEncoding;
   const asStored = encoding === null || acceptsEncoding(req.headers['accept-encoding'], encoding);
   const size = asStored ? meta.size : meta.decodedSize;
   const etag = recordEtag(meta, asStored);
+  const notModified = isNotModified(req, etag, meta.modifiedAt);
+  // Range applies to GET only (RFC 9110 §14.2); a 416 is decided before any header of the record is set.
+  const range = notModified || !ranged ? undefined : parseRange(req, size, etag);
+  if (range === 'unsatisfiable') throw new RangeNotSatisfiableError(size);
   reply.header('content-type', meta.contentType);
   if (encoding !== null) {
     reply.header('vary', 'Accept-Encoding');
@@ -67,12 +77,10 @@ function answerRecord(req: FastifyRequest, reply: FastifyReply, meta: RecordMeta
   // Records are never modified; a sandbox keeps stored HTML from running with this origin's rights.
   reply.header('content-security-policy', 'sandbox');
   if (attachment) reply.header('content-disposition', `attachment; filename="${meta.key}"`);
-  if (isNotModified(req, etag, meta.modifiedAt)) {
+  if (notModified) {
     reply.code(304);
     return { asStored, notModified: true };
   }
-  const range = parseRange(req, size, etag);
-  if (range === 'unsatisfiable') throw new RangeNotSatisfiableError(size);
   if (range) {
     reply.code(206);
     reply.header('content-range', `bytes ${range.start}-${range.end}/${size}`);
@@ -108,7 +116,7 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
       const record = await kvs.records.get(caller, parseStoreRef(req.params.storeId), key, toOptional(req.query.signature));
       let answer: RecordAnswer;
       try {
-        answer = answerRecord(req, reply, record, toBool(req.query.attachment));
+        answer = answerRecord(req, reply, record, toBool(req.query.attachment), true);
       } catch (err) {
         if (record.value.kind === 'stream') record.value.stream.destroy();
         throw err;
@@ -122,7 +130,7 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
     const caller = await resolveCaller(kvs, req);
     const key = req.params['*'];
     const meta = await kvs.records.head(caller, parseStoreRef(req.params.storeId), key, toOptional(req.query.signature));
-    answerRecord(req, reply, meta, toBool(req.query.attachment));
+    answerRecord(req, reply, meta, toBool(req.query.attachment), false);
     return reply.send();
   });
 
