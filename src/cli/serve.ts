@@ -4,6 +4,9 @@ import { createKvs } from '../domain/index.js';
 import { createApp, redactUrl } from '../http/app.js';
 import { openStorage } from '../storage/open.js';
 
+/** How long a stopping server lets requests in flight finish before closing their connections. */
+const SHUTDOWN_GRACE_MS = 30_000;
+
 export interface RunningServer {
   url: string;
   close(): Promise<void>;
@@ -59,7 +62,16 @@ export async function startServer(config: ServeConfig, print: (line: string) => 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      await app.close();
+      // Connections that finish a response after close() began become idle later: close them as
+      // they do, and cut whatever still runs after the grace period.
+      const idle = setInterval(() => app.server.closeIdleConnections(), 100);
+      const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(idle);
+        clearTimeout(force);
+      }
       await kvs.close();
       await driver.close();
     })();
