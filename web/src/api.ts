@@ -1,0 +1,164 @@
+/** The public `/v2` API, called with the signed-in token as a Bearer header (never in a URL). */
+
+export type GeneralAccess = 'FOLLOW_USER_SETTING' | 'RESTRICTED' | 'ANYONE_WITH_ID_CAN_READ' | 'ANYONE_WITH_NAME_CAN_READ';
+
+export const GENERAL_ACCESS: readonly GeneralAccess[] = [
+  'FOLLOW_USER_SETTING',
+  'RESTRICTED',
+  'ANYONE_WITH_ID_CAN_READ',
+  'ANYONE_WITH_NAME_CAN_READ',
+];
+
+/** How each setting reads in the console. */
+export const ACCESS_LABELS: Readonly<Record<GeneralAccess, string>> = {
+  FOLLOW_USER_SETTING: 'Server default',
+  RESTRICTED: 'Restricted (owner only)',
+  ANYONE_WITH_ID_CAN_READ: 'Anyone with the ID can read',
+  ANYONE_WITH_NAME_CAN_READ: 'Anyone with the ID or name can read',
+};
+
+export interface Store {
+  id: string;
+  name: string | null;
+  title: string | null;
+  username: string | null;
+  createdAt: string;
+  modifiedAt: string;
+  generalAccess: GeneralAccess;
+  stats: { readCount: number; writeCount: number; deleteCount: number; storageBytes: number };
+}
+
+export interface StorePage {
+  total: number;
+  offset: number;
+  limit: number;
+  count: number;
+  items: Store[];
+}
+
+export interface KeyItem {
+  key: string;
+  size: number;
+  recordPublicUrl: string;
+}
+
+export interface KeyPage {
+  items: KeyItem[];
+  isTruncated: boolean;
+  nextExclusiveStartKey: string | null;
+}
+
+export interface FetchedRecord {
+  /** The (decoded) bytes; null when the record is larger than the caller wanted to load. */
+  blob: Blob | null;
+  contentType: string;
+  /** As stored: the browser has already decoded the bytes in `blob`. */
+  contentEncoding: string | null;
+  /** Bytes on the wire (as stored), when the server said. */
+  storedSize: number | null;
+}
+
+/** An error answer of the API: its HTTP status and Apify error type. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const STORES = '/v2/key-value-stores';
+const storePath = (id: string) => `${STORES}/${encodeURIComponent(id)}`;
+const recordPath = (id: string, key: string) => `${storePath(id)}/records/${encodeURIComponent(key)}`;
+
+function query(params: Record<string, string | number | boolean | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === '' || v === false) continue;
+    q.set(k, v === true ? '1' : String(v));
+  }
+  const s = q.toString();
+  return s === '' ? '' : `?${s}`;
+}
+
+/** A client of the API for one token. `onUnauthorized` runs when the token stops being accepted. */
+export class Api {
+  readonly #token: string;
+  readonly #onUnauthorized: () => void;
+
+  constructor(token: string, onUnauthorized: () => void = () => undefined) {
+    this.#token = token;
+    this.#onUnauthorized = onUnauthorized;
+  }
+
+  async #send(method: string, path: string, body?: BodyInit, contentType?: string): Promise<Response> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}` };
+    if (contentType !== undefined) headers['content-type'] = contentType;
+    // no-store: records and lists change under the same URL, and a private cache would show stale ones.
+    const res = await fetch(path, { method, headers, body: body ?? null, cache: 'no-store', credentials: 'omit' });
+    if (res.ok) return res;
+    const error = ((await res.json().catch(() => undefined)) as { error?: { type?: string; message?: string } } | undefined)
+      ?.error;
+    if (res.status === 401) this.#onUnauthorized();
+    throw new ApiError(res.status, error?.type ?? 'unknown', error?.message ?? `${res.status} ${res.statusText}`);
+  }
+
+  async #json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res =
+      body === undefined
+        ? await this.#send(method, path)
+        : await this.#send(method, path, JSON.stringify(body), 'application/json');
+    return ((await res.json()) as { data: T }).data;
+  }
+
+  listStores(o: { offset: number; limit: number; desc: boolean; unnamed: boolean }): Promise<StorePage> {
+    return this.#json('GET', `${STORES}${query(o)}`);
+  }
+
+  /** Get-or-create: `created` is false when a store of that name already existed. */
+  async createStore(name: string): Promise<{ store: Store; created: boolean }> {
+    const res = await this.#send('POST', `${STORES}${query({ name })}`);
+    return { store: ((await res.json()) as { data: Store }).data, created: res.status === 201 };
+  }
+
+  getStore(id: string): Promise<Store> {
+    return this.#json('GET', storePath(id));
+  }
+
+  updateStore(id: string, patch: { name?: string | null; generalAccess?: GeneralAccess }): Promise<Store> {
+    return this.#json('PUT', storePath(id), patch);
+  }
+
+  async deleteStore(id: string): Promise<void> {
+    await this.#send('DELETE', storePath(id));
+  }
+
+  listKeys(id: string, o: { prefix: string; exclusiveStartKey: string | undefined; limit: number }): Promise<KeyPage> {
+    return this.#json('GET', `${storePath(id)}/keys${query(o)}`);
+  }
+
+  /** A record, its bytes loaded only when there are at most `maxBytes` of them on the wire. */
+  async getRecord(id: string, key: string, maxBytes = Number.POSITIVE_INFINITY): Promise<FetchedRecord> {
+    const res = await this.#send('GET', recordPath(id, key));
+    const length = res.headers.get('content-length');
+    const storedSize = length === null ? null : Number(length);
+    const load = storedSize === null || storedSize <= maxBytes;
+    if (!load) await res.body?.cancel();
+    return {
+      contentType: res.headers.get('content-type') ?? 'application/octet-stream',
+      contentEncoding: res.headers.get('content-encoding'),
+      storedSize,
+      blob: load ? await res.blob() : null,
+    };
+  }
+
+  async putRecord(id: string, key: string, file: Blob): Promise<void> {
+    await this.#send('PUT', recordPath(id, key), file, file.type || 'application/octet-stream');
+  }
+
+  async deleteRecord(id: string, key: string): Promise<void> {
+    await this.#send('DELETE', recordPath(id, key));
+  }
+}
