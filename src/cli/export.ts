@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -7,18 +7,18 @@ import type { Kvs } from '../domain/index.js';
 import { createDecoder } from '../http/body.js';
 import type { StoredRecord, StoreRow } from '../storage/driver.js';
 import { CliError, commandUser, withKvs } from './admin.js';
-import type { Output, TransferOptions } from './import.js';
 import {
   extensionOf,
-  isLayoutKey,
+  layoutProblem,
   metadataFileName,
   STORE_METADATA_FILE,
   STORES_DIR,
   storeMetadata,
   valueFileName,
 } from './layout.js';
-import type { CliContext } from './options.js';
-import { forEachLimited, startProgress } from './progress.js';
+import type { CliContext, Output, TransferOptions } from './options.js';
+import { forEachLimited } from './pool.js';
+import { startProgress } from './progress.js';
 import { allStores, findStore } from './stores.js';
 
 const PAGE = 1000;
@@ -60,7 +60,8 @@ async function writeRecord(dir: string, key: string, record: StoredRecord): Prom
   const path = join(dir, valueFileName(key, record.contentType));
   const { value, contentEncoding } = record;
   try {
-    if (value.kind === 'buffer' && contentEncoding === null) await writeFile(path, value.data);
+    // Small values are written at once: synchronous writes of small files are many times faster here.
+    if (value.kind === 'buffer' && contentEncoding === null) writeFileSync(path, value.data);
     else {
       const source = value.kind === 'buffer' ? Readable.from([value.data]) : value.stream;
       if (contentEncoding === null) await pipeline(source, createWriteStream(path));
@@ -71,7 +72,7 @@ async function writeRecord(dir: string, key: string, record: StoredRecord): Prom
     throw err;
   }
   const metadata = { extension: extensionOf(record.contentType), key, contentType: record.contentType };
-  await writeFile(join(dir, metadataFileName(key)), JSON.stringify(metadata));
+  writeFileSync(join(dir, metadataFileName(key)), JSON.stringify(metadata));
 }
 
 /** Fails unless every target folder is missing or empty, so that no stale file mixes into an export. */
@@ -107,9 +108,13 @@ export async function exportStores(ctx: CliContext, o: TransferOptions, out: Out
         for await (const keys of keyPages(kvs, store.id)) {
           await forEachLimited(keys, CONCURRENCY, async (key) => {
             progress.advance();
-            if (!isLayoutKey(key)) return void skipped.push([`${folder}/${key}`, 'its file would read back as a metadata file']);
             const record = await kvs.driver.getRecord(store.id, key);
             if (!record) return void skipped.push([`${folder}/${key}`, 'deleted while exporting']);
+            const problem = layoutProblem(key, record.contentType);
+            if (problem) {
+              if (record.value.kind === 'stream') record.value.stream.destroy();
+              return void skipped.push([`${folder}/${key}`, problem]);
+            }
             await writeRecord(dir, key, record);
             count++;
           });
@@ -126,7 +131,8 @@ export async function exportStores(ctx: CliContext, o: TransferOptions, out: Out
   for (const line of lines) out.print(line);
   const seconds = (Date.now() - started) / 1000;
   out.print(
-    `Exported ${exported} records of ${lines.length} store${lines.length === 1 ? '' : 's'} in ${seconds.toFixed(1)} s` +
+    `Exported ${exported} records of ${lines.length} store${lines.length === 1 ? '' : 's'} in ${seconds.toFixed(1)} s ` +
+      `(${Math.round(exported / Math.max(seconds, 0.001))} records/s)` +
       (skipped.length > 0 ? `; skipped ${skipped.length} (listed on standard error).` : '.'),
   );
 }

@@ -6,8 +6,8 @@ import { StorageOpenError } from '../storage/open.js';
 import { CliError, createToken, createUser, deleteUser, listTokens, listUsers, revokeToken } from './admin.js';
 import { effectiveConfig, formatConfig } from './config-command.js';
 import { exportStores } from './export.js';
-import { importStores, type Output } from './import.js';
-import { addServeOptions, cliContext, type StorageOptions, userOption, withStorage } from './options.js';
+import { importStores } from './import.js';
+import { addServeOptions, cliContext, type Output, type StorageOptions, userOption, withStorage } from './options.js';
 import { startServer } from './serve.js';
 import { createStore, deleteStore, listStores } from './stores.js';
 
@@ -24,7 +24,9 @@ function fail(err: unknown): never {
 
 /** Runs an administration command with the storage its options, environment and configuration file name. */
 const run =
-  <O extends StorageOptions, A extends unknown[]>(fn: (ctx: ReturnType<typeof cliContext>, opts: O, ...args: A) => Promise<void>) =>
+  <O extends StorageOptions, A extends unknown[]>(
+    fn: (ctx: ReturnType<typeof cliContext>, opts: O, ...args: A) => Promise<void>,
+  ) =>
   async (...args: [...A, O, Command]) => {
     const opts = args[args.length - 2] as O;
     try {
@@ -125,7 +127,7 @@ withStorage(stores.command('delete <store>'))
   .action(run((ctx, o: UserOptions, store: string) => deleteStore(ctx, o.user, store, print)));
 
 type TransferCliOptions = UserOptions & { store: string[] };
-const storeOption = (what: string) => new Option('--store <name>', what).argParser(collect).default([]);
+const storeOption = (what: string) => new Option('--store <name>', what).argParser(collect).default([], 'all');
 
 withStorage(program.command('import <dir>'))
   .description(
@@ -133,15 +135,11 @@ withStorage(program.command('import <dir>'))
   )
   .addOption(userOption())
   .addOption(storeOption('import only this store folder (repeatable)'))
-  .action(
-    run((ctx, o: TransferCliOptions, dir: string) => importStores(ctx, { dir, user: o.user, stores: o.store }, output)),
-  );
+  .action(run((ctx, o: TransferCliOptions, dir: string) => importStores(ctx, { dir, user: o.user, stores: o.store }, output)));
 withStorage(program.command('export <dir>'))
   .description('export stores to DIR/key_value_stores/<name or id>/<key>.<ext>, the layout Crawlee and the Apify CLI read')
   .addOption(userOption())
   .addOption(storeOption('export only this store, by name or id (repeatable)'))
-  .action(
-    run((ctx, o: TransferCliOptions, dir: string) => exportStores(ctx, { dir, user: o.user, stores: o.store }, output)),
-  );
+  .action(run((ctx, o: TransferCliOptions, dir: string) => exportStores(ctx, { dir, user: o.user, stores: o.store }, output)));
 
 program.parseAsync(process.argv).catch(fail);

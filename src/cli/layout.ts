@@ -23,9 +23,21 @@ export function isMetadataFile(name: string): boolean {
   return name === STORE_METADATA_FILE || name.includes('.__metadata__.');
 }
 
-/** Keys whose files would read back as metadata files; they cannot be written to this layout. */
-export function isLayoutKey(key: string): boolean {
-  return !/(^|\.)__metadata__(\.|$)/.test(key);
+/** A record's value file: `<key>.<extension of its content type>`, which memory-storage's reader expects. */
+export const valueFileName = (key: string, contentType: string) => `${key}.${extensionOf(contentType)}`;
+/** A record's metadata file. */
+export const metadataFileName = (key: string) => `${key}${RECORD_METADATA_SUFFIX}`;
+
+/** Longest file name most file systems take, in bytes (keys are ASCII). */
+const NAME_MAX = 255;
+
+/** Why a record cannot be written to this layout, or undefined when it can. */
+export function layoutProblem(key: string, contentType: string): string | undefined {
+  if (/(^|\.)__metadata__(\.|$)/.test(key)) return 'its file would read back as a metadata file';
+  if (Math.max(valueFileName(key, contentType).length, metadataFileName(key).length) > NAME_MAX) {
+    return `the key is too long for a file name (${NAME_MAX} bytes with the extension)`;
+  }
+  return undefined;
 }
 
 /** The extension memory-storage gives a content type (`bin` when it knows none). */
@@ -46,9 +58,6 @@ export function keyOf(fileName: string): string {
   const ext = extname(fileName);
   return ext ? fileName.slice(0, -ext.length) : fileName;
 }
-
-export const valueFileName = (key: string, contentType: string) => `${key}.${extensionOf(contentType)}`;
-export const metadataFileName = (key: string) => `${key}${RECORD_METADATA_SUFFIX}`;
 
 /** What a record's metadata file says. */
 export interface RecordMetadata {
@@ -85,7 +94,13 @@ export function valueFilesOf(meta: RecordMetadata): string[] {
 }
 
 /** The store's `__metadata__.json` as memory-storage writes it. */
-export function storeMetadata(store: { id: string; name: string | null; createdAt: number; modifiedAt: number; accessedAt: number }) {
+export function storeMetadata(store: {
+  id: string;
+  name: string | null;
+  createdAt: number;
+  modifiedAt: number;
+  accessedAt: number;
+}) {
   const iso = (ms: number) => new Date(ms).toISOString();
   const data = {
     id: store.id,

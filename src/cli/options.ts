@@ -17,6 +17,21 @@ export interface StorageOptions {
   config?: string;
 }
 
+export interface TransferOptions {
+  dir: string;
+  /** The user whose stores these are. */
+  user: string;
+  /** Only these stores (folder names for import, names or ids for export); all when empty. */
+  stores: string[];
+}
+
+export interface Output {
+  /** A line of the result, on standard output. */
+  print(line: string): void;
+  /** A line about something skipped, on standard error. */
+  warn(line: string): void;
+}
+
 /** What the administration commands need of the configuration. */
 export interface CliContext {
   storage: StorageSpec;

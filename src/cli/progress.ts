@@ -15,12 +15,7 @@ const PLAIN_INTERVAL_MS = 2000;
  * Shows how far `label` is through `total` items on `stream` (standard error): a bar when it is a
  * terminal, otherwise a line every two seconds (none for work done sooner), so that logs stay readable.
  */
-export function startProgress(
-  label: string,
-  total: number,
-  unit: string,
-  stream: NodeJS.WriteStream = process.stderr,
-): Progress {
+export function startProgress(label: string, total: number, unit: string, stream: NodeJS.WriteStream = process.stderr): Progress {
   let done = 0;
   if (stream.isTTY) {
     const bar = new cliProgress.SingleBar(
@@ -28,7 +23,7 @@ export function startProgress(
         stream,
         format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | {rate}/s | ETA {eta_formatted}`,
         hideCursor: true,
-        etaBuffer: 200,
+        etaBuffer: 5000,
       },
       cliProgress.Presets.shades_classic,
     );
@@ -61,24 +56,4 @@ export function startProgress(
       clearInterval(timer);
     },
   };
-}
-
-/**
- * Runs `work` on every item with at most `limit` at a time, in order of start; rejects with the
- * first error once the items in flight have settled.
- */
-export async function forEachLimited<T>(items: Iterable<T>, limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  const it = items[Symbol.iterator]();
-  let failure: { error: unknown } | undefined;
-  const lane = async () => {
-    for (let next = it.next(); !next.done && !failure; next = it.next()) {
-      try {
-        await work(next.value);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: limit }, lane));
-  if (failure) throw failure.error;
 }

@@ -224,26 +224,30 @@ export class SqliteDriver implements StorageDriver {
     const staged = value as SqliteStaged;
     const blobPath = staged.kind === 'file' ? await this.#blobs.publish(staged.tmpPath) : null;
     const data = staged.kind === 'inline' ? staged.data : null;
-    const result = this.#db.transaction((): { status: PutResult; oldBlob: string | null } => {
-      if (!this.#q.storeExists.get(storeId)) return { status: 'no-store', oldBlob: null };
-      const old = this.#q.recordBlob.get(storeId, key) as OldRecord | undefined;
-      if (!conditionHolds(old ? old.etag : undefined, condition)) return { status: 'precondition-failed', oldBlob: null };
-      const delta = staged.size - (old?.size ?? 0);
-      this.#q.storeWritten.run({ delta, now: record.now, id: storeId });
-      this.#q.upsertRecord.run(
-        storeId,
-        key,
-        staged.size,
-        record.contentType,
-        record.contentEncoding,
-        record.decodedSize,
-        record.now,
-        record.etag,
-        blobPath,
-        data,
-      );
-      return { status: 'ok', oldBlob: old?.blob_path ?? null };
-    })();
+    // Immediate: a transaction that reads before it writes would fail at once ("database is
+    // locked") when another process commits in between, instead of waiting for its turn.
+    const result = this.#db
+      .transaction((): { status: PutResult; oldBlob: string | null } => {
+        if (!this.#q.storeExists.get(storeId)) return { status: 'no-store', oldBlob: null };
+        const old = this.#q.recordBlob.get(storeId, key) as OldRecord | undefined;
+        if (!conditionHolds(old ? old.etag : undefined, condition)) return { status: 'precondition-failed', oldBlob: null };
+        const delta = staged.size - (old?.size ?? 0);
+        this.#q.storeWritten.run({ delta, now: record.now, id: storeId });
+        this.#q.upsertRecord.run(
+          storeId,
+          key,
+          staged.size,
+          record.contentType,
+          record.contentEncoding,
+          record.decodedSize,
+          record.now,
+          record.etag,
+          blobPath,
+          data,
+        );
+        return { status: 'ok', oldBlob: old?.blob_path ?? null };
+      })
+      .immediate();
     if (result.status !== 'ok') {
       await this.#blobs.remove(blobPath);
       return result.status;
@@ -253,15 +257,17 @@ export class SqliteDriver implements StorageDriver {
   }
 
   async deleteRecord(storeId: string, key: string, now: number, condition?: WriteCondition): Promise<DeleteResult> {
-    const result = this.#db.transaction((): { status: DeleteResult; blob: string | null } => {
-      if (!this.#q.storeExists.get(storeId)) return { status: 'no-store', blob: null };
-      const old = this.#q.recordBlob.get(storeId, key) as OldRecord | undefined;
-      if (!conditionHolds(old ? old.etag : undefined, condition)) return { status: 'precondition-failed', blob: null };
-      this.#q.storeDeleted.run({ delta: old ? -old.size : 0, count: old ? 1 : 0, now, id: storeId });
-      if (!old) return { status: 'absent', blob: null };
-      this.#q.deleteRecord.run(storeId, key);
-      return { status: 'deleted', blob: old.blob_path };
-    })();
+    const result = this.#db
+      .transaction((): { status: DeleteResult; blob: string | null } => {
+        if (!this.#q.storeExists.get(storeId)) return { status: 'no-store', blob: null };
+        const old = this.#q.recordBlob.get(storeId, key) as OldRecord | undefined;
+        if (!conditionHolds(old ? old.etag : undefined, condition)) return { status: 'precondition-failed', blob: null };
+        this.#q.storeDeleted.run({ delta: old ? -old.size : 0, count: old ? 1 : 0, now, id: storeId });
+        if (!old) return { status: 'absent', blob: null };
+        this.#q.deleteRecord.run(storeId, key);
+        return { status: 'deleted', blob: old.blob_path };
+      })
+      .immediate();
     await this.#blobs.remove(result.blob);
     return result.status;
   }
