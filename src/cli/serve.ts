@@ -31,6 +31,8 @@ export async function startServer(config: ServeConfig, print: (line: string) => 
   let publicUrl = config.publicUrl ?? '';
   const kvs = createKvs({ driver, publicUrl: () => publicUrl, accountAccess: config.accountAccess });
   if (driver.sweepOrphans) await driver.sweepOrphans();
+  // A given admin token works from the first request on; a generated one is made once listening.
+  if (config.adminToken !== undefined) await kvs.users.bootstrapAdmin(config.adminToken);
 
   const app = createApp({
     kvs,
@@ -51,9 +53,12 @@ export async function startServer(config: ServeConfig, print: (line: string) => 
     throw err;
   }
   // Only once listening: a start that fails must not spend the one-time display of a new token.
-  const admin = await kvs.users.bootstrapAdmin(config.adminToken);
-  if (admin.token) print(`Admin API token (shown only this once, keep it safe): ${admin.token}`);
-  else if (config.adminToken) print('Admin API token: the one given in --admin-token / OPENKVS_ADMIN_TOKEN');
+  if (config.adminToken === undefined) {
+    const admin = await kvs.users.bootstrapAdmin();
+    if (admin.token) print(`Admin API token (shown only this once, keep it safe): ${admin.token}`);
+  } else {
+    print('Admin API token: the one given in --admin-token / OPENKVS_ADMIN_TOKEN');
+  }
   const address = app.server.address() as AddressInfo;
   const url = `http://${urlHost(config.host)}:${address.port}`;
   if (!config.publicUrl) publicUrl = url;

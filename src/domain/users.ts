@@ -81,9 +81,17 @@ export class Users {
       if (!admin) throw new Error('could not create the admin user');
     }
     if (adminToken !== undefined) {
-      const existing = await this.#driver.findToken(hashToken(adminToken));
-      if (!existing) await this.addToken(admin.id, 'admin (OPENKVS_ADMIN_TOKEN)', adminToken);
-      else if (existing.userId !== admin.id) throw new Error('the admin token given is already a token of another user');
+      let existing = await this.#driver.findToken(hashToken(adminToken));
+      if (!existing) {
+        try {
+          await this.addToken(admin.id, 'admin (OPENKVS_ADMIN_TOKEN)', adminToken);
+        } catch (err) {
+          // Another node starting at the same moment added it first.
+          existing = await this.#driver.findToken(hashToken(adminToken));
+          if (!existing) throw err;
+        }
+      }
+      if (existing && existing.userId !== admin.id) throw new Error('the admin token given is already a token of another user');
       return { created };
     }
     if (created) return { created, token: (await this.addToken(admin.id, 'admin (generated)')).token };

@@ -32,7 +32,12 @@ function freePort(): Promise<number> {
 
 export interface Cluster {
   url: string;
+  /** Stops the server and removes its files. */
   stop(): Promise<void>;
+  /** Stops the server (fast shutdown) and keeps its files, as an operator's restart or a crash would. */
+  stopServer(): Promise<void>;
+  /** Starts the stopped server again on the same port and data; resolves once it accepts connections. */
+  startServer(): Promise<void>;
 }
 
 /**
@@ -55,31 +60,47 @@ export async function startCluster(): Promise<Cluster> {
   run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C']);
   const port = await freePort();
   const args = ['-D', data, '-p', String(port), '-k', dir, '-h', '127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=300'];
-  const server: ChildProcess = asRoot
-    ? spawn('runuser', ['-u', 'postgres', '--', join(bin, 'postgres'), ...args], { stdio: 'ignore' })
-    : spawn(join(bin, 'postgres'), args, { stdio: 'ignore' });
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      execFileSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)], { stdio: 'pipe' });
-      break;
-    } catch {
-      if (Date.now() > deadline) throw new Error('the throwaway PostgreSQL cluster did not start within 30 s');
-      await new Promise((r) => setTimeout(r, 100));
+  const spawnServer = async (): Promise<ChildProcess> => {
+    const child = asRoot
+      ? spawn('runuser', ['-u', 'postgres', '--', join(bin, 'postgres'), ...args], { stdio: 'ignore' })
+      : spawn(join(bin, 'postgres'), args, { stdio: 'ignore' });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        execFileSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)], { stdio: 'pipe' });
+        return child;
+      } catch {
+        if (child.exitCode !== null) throw new Error(`the throwaway PostgreSQL server exited (${child.exitCode}) at start`);
+        if (Date.now() > deadline) throw new Error('the throwaway PostgreSQL cluster did not start within 30 s');
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
-  }
+  };
+  const stopServer = async (child: ChildProcess): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      run('pg_ctl', ['stop', '-D', data, '-m', 'fast', '-w']);
+    } catch {
+      child.kill('SIGKILL');
+    }
+    await exited;
+  };
+  let server: ChildProcess | undefined = await spawnServer();
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   return {
     url,
     async stop() {
-      const exited = new Promise((r) => server.once('exit', r));
-      try {
-        run('pg_ctl', ['stop', '-D', data, '-m', 'fast', '-w']);
-      } catch {
-        server.kill('SIGKILL');
-      }
-      await exited;
+      if (server) await stopServer(server);
+      server = undefined;
       rmSync(dir, { recursive: true, force: true });
+    },
+    async stopServer() {
+      if (server) await stopServer(server);
+      server = undefined;
+    },
+    async startServer() {
+      server ??= await spawnServer();
     },
   };
 }

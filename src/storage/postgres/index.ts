@@ -52,7 +52,10 @@ export class PostgresDriver implements StorageDriver {
     const sql = postgres(options.url, {
       max: options.poolSize ?? 10,
       idle_timeout: 60,
-      connect_timeout: 10,
+      // Short, so that requests during an outage get their 503 before a client's own timeout.
+      connect_timeout: 3,
+      // Reconnect quickly: the default backoff grows to 20 s and is shared by the whole pool.
+      backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
       onnotice: () => undefined,
       types: {
         bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },
