@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AccountAccess } from './domain/access.js';
+import { CLOUD_RATE_LIMITS, type RateLimits } from './http/limits.js';
 import type { StorageSpec } from './storage/open.js';
 
 export interface ServeConfig {
@@ -13,6 +14,10 @@ export interface ServeConfig {
   maxRecordBytes: number;
   accountAccess: AccountAccess;
   logLevel: string;
+  /** Per-store request rates, or undefined when off (the default). */
+  rateLimits: RateLimits | undefined;
+  /** Origins allowed to call the API from browsers: `*`, a list, or false for none. */
+  corsOrigins: '*' | string[] | false;
 }
 
 /** A configuration value that cannot be used; the message is the one line the operator sees. */
@@ -26,6 +31,10 @@ export const DEFAULTS = {
   defaultAccess: 'ANYONE_WITH_ID_CAN_READ',
   logLevel: 'info',
   pgPoolSize: 10,
+  rateLimit: 'off',
+  rateLimitRecords: CLOUD_RATE_LIMITS.recordOpsPerSecond,
+  rateLimitOther: CLOUD_RATE_LIMITS.otherPerSecond,
+  corsOrigins: '*',
 } as const;
 
 /** Raw values by option name, as strings from flags or the environment. */
@@ -42,6 +51,10 @@ export const ENV_NAMES = {
   defaultAccess: 'OPENKVS_DEFAULT_ACCESS',
   logLevel: 'OPENKVS_LOG_LEVEL',
   pgPoolSize: 'OPENKVS_PG_POOL_SIZE',
+  rateLimit: 'OPENKVS_RATE_LIMIT',
+  rateLimitRecords: 'OPENKVS_RATE_LIMIT_RECORDS',
+  rateLimitOther: 'OPENKVS_RATE_LIMIT_OTHER',
+  corsOrigins: 'OPENKVS_CORS_ORIGINS',
 } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -62,6 +75,19 @@ function parseInteger(name: string, value: string, min: number, max: number): nu
   const n = Number(value.trim());
   if (n < min || n > max) throw new ConfigError(`--${name}: ${n} is outside ${min}..${max}`);
   return n;
+}
+
+/** `*`, `none`, or a comma-separated list of origins such as `https://app.example.com`. */
+function parseCorsOrigins(value: string): '*' | string[] | false {
+  const v = value.trim();
+  if (v === '*') return '*';
+  if (v === 'none') return false;
+  const origins = v.split(',').map((o) => o.trim());
+  for (const o of origins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(o))
+      throw new ConfigError(`--cors-origins: "${o}" is not an origin (scheme://host[:port]), * or none`);
+  }
+  return origins;
 }
 
 function parsePublicUrl(value: string): string {
@@ -118,6 +144,12 @@ export function resolveServeConfig(flags: RawConfig, env: NodeJS.ProcessEnv = pr
     throw new ConfigError('--admin-token: must be 1 to 512 printable characters without spaces');
   }
   const publicUrl = pick('publicUrl');
+  const rateLimit = pick('rateLimit') ?? DEFAULTS.rateLimit;
+  if (rateLimit !== 'on' && rateLimit !== 'off') throw new ConfigError('--rate-limit: must be on or off');
+  const rateLimits: RateLimits = {
+    recordOpsPerSecond: parseInteger('rate-limit-records', pick('rateLimitRecords') ?? String(DEFAULTS.rateLimitRecords), 1, 1e9),
+    otherPerSecond: parseInteger('rate-limit-other', pick('rateLimitOther') ?? String(DEFAULTS.rateLimitOther), 1, 1e9),
+  };
   return {
     host: pick('host') ?? DEFAULTS.host,
     port: parseInteger('port', pick('port') ?? String(DEFAULTS.port), 0, 65535),
@@ -135,6 +167,8 @@ export function resolveServeConfig(flags: RawConfig, env: NodeJS.ProcessEnv = pr
     ),
     accountAccess: access,
     logLevel,
+    rateLimits: rateLimit === 'on' ? rateLimits : undefined,
+    corsOrigins: parseCorsOrigins(pick('corsOrigins') ?? DEFAULTS.corsOrigins),
   };
 }
 

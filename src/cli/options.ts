@@ -90,6 +90,19 @@ export function addServeOptions(cmd: Command): Command {
       `what FOLLOW_USER_SETTING means: ANYONE_WITH_ID_CAN_READ or RESTRICTED (env ${ENV_NAMES.defaultAccess}, default ${DEFAULTS.defaultAccess})`,
     )
     .option('--pg-pool-size <n>', `PostgreSQL connections per node (env ${ENV_NAMES.pgPoolSize}, default ${DEFAULTS.pgPoolSize})`)
+    .option('--rate-limit <on|off>', `per-store rate limits (env ${ENV_NAMES.rateLimit}, default ${DEFAULTS.rateLimit})`)
+    .option(
+      '--rate-limit-records <n>',
+      `record operations per second per store when on (env ${ENV_NAMES.rateLimitRecords}, default ${DEFAULTS.rateLimitRecords})`,
+    )
+    .option(
+      '--rate-limit-other <n>',
+      `other requests per second per store when on (env ${ENV_NAMES.rateLimitOther}, default ${DEFAULTS.rateLimitOther})`,
+    )
+    .option(
+      '--cors-origins <list>',
+      `origins allowed to call the API from browsers: *, none or a comma-separated list (env ${ENV_NAMES.corsOrigins}, default ${DEFAULTS.corsOrigins})`,
+    )
     .option(
       '--log-level <level>',
       `fatal, error, warn, info, debug, trace or silent (env ${ENV_NAMES.logLevel}, default ${DEFAULTS.logLevel})`,

@@ -38,6 +38,8 @@ export async function startServer(config: ServeConfig, print: (line: string) => 
     kvs,
     publicUrl: () => publicUrl,
     maxRecordBytes: config.maxRecordBytes,
+    rateLimits: config.rateLimits,
+    corsOrigins: config.corsOrigins,
     logger: {
       level: config.logLevel,
       serializers: {
