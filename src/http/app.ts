@@ -2,7 +2,7 @@ import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Kvs } from '../domain/index.js';
 import { holdContentType } from './content-type.js';
-import { installErrorHandlers, sendError } from './errors.js';
+import { clientErrorHandler, installErrorHandlers, sendError } from './errors.js';
 import { installRateLimits, type RateLimits } from './limits.js';
 import { archiveRoutes } from './routes/archive.js';
 import { consoleRoutes } from './routes/console.js';
@@ -20,6 +20,12 @@ export interface AppOptions {
   rateLimits?: RateLimits;
   /** Origins allowed to call the API from a browser: `*` (the default), a list, or none. */
   corsOrigins?: '*' | string[] | false;
+  /**
+   * Limits on slow clients: the whole request (headers and body, default 10 min, enough for a
+   * 100 MiB record at 200 KB/s), the headers alone (default 30 s), and a connection with no
+   * traffic either way (default 2 min).
+   */
+  timeouts?: { requestMs?: number; headersMs?: number; idleMs?: number };
 }
 
 /** Headers browser clients send to the API, and the ones they may read. */
@@ -62,6 +68,10 @@ export function createApp(options: AppOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 },
     return503OnClosing: true,
+    clientErrorHandler,
+    requestTimeout: options.timeouts?.requestMs ?? 600_000,
+    connectionTimeout: options.timeouts?.idleMs ?? 120_000,
+    http: { headersTimeout: options.timeouts?.headersMs ?? 30_000 },
     frameworkErrors: (err, req, reply) => {
       sendError(err, req, reply);
     },

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
@@ -93,4 +94,32 @@ export function installErrorHandlers(app: FastifyInstance): void {
     if (route) return sendError(new MethodNotAllowedError(route.methods), req, reply);
     return sendError(new PageNotFoundError(path), req, reply);
   });
+}
+
+/**
+ * Answers requests that never became HTTP requests (a malformed request line, headers past the
+ * size limit, a client too slow to send its headers) with the Apify envelope, then closes.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  let status = 400;
+  let type = 'invalid-request';
+  let message = 'The request is not valid HTTP.';
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = 408;
+    type = 'request-timeout';
+    message = 'The request was not received in time.';
+  } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+    status = 431;
+    type = 'request-header-fields-too-large';
+    message = 'The request headers are too large.';
+  }
+  const body = JSON.stringify({ error: { type, message } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
