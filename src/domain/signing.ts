@@ -15,10 +15,32 @@ export function base62(value: bigint): string {
   return out;
 }
 
+/**
+ * Base62 of a number given as hex digits (a multiple of 5 of them), by long division on 20-bit
+ * limbs: the same digits as `base62(BigInt('0x' + hex))`, without BigInt's cost on the hot path of
+ * key listings (one signature per key).
+ */
+function base62OfHex(hex: string): string {
+  const limbs: number[] = [];
+  for (let i = 0; i < hex.length; i += 5) limbs.push(Number.parseInt(hex.slice(i, i + 5), 16));
+  let out = '';
+  let start = 0;
+  while (start < limbs.length) {
+    let rem = 0;
+    for (let i = start; i < limbs.length; i++) {
+      const cur = rem * 0x100000 + (limbs[i] as number);
+      limbs[i] = Math.floor(cur / 62);
+      rem = cur % 62;
+    }
+    out = BASE62[rem] + out;
+    while (start < limbs.length && limbs[start] === 0) start++;
+  }
+  return out === '' ? '0' : out;
+}
+
 /** apify-shared `createHmacSignature`: HMAC-SHA256, first 30 hex digits, in base62. */
 export function hmacSig(secret: string, message: string): string {
-  const hex = createHmac('sha256', secret).update(message).digest('hex').slice(0, 30);
-  return base62(BigInt(`0x${hex}`));
+  return base62OfHex(createHmac('sha256', secret).update(message).digest('hex').slice(0, 30));
 }
 
 /** The signature of a record URL: permanent, bound to the key. */
