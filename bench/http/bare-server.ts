@@ -1,0 +1,54 @@
+/**
+ * The baseline: bare `node:http` answering every request of the benchmark with the bytes openkvs
+ * answered (captured once, read from the JSON file named by the first argument), and reading and
+ * discarding PUT bodies. What openkvs costs is its throughput beside this one.
+ *
+ *   node dist-bench/bench/http/bare-server.js responses.json [port]
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { CannedResponse, CannedResponses } from './stores.js';
+
+interface Prepared {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+const file = process.argv[2];
+if (!file) throw new Error('usage: bare-server.js responses.json [port]');
+const canned = JSON.parse(readFileSync(file, 'utf8')) as CannedResponses;
+const prepare = (c: CannedResponse): Prepared => ({ status: c.status, headers: c.headers, body: Buffer.from(c.body, 'base64') });
+const record = prepare(canned.record);
+const store = prepare(canned.store);
+const keys = prepare(canned.keys);
+const put = prepare(canned.put);
+const del = prepare(canned.delete);
+
+function send(res: ServerResponse, r: Prepared, withBody = true): void {
+  res.writeHead(r.status, r.headers);
+  res.end(withBody ? r.body : undefined);
+}
+
+const server = createServer((req, res) => {
+  const method = req.method;
+  if (method === 'PUT' || method === 'POST') {
+    req.on('end', () => send(res, put));
+    req.resume();
+    return;
+  }
+  if (method === 'DELETE') {
+    send(res, del);
+    return;
+  }
+  const url = req.url ?? '/';
+  const r = url.includes('/records/') ? record : url.includes('/keys') ? keys : store;
+  send(res, r, method !== 'HEAD');
+});
+// Fastify's default, so that both servers keep connections alike.
+server.keepAliveTimeout = 72_000;
+server.listen(Number(process.argv[3] ?? 0), '127.0.0.1', () => {
+  console.log(`bare node:http listening on http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));

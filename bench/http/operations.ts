@@ -1,0 +1,185 @@
+/** The measured operations and the wrk Lua script that drives each one. */
+
+export const OPERATION_NAMES = ['get', 'head', 'put-new', 'put-existing', 'delete', 'store', 'keys', 'mix'] as const;
+export type OperationName = (typeof OPERATION_NAMES)[number];
+
+export interface Operation {
+  name: OperationName;
+  label: string;
+  /**
+   * `ab` only for HEAD: wrk 4.1 (and h2load) keep waiting for the body that the Content-Length of
+   * a HEAD response announces, and so never complete a request. Bare and openkvs get the same tool.
+   */
+  generator: 'wrk' | 'ab';
+}
+
+export const OPERATIONS: readonly Operation[] = [
+  { name: 'get', label: 'GET record 1 KB', generator: 'wrk' },
+  { name: 'head', label: 'HEAD record', generator: 'ab' },
+  { name: 'put-new', label: 'PUT 1 KB, new key', generator: 'wrk' },
+  { name: 'put-existing', label: 'PUT 1 KB, existing key', generator: 'wrk' },
+  { name: 'delete', label: 'DELETE record', generator: 'wrk' },
+  { name: 'store', label: 'GET store', generator: 'wrk' },
+  { name: 'keys', label: 'GET 1000 keys', generator: 'wrk' },
+  { name: 'mix', label: 'mix 80 GET/15 PUT/5 list', generator: 'wrk' },
+];
+
+export const RECORD_BYTES = 1024;
+export const RECORD_CONTENT_TYPE = 'application/json; charset=utf-8';
+/** The key every GET and HEAD reads. */
+export const RECORD_KEY = 'record-1k';
+/** Keys `hot-0` … `hot-999` exist before the run; PUT over existing keys and the mix cycle through them. */
+export const HOT_KEYS = 1000;
+/** Keys in the store whose first page `GET …/keys?limit=1000` reads: the page is the whole store. */
+export const PAGE_KEYS = 1000;
+
+/** A 1 KB JSON document, the typical shape of what crawlers store. */
+export function recordBody(bytes = RECORD_BYTES): Buffer {
+  const head = '{"url":"https://example.com/catalog/item/12345","status":200,"title":"An example page","text":"';
+  const tail = '"}';
+  const filler = 'lorem ipsum dolor sit amet '.repeat(Math.ceil(bytes / 27)).slice(0, bytes - head.length - tail.length);
+  return Buffer.from(head + filler + tail);
+}
+
+/** What a script needs to know about the target: the stores and keys it works on. */
+export interface ScriptContext {
+  token: string;
+  /** Store holding `record-1k` and the hot keys; new keys are written here too. */
+  recordsStore: string;
+  /** Store of exactly `PAGE_KEYS` keys. */
+  keysStore: string;
+  /** Store whose keys `${deletePrefix}0` … the DELETE run removes, one each. */
+  deleteStore: string;
+  deletePrefix: string;
+  /** Unique to the run, so that every PUT to a new key is to a key that never existed. */
+  runTag: string;
+  /** wrk threads; each takes its own share of the key sequence. */
+  threads: number;
+}
+
+/** A Lua string literal for any bytes (decimal escapes outside printable ASCII). */
+export function luaString(value: string | Buffer): string {
+  let out = '"';
+  for (const b of typeof value === 'string' ? Buffer.from(value) : value) {
+    if (b === 0x22 || b === 0x5c) out += `\\${String.fromCharCode(b)}`;
+    else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
+    else out += `\\${String(b).padStart(3, '0')}`;
+  }
+  return `${out}"`;
+}
+
+const recordPath = (store: string, key: string) => `/v2/key-value-stores/${store}/records/${key}`;
+
+/** Reports the run as one JSON line that `load.ts` picks out of wrk's output. */
+const DONE = `
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '@@wrk {"requests":%d,"durationUs":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,' ..
+    '"meanUs":%.1f,"p50Us":%d,"p90Us":%d,"p99Us":%d,"maxUs":%d}\\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+    latency.mean, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+`;
+
+/** Numbers the wrk threads, so that with several threads each walks its own keys (i * threads + tid). */
+const THREADS = (threads: number) => `
+local next_tid = 0
+function setup(thread)
+  thread:set("tid", next_tid)
+  next_tid = next_tid + 1
+end
+tid = 0
+local threads = ${threads}
+local n = 0
+local function seq()
+  local i = n * threads + tid
+  n = n + 1
+  return i
+end
+`;
+
+/** A PUT's headers: wrk.format takes either its own headers or wrk.headers, never both. */
+const PUT = `
+local body = ${luaString(recordBody())}
+local ph
+local function put_headers()
+  ph = ph or { ["Authorization"] = wrk.headers["Authorization"], ["Content-Type"] = ${luaString(RECORD_CONTENT_TYPE)} }
+  return ph
+end
+`;
+
+/**
+ * The hot-key PUT requests, formatted once in init (wrk sets the Host header just before init, so
+ * nothing can be formatted earlier): the request function then only picks one.
+ */
+const HOT_PUTS = (c: ScriptContext) => `${PUT}
+local hot = {}
+local function format_hot()
+  for i = 0, ${HOT_KEYS - 1} do
+    hot[i] = wrk.format("PUT", ${luaString(recordPath(c.recordsStore, 'hot-'))} .. i, put_headers(), body)
+  end
+end
+`;
+
+function scriptBody(op: OperationName, c: ScriptContext): string {
+  const staticGet = (path: string) => `wrk.method = "GET"\nwrk.path = ${luaString(path)}\n`;
+  switch (op) {
+    case 'get':
+      return staticGet(recordPath(c.recordsStore, RECORD_KEY));
+    case 'store':
+      return staticGet(`/v2/key-value-stores/${c.keysStore}`);
+    case 'keys':
+      return staticGet(`/v2/key-value-stores/${c.keysStore}/keys?limit=${PAGE_KEYS}`);
+    case 'put-new':
+      return `${THREADS(c.threads)}${PUT}
+local base = ${luaString(recordPath(c.recordsStore, `new-${c.runTag}-`))}
+function request()
+  return wrk.format("PUT", base .. seq(), put_headers(), body)
+end
+`;
+    case 'put-existing':
+      return `${THREADS(c.threads)}${HOT_PUTS(c)}
+function init(args)
+  format_hot()
+end
+function request()
+  return hot[seq() % ${HOT_KEYS}]
+end
+`;
+    case 'delete':
+      return `${THREADS(c.threads)}
+local base = ${luaString(recordPath(c.deleteStore, c.deletePrefix))}
+function request()
+  return wrk.format("DELETE", base .. seq())
+end
+`;
+    case 'mix':
+      // A fixed pattern of 20 (16 GET, 3 PUT, 1 list) rather than dice: every run does the same work.
+      return `${THREADS(c.threads)}${HOT_PUTS(c)}
+local get, list
+function init(args)
+  format_hot()
+  get = wrk.format("GET", ${luaString(recordPath(c.recordsStore, RECORD_KEY))})
+  list = wrk.format("GET", ${luaString(`/v2/key-value-stores/${c.keysStore}/keys?limit=${PAGE_KEYS}`)})
+end
+local puts = 0
+function request()
+  local slot = seq() % 20
+  if slot == 19 then return list end
+  if slot == 3 or slot == 9 or slot == 15 then
+    puts = puts + 1
+    return hot[(puts * threads + tid) % ${HOT_KEYS}]
+  end
+  return get
+end
+`;
+    case 'head':
+      throw new Error('HEAD is measured with ab, not wrk');
+  }
+}
+
+/** The complete wrk script of one run. */
+export function wrkScript(op: OperationName, c: ScriptContext): string {
+  return `wrk.headers["Authorization"] = ${luaString(`Bearer ${c.token}`)}\n${scriptBody(op, c)}${DONE}`;
+}

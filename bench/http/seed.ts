@@ -1,0 +1,96 @@
+import Database from 'better-sqlite3';
+import postgres from 'postgres';
+import { RECORD_CONTENT_TYPE } from './operations.js';
+
+/**
+ * Writes the keys a DELETE run removes straight into the storage, beside the running server: a
+ * run needs more keys than there is time to PUT first (tens of thousands a round), and each
+ * request must delete a record that exists. Benchmark code only: it writes the columns of the
+ * `records` table of migration 1 and keeps the store's counters as `putRecord` does. The rows are
+ * only ever deleted, never read, so columns added since may stay NULL; a column that must not be
+ * NULL stops the run with the list of columns to update here.
+ */
+export type Seeder = (storeId: string, keys: readonly string[]) => Promise<void>;
+
+/** A small value: what is measured is the DELETE, not the size of what it deletes. */
+const VALUE = Buffer.from('{"deleted":"by the benchmark"}');
+
+const COLUMNS = ['store_id', 'key', 'size', 'content_type', 'content_encoding', 'decoded_size', 'modified_at', 'value'];
+
+interface Column {
+  name: string;
+  /** NOT NULL without a default: a value is needed. */
+  required: boolean;
+}
+
+function checkColumns(driver: string, columns: Column[]): void {
+  const names = columns.map((c) => c.name);
+  const missing = COLUMNS.filter((c) => !names.includes(c));
+  const unknownRequired = columns.filter((c) => c.required && !COLUMNS.includes(c.name)).map((c) => c.name);
+  if (missing.length || unknownRequired.length) {
+    throw new Error(
+      `bench/http/seed.ts writes records(${COLUMNS.join()}) on ${driver}; the schema now has (${names.join()})` +
+        (unknownRequired.length ? `, of which ${unknownRequired.join()} must be given` : ''),
+    );
+  }
+}
+
+/** SQLite: a second connection to the file, in one transaction per call. */
+export function sqliteSeeder(file: string): Seeder {
+  return async (storeId, keys) => {
+    const db = new Database(file);
+    try {
+      db.pragma('busy_timeout = 5000');
+      const info = db.prepare('PRAGMA table_info(records)').all() as { name: string; notnull: number; dflt_value: unknown }[];
+      checkColumns(
+        'SQLite',
+        info.map((c) => ({ name: c.name, required: c.notnull === 1 && c.dflt_value === null })),
+      );
+      const insert = db.prepare(`INSERT INTO records (${COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, NULL, ?, ?, ?)`);
+      const counters = db.prepare(
+        'UPDATE stores SET storage_bytes = storage_bytes + ?, write_count = write_count + ?, modified_at = ? WHERE id = ?',
+      );
+      db.transaction(() => {
+        const now = Date.now();
+        for (const key of keys) insert.run(storeId, key, VALUE.length, RECORD_CONTENT_TYPE, VALUE.length, now, VALUE);
+        counters.run(keys.length * VALUE.length, keys.length, now, storeId);
+      }).immediate();
+    } finally {
+      db.close();
+    }
+  };
+}
+
+/** PostgreSQL: one INSERT … SELECT FROM unnest per batch. */
+export function postgresSeeder(url: string): { seed: Seeder; close: () => Promise<void> } {
+  const sql = postgres(url, { max: 1, onnotice: () => undefined });
+  let checked = false;
+  const seed: Seeder = async (storeId, keys) => {
+    if (!checked) {
+      const rows = await sql`
+        SELECT column_name, is_nullable, column_default FROM information_schema.columns
+        WHERE table_name = 'records' ORDER BY ordinal_position`;
+      checkColumns(
+        'PostgreSQL',
+        rows.map((r) => ({ name: r.column_name as string, required: r.is_nullable === 'NO' && r.column_default === null })),
+      );
+      checked = true;
+    }
+    const BATCH = 20_000;
+    for (let from = 0; from < keys.length; from += BATCH) {
+      const batch = keys.slice(from, from + BATCH) as string[];
+      const now = Date.now();
+      await sql.begin(async (tx) => {
+        await tx`
+          INSERT INTO records (store_id, key, size, content_type, content_encoding, decoded_size, modified_at, value)
+          SELECT ${storeId}, k, ${VALUE.length}, ${RECORD_CONTENT_TYPE}, NULL, ${VALUE.length}, ${now}, ${VALUE}
+          FROM unnest(${batch}::text[]) AS k`;
+        await tx`
+          UPDATE stores SET storage_bytes = storage_bytes + ${batch.length * VALUE.length},
+            write_count = write_count + ${batch.length}, modified_at = ${now}
+          WHERE id = ${storeId}`;
+      });
+    }
+  };
+  return { seed, close: () => sql.end({ timeout: 5 }) };
+}

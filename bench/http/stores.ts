@@ -1,0 +1,113 @@
+import { HOT_KEYS, PAGE_KEYS, RECORD_CONTENT_TYPE, RECORD_KEY, recordBody } from './operations.js';
+
+/** The stores one openkvs target is measured on (ids). */
+export interface BenchStores {
+  records: string;
+  keys: string;
+  deletes: string;
+}
+
+/** A response as the bare server replays it: status, headers and the body in base64. */
+export interface CannedResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** What openkvs answered to each kind of request; the bare server answers with the same bytes. */
+export interface CannedResponses {
+  record: CannedResponse;
+  store: CannedResponse;
+  keys: CannedResponse;
+  put: CannedResponse;
+  delete: CannedResponse;
+}
+
+/** Headers that belong to the connection, not the response; node:http writes its own. */
+const HOP_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding']);
+
+/** A minimal client of one openkvs for setting up the stores. */
+export class Api {
+  readonly #origin: string;
+  readonly #token: string;
+
+  constructor(origin: string, token: string) {
+    this.#origin = origin;
+    this.#token = token;
+  }
+
+  async call(method: string, path: string, body?: Buffer): Promise<{ res: Response; bytes: Buffer }> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}` };
+    if (body) headers['content-type'] = RECORD_CONTENT_TYPE;
+    const res = await fetch(`${this.#origin}${path}`, { method, headers, body });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${bytes.toString().slice(0, 200)}`);
+    return { res, bytes };
+  }
+
+  async createStore(name: string): Promise<string> {
+    const { bytes } = await this.call('POST', `/v2/key-value-stores?name=${name}`);
+    return (JSON.parse(bytes.toString()) as { data: { id: string } }).data.id;
+  }
+
+  /** The store object's `stats` (pending read counters included). */
+  async stats(storeId: string): Promise<{ writeCount: number; deleteCount: number; storageBytes: number }> {
+    const { bytes } = await this.call('GET', `/v2/key-value-stores/${storeId}`);
+    return (
+      JSON.parse(bytes.toString()) as { data: { stats: { writeCount: number; deleteCount: number; storageBytes: number } } }
+    ).data.stats;
+  }
+
+  /** PUTs `keys` with the 1 KB body, 16 at a time. */
+  async putAll(storeId: string, keys: readonly string[]): Promise<void> {
+    const body = recordBody();
+    let next = 0;
+    const worker = async () => {
+      while (next < keys.length) {
+        const key = keys[next++]!;
+        await this.call('PUT', `/v2/key-value-stores/${storeId}/records/${key}`, body);
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+  }
+}
+
+const numbered = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);
+
+/** Creates the benchmark stores through the API, as a client would. */
+export async function createBenchStores(api: Api): Promise<BenchStores> {
+  const stores = {
+    records: await api.createStore('bench-records'),
+    keys: await api.createStore('bench-keys'),
+    deletes: await api.createStore('bench-deletes'),
+  };
+  await api.putAll(stores.records, [RECORD_KEY, ...Array.from({ length: HOT_KEYS }, (_, i) => `hot-${i}`)]);
+  await api.putAll(stores.keys, numbered('key-', PAGE_KEYS));
+  const page = await api.call('GET', `/v2/key-value-stores/${stores.keys}/keys?limit=${PAGE_KEYS}`);
+  const count = (JSON.parse(page.bytes.toString()) as { data: { count: number } }).data.count;
+  if (count !== PAGE_KEYS) throw new Error(`the keys store lists ${count} keys, not ${PAGE_KEYS}`);
+  return stores;
+}
+
+async function capture(api: Api, method: string, path: string, body?: Buffer): Promise<CannedResponse> {
+  const { res, bytes } = await api.call(method, path, body);
+  const headers: Record<string, string> = {};
+  res.headers.forEach((value, name) => {
+    if (!HOP_HEADERS.has(name)) headers[name] = value;
+  });
+  return { status: res.status, headers, body: bytes.toString('base64') };
+}
+
+/** Records openkvs's answers to the measured requests, for the bare server to replay. */
+export async function captureResponses(api: Api, stores: BenchStores): Promise<CannedResponses> {
+  const record = await capture(api, 'GET', `/v2/key-value-stores/${stores.records}/records/${RECORD_KEY}`);
+  if (Buffer.from(record.body, 'base64').length !== recordBody().length) throw new Error('GET record: wrong length');
+  const probe = `/v2/key-value-stores/${stores.deletes}/records/capture-probe`;
+  return {
+    record,
+    store: await capture(api, 'GET', `/v2/key-value-stores/${stores.keys}`),
+    keys: await capture(api, 'GET', `/v2/key-value-stores/${stores.keys}/keys?limit=${PAGE_KEYS}`),
+    put: await capture(api, 'PUT', probe, recordBody()),
+    delete: await capture(api, 'DELETE', probe),
+  };
+}

@@ -1,0 +1,134 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Cluster, startCluster } from '../../test/setup/postgres-cluster.js';
+import { findPostmaster } from './cpu.js';
+import { postgresSeeder, type Seeder, sqliteSeeder } from './seed.js';
+import { Api, type BenchStores, createBenchStores } from './stores.js';
+
+export const TARGET_NAMES = ['bare', 'sqlite', 'postgres'] as const;
+export type TargetName = (typeof TARGET_NAMES)[number];
+export const TARGET_LABELS: Record<TargetName, string> = {
+  bare: 'bare node:http',
+  sqlite: 'openkvs SQLite',
+  postgres: 'openkvs PostgreSQL',
+};
+
+/** A server under load, in a process of its own. */
+export interface Target {
+  name: TargetName;
+  origin: string;
+  /** The server's process. */
+  pid: number;
+  /** The database's own processes (PostgreSQL's postmaster), when it has any. */
+  dbPid?: number;
+  /** openkvs only: the stores, a client, and how to write the keys of a DELETE run. */
+  openkvs?: { stores: BenchStores; api: Api; seed: Seeder };
+  stop(): Promise<void>;
+}
+
+/** This file runs as dist-bench/bench/http/targets.js. */
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const CLI = join(ROOT, 'dist', 'cli', 'index.js');
+const BARE = fileURLToPath(new URL('./bare-server.js', import.meta.url));
+
+interface Server {
+  child: ChildProcess;
+  origin: string;
+  stop(): Promise<void>;
+}
+
+/** Starts `node args…` and waits for the line naming the address it listens on. */
+function spawnServer(label: string, args: string[]): Promise<Server> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const keep = (d: Buffer) => {
+    output.push(...d.toString().split('\n').filter(Boolean));
+    output.splice(0, Math.max(0, output.length - 30));
+  };
+  child.stderr?.on('data', keep);
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void stop();
+      reject(new Error(`${label} did not start within 60 s: ${output.join(' | ')}`));
+    }, 60_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${label} exited with ${code} before listening: ${output.join(' | ')}`));
+    });
+    child.stdout?.on('data', (d: Buffer) => {
+      keep(d);
+      const m = /listening on (http:\/\/\S+)/.exec(d.toString());
+      if (m?.[1]) {
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        child.once('exit', (code, signal) => {
+          if (code !== 0 && signal !== 'SIGKILL') console.error(`${label} exited (${code ?? signal}): ${output.join(' | ')}`);
+        });
+        resolve({ child, origin: m[1], stop });
+      }
+    });
+  });
+}
+
+/** The bare node:http baseline, answering with the responses in `responsesFile`. */
+export async function startBare(responsesFile: string): Promise<Target> {
+  const server = await spawnServer('bare node:http', [BARE, responsesFile]);
+  return { name: 'bare', origin: server.origin, pid: server.child.pid!, stop: server.stop };
+}
+
+export interface OpenkvsOptions {
+  token: string;
+  /** Where the SQLite file goes. */
+  dir: string;
+  /** A directory for `node --cpu-prof`, or undefined for no profiling. */
+  cpuProfDir?: string;
+}
+
+/** openkvs from the built CLI (`dist/`), on SQLite in `dir` or on a throwaway PostgreSQL cluster. */
+export async function startOpenkvs(name: 'sqlite' | 'postgres', o: OpenkvsOptions): Promise<Target> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} not found; build openkvs first: npm run build`);
+  let cluster: Cluster | undefined;
+  let storage: string;
+  let seeder: { seed: Seeder; close?: () => Promise<void> };
+  let dbPid: number | undefined;
+  const extra: string[] = [];
+  if (name === 'sqlite') {
+    const file = join(o.dir, 'openkvs.sqlite');
+    storage = `sqlite:${file}`;
+    seeder = { seed: sqliteSeeder(file) };
+  } else {
+    cluster = await startCluster();
+    storage = cluster.url;
+    extra.push('--pg-pool-size', '10');
+    seeder = postgresSeeder(cluster.url);
+    dbPid = findPostmaster(Number(new URL(cluster.url).port));
+  }
+  const profile = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${join(o.cpuProfDir, name)}`] : [];
+  const args = [...profile, CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--storage', storage];
+  args.push('--admin-token', o.token, '--log-level', 'warn', ...extra);
+  let server: Server | undefined;
+  const stop = async () => {
+    await server?.stop();
+    await seeder.close?.();
+    await cluster?.stop();
+  };
+  try {
+    server = await spawnServer(TARGET_LABELS[name], args);
+    const api = new Api(server.origin, o.token);
+    const stores = await createBenchStores(api);
+    return { name, origin: server.origin, pid: server.child.pid!, dbPid, openkvs: { stores, api, seed: seeder.seed }, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
