@@ -18,6 +18,8 @@ export interface ServeConfig {
   rateLimits: RateLimits | undefined;
   /** Origins allowed to call the API from browsers: `*`, a list, or false for none. */
   corsOrigins: '*' | string[] | false;
+  /** Unnamed stores not modified for this many days are deleted; 0 keeps them forever. */
+  unnamedRetentionDays: number;
 }
 
 /** A configuration value that cannot be used; the message is the one line the operator sees. */
@@ -35,6 +37,7 @@ export const DEFAULTS = {
   rateLimitRecords: CLOUD_RATE_LIMITS.recordOpsPerSecond,
   rateLimitOther: CLOUD_RATE_LIMITS.otherPerSecond,
   corsOrigins: '*',
+  unnamedRetentionDays: 7,
 } as const;
 
 /** Raw values by option name, as strings from flags or the environment. */
@@ -55,6 +58,7 @@ export const ENV_NAMES = {
   rateLimitRecords: 'OPENKVS_RATE_LIMIT_RECORDS',
   rateLimitOther: 'OPENKVS_RATE_LIMIT_OTHER',
   corsOrigins: 'OPENKVS_CORS_ORIGINS',
+  unnamedRetentionDays: 'OPENKVS_UNNAMED_RETENTION_DAYS',
 } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -169,6 +173,12 @@ export function resolveServeConfig(flags: RawConfig, env: NodeJS.ProcessEnv = pr
     logLevel,
     rateLimits: rateLimit === 'on' ? rateLimits : undefined,
     corsOrigins: parseCorsOrigins(pick('corsOrigins') ?? DEFAULTS.corsOrigins),
+    unnamedRetentionDays: parseInteger(
+      'unnamed-retention-days',
+      pick('unnamedRetentionDays') ?? String(DEFAULTS.unnamedRetentionDays),
+      0,
+      36_500,
+    ),
   };
 }
 

@@ -104,6 +104,10 @@ export function addServeOptions(cmd: Command): Command {
       `origins allowed to call the API from browsers: *, none or a comma-separated list (env ${ENV_NAMES.corsOrigins}, default ${DEFAULTS.corsOrigins})`,
     )
     .option(
+      '--unnamed-retention-days <n>',
+      `delete unnamed stores not modified for this many days, 0 to keep them (env ${ENV_NAMES.unnamedRetentionDays}, default ${DEFAULTS.unnamedRetentionDays})`,
+    )
+    .option(
       '--log-level <level>',
       `fatal, error, warn, info, debug, trace or silent (env ${ENV_NAMES.logLevel}, default ${DEFAULTS.logLevel})`,
     )

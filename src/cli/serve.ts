@@ -1,7 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import type { ServeConfig } from '../config.js';
 import { createKvs } from '../domain/index.js';
-import { createApp, redactUrl } from '../http/app.js';
+import { createRetentionSweeper } from '../domain/retention.js';
+import { createApp } from '../http/app.js';
+import { loggerOptions } from '../http/request-log.js';
 import { openStorage } from '../storage/open.js';
 
 /** How long a stopping server lets requests in flight finish before closing their connections. */
@@ -40,12 +42,7 @@ export async function startServer(config: ServeConfig, print: (line: string) => 
     maxRecordBytes: config.maxRecordBytes,
     rateLimits: config.rateLimits,
     corsOrigins: config.corsOrigins,
-    logger: {
-      level: config.logLevel,
-      serializers: {
-        req: (req: { method: string; url: string; id: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
-      },
-    },
+    logger: loggerOptions(config.logLevel),
   });
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -65,6 +62,13 @@ export async function startServer(config: ServeConfig, print: (line: string) => 
   const url = `http://${urlHost(config.host)}:${address.port}`;
   if (!config.publicUrl) publicUrl = url;
   print(`openkvs listening on ${url} (storage: ${describeStorage(config)}, public URL: ${publicUrl})`);
+  const retention = createRetentionSweeper({
+    driver,
+    days: config.unnamedRetentionDays,
+    onDeleted: (id) => kvs.stats.forget(id),
+    log: app.log,
+  });
+  retention.start();
 
   let closing: Promise<void> | undefined;
   const close = () => {
@@ -74,7 +78,7 @@ export async function startServer(config: ServeConfig, print: (line: string) => 
       const idle = setInterval(() => app.server.closeIdleConnections(), 100);
       const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       try {
-        await app.close();
+        await Promise.all([app.close(), retention.stop()]);
       } finally {
         clearInterval(idle);
         clearTimeout(force);

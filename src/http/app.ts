@@ -4,6 +4,9 @@ import type { Kvs } from '../domain/index.js';
 import { holdContentType } from './content-type.js';
 import { clientErrorHandler, installErrorHandlers, sendError } from './errors.js';
 import { installRateLimits, type RateLimits } from './limits.js';
+import { createMetrics } from './metrics.js';
+import { installOpenApi, openApiRoutes } from './openapi.js';
+import { installRequestLog, requestId } from './request-log.js';
 import { archiveRoutes } from './routes/archive.js';
 import { consoleRoutes } from './routes/console.js';
 import { keyRoutes } from './routes/keys.js';
@@ -52,20 +55,32 @@ const CORS_EXPOSED_HEADERS = [
   'X-RateLimit-Limit',
   'X-RateLimit-Remaining',
   'X-RateLimit-Reset',
+  'X-Request-Id',
 ];
 
-/** Query parameters whose values never reach the logs. */
-const SECRET_PARAMS = /([?&](?:token|signature)=)[^&]*/gi;
-
-export function redactUrl(url: string): string {
-  return url.replace(SECRET_PARAMS, '$1[redacted]');
-}
+const HEALTH_SCHEMA = {
+  operationId: 'health_get',
+  summary: 'Health check',
+  description: 'Answers 200 once the server accepts requests (503 while it shuts down).',
+  tags: ['Operations'],
+  security: [],
+  response: {
+    200: {
+      description: 'Serving.',
+      type: 'object',
+      required: ['status'],
+      properties: { status: { type: 'string', enum: ['ok'] } },
+    },
+  },
+};
 
 /** The Fastify application with every route; not listening yet. */
 export function createApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     logger: options.logger ?? false,
+    // One line per request, written by installRequestLog, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    genReqId: requestId,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 },
     return503OnClosing: true,
     clientErrorHandler,
@@ -85,6 +100,9 @@ export function createApp(options: AppOptions): FastifyInstance {
   });
 
   installErrorHandlers(app);
+  installRequestLog(app);
+  const metrics = createMetrics(options.kvs.driver);
+  app.addHook('onResponse', metrics.onResponse);
   const origins = options.corsOrigins ?? '*';
   if (origins !== false) {
     // No credentials: tokens travel in the Authorization header, never in cookies.
@@ -98,14 +116,17 @@ export function createApp(options: AppOptions): FastifyInstance {
   }
   const { rateLimits } = options;
   if (rateLimits) installRateLimits(app, rateLimits, options.kvs.driver);
+  installOpenApi(app);
   // Routes are registered after the plugins above, so that their hooks apply to every route.
   app.register(async (api) => {
-    api.get('/health', async () => ({ status: 'ok' }));
+    api.get('/health', { schema: HEALTH_SCHEMA }, async () => ({ status: 'ok' }));
     storeRoutes(api, options.kvs, options.publicUrl);
     keyRoutes(api, options.kvs);
     archiveRoutes(api, options.kvs);
     recordRoutes(api, options.kvs, options.publicUrl, options.maxRecordBytes);
     consoleRoutes(api);
+    metrics.routes(api);
+    openApiRoutes(api);
   });
   return app;
 }

@@ -179,6 +179,14 @@ export interface StorageDriver {
 
   applyStats(deltas: StatsDelta[]): Promise<void>;
 
+  /** Stores and their stored bytes (the sum of `storageBytes`) over every user, for metrics. */
+  totals(): Promise<{ stores: number; bytes: number }>;
+  /**
+   * Up to `limit` ids of unnamed stores last modified before `olderThan` (ms), oldest first, for
+   * the retention sweeper. Served by an index, so a batch costs O(limit).
+   */
+  listExpiredUnnamedStores(olderThan: number, limit: number): Promise<string[]>;
+
   /**
    * Counts a request against `key` in the current fixed window of `windowMs`, for rate limits
    * shared by every node on the storage. Drivers used by one process only leave it out (the

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { AccountAccess } from '../../src/domain/access.js';
 import { createKvs, type Kvs } from '../../src/domain/index.js';
-import { createApp } from '../../src/http/app.js';
+import { type AppOptions, createApp } from '../../src/http/app.js';
 import type { StorageDriver } from '../../src/storage/driver.js';
 import { PostgresDriver } from '../../src/storage/postgres/index.js';
 import { SqliteDriver } from '../../src/storage/sqlite/index.js';
@@ -31,6 +31,10 @@ export interface TestContextOptions {
   accountAccess?: AccountAccess;
   /** SQLite file path (the test is then about SQLite whatever the driver under test). */
   path?: string;
+  /** Passed to `createApp` as given (its defaults when absent). */
+  rateLimits?: AppOptions['rateLimits'];
+  corsOrigins?: AppOptions['corsOrigins'];
+  timeouts?: AppOptions['timeouts'];
 }
 
 /** The driver the HTTP tests run on: `OPENKVS_TEST_DRIVER=postgres` or SQLite in memory. */
@@ -53,7 +57,14 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   const { driver, cleanup } = await openDriver(options.path);
   const publicUrl = () => PUBLIC_URL;
   const kvs = createKvs({ driver, publicUrl, accountAccess: options.accountAccess });
-  const app = createApp({ kvs, publicUrl, maxRecordBytes: options.maxRecordBytes ?? 104_857_600 });
+  const app = createApp({
+    kvs,
+    publicUrl,
+    maxRecordBytes: options.maxRecordBytes ?? 104_857_600,
+    rateLimits: options.rateLimits,
+    corsOrigins: options.corsOrigins,
+    timeouts: options.timeouts,
+  });
   const alice = (await kvs.users.create('alice')).token;
   const bob = (await kvs.users.create('bob')).token;
   const request: TestContext['request'] = ({ token, headers, ...rest }) =>

@@ -8,6 +8,7 @@ import { InvalidRecordKeyError } from '../../errors.js';
 import { resolveCaller } from '../caller.js';
 import { stringParam, toOptional } from '../query.js';
 import { recordPayload } from '../record-payload.js';
+import { binary, errorResponses, header, storeIdParam } from '../schemas.js';
 
 /**
  * Adds the archive's records to the ZIP one page of keys at a time: the next page is fetched when
@@ -45,7 +46,25 @@ export function archiveRoutes(app: FastifyInstance, kvs: Kvs): void {
     '/v2/key-value-stores/:storeId/records',
     {
       schema: {
-        querystring: { type: 'object', properties: { prefix: stringParam, collection: stringParam, signature: stringParam } },
+        operationId: 'keyValueStore_records_get',
+        summary: 'Download records as a ZIP',
+        description: 'Every record (or those of a prefix or collection) as one file per key, streamed.',
+        tags: ['Records'],
+        params: { type: 'object', properties: { storeId: storeIdParam }, required: ['storeId'] },
+        querystring: {
+          type: 'object',
+          properties: {
+            prefix: { ...stringParam, description: 'Only keys that start with this.' },
+            collection: { ...stringParam, description: "Only the keys of this collection of the store's schema." },
+            signature: { ...stringParam, description: 'A storage-content signature (`recordsPublicUrl`): read without a token.' },
+          },
+        },
+        response: {
+          200: binary('The records as a ZIP archive.', 'application/zip', {
+            'Content-Disposition': header('`attachment; filename="<store name or id>.zip"`'),
+          }),
+          ...errorResponses(400, 401, 403, 404, 429),
+        },
       },
     },
     async (req, reply) => {

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import { binary, errorResponses } from '../schemas.js';
 
 /** `dist/web/` of the project, where `npm run build:web` puts the console (same path from `src/` and `dist/`). */
 const WEB_ROOT = fileURLToPath(new URL('../../../dist/web/', import.meta.url));
@@ -60,9 +61,29 @@ async function readWeb(path: string): Promise<Buffer | undefined> {
   }
 }
 
+const PAGE_SCHEMA = {
+  operationId: 'console_get',
+  summary: 'The web console',
+  tags: ['Console'],
+  security: [],
+  response: {
+    200: binary('The page.', 'text/html'),
+    503: { description: 'The console is not built.', content: { 'text/plain': { schema: { type: 'string' } } } },
+  },
+};
+
+const ASSET_SCHEMA = {
+  operationId: 'console_asset_get',
+  summary: 'A file of the web console',
+  tags: ['Console'],
+  security: [],
+  params: { type: 'object', properties: { file: { type: 'string' } }, required: ['file'] },
+  response: { 200: binary('The file, cached for a year.', '*/*'), ...errorResponses(404) },
+};
+
 /** The browser console: `GET /` (the page) and `GET /assets/{file}` (content-hashed, cached for a year). */
 export function consoleRoutes(app: FastifyInstance): void {
-  app.get('/', async (_req, reply) => {
+  app.get('/', { schema: PAGE_SCHEMA }, async (_req, reply) => {
     const page = await readWeb('index.html');
     if (page === undefined)
       return reply.code(503).type('text/plain; charset=utf-8').header('cache-control', 'no-store').send(NOT_BUILT);
@@ -72,7 +93,7 @@ export function consoleRoutes(app: FastifyInstance): void {
       .send(page.toString('utf8').replaceAll('__CSP_NONCE__', nonce));
   });
 
-  app.get<{ Params: { file: string } }>('/assets/:file', async (req, reply) => {
+  app.get<{ Params: { file: string } }>('/assets/:file', { schema: ASSET_SCHEMA }, async (req, reply) => {
     const { file } = req.params;
     const type = TYPES[extname(file)];
     if (type === undefined || !ASSET_NAME.test(file)) return reply.callNotFound();

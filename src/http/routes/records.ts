@@ -16,8 +16,9 @@ import { declaredDigests, declaredLength, parseContentEncoding, recordBody } fro
 import { resolveCaller } from '../caller.js';
 import { isNotModified, parseRange, recordEtag, sliceStream, writeCondition } from '../conditional.js';
 import { declaredContentType } from '../content-type.js';
-import { boolParam, stringParam, toBool, toOptional } from '../query.js';
+import { toBool, toOptional } from '../query.js';
 import { recordPayload } from '../record-payload.js';
+import { deleteRecordSchema, getRecordSchema, headRecordSchema, putRecordSchema } from './record-schemas.js';
 
 const RECORD_PATH = '/v2/key-value-stores/:storeId/records/*';
 const MAX_CONTENT_TYPE_LENGTH = 1024;
@@ -26,11 +27,6 @@ type RecordRequest = FastifyRequest<{
   Params: { storeId: string; '*': string };
   Querystring: { attachment?: string; signature?: string; disableRedirect?: string };
 }>;
-
-const readQuery = {
-  type: 'object',
-  properties: { attachment: boolParam, signature: stringParam, disableRedirect: stringParam },
-} as const;
 
 /** The key is checked before anything else: an invalid key is 400 whatever else is wrong. */
 async function checkKey(req: FastifyRequest): Promise<void> {
@@ -106,26 +102,23 @@ function answerBody(record: StoredRecord, answer: RecordAnswer): Buffer | Readab
 
 /** `/v2/key-value-stores/{storeId}/records/{recordKey}`: GET, HEAD, PUT, POST, DELETE. */
 export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => string, maxRecordBytes: number): void {
-  app.get(
-    RECORD_PATH,
-    { schema: { querystring: readQuery }, exposeHeadRoute: false, preValidation: checkKey },
-    async (request, reply) => {
-      const req = request as RecordRequest;
-      const caller = await resolveCaller(kvs, req);
-      const key = req.params['*'];
-      const record = await kvs.records.get(caller, parseStoreRef(req.params.storeId), key, toOptional(req.query.signature));
-      let answer: RecordAnswer;
-      try {
-        answer = answerRecord(req, reply, record, toBool(req.query.attachment), true);
-      } catch (err) {
-        if (record.value.kind === 'stream') record.value.stream.destroy();
-        throw err;
-      }
-      return reply.send(answerBody(record, answer));
-    },
-  );
+  app.get(RECORD_PATH, { schema: getRecordSchema, exposeHeadRoute: false, preValidation: checkKey }, async (request, reply) => {
+    const req = request as RecordRequest;
+    const caller = await resolveCaller(kvs, req);
+    const key = req.params['*'];
+    const record = await kvs.records.get(caller, parseStoreRef(req.params.storeId), key, toOptional(req.query.signature));
+    let answer: RecordAnswer;
+    try {
+      answer = answerRecord(req, reply, record, toBool(req.query.attachment), true);
+    } catch (err) {
+      if (record.value.kind === 'stream') record.value.stream.destroy();
+      throw err;
+    }
+    return reply.send(answerBody(record, answer));
+  });
 
-  app.head(RECORD_PATH, { schema: { querystring: readQuery }, preValidation: checkKey }, async (request, reply) => {
+  const head = { schema: headRecordSchema, preValidation: checkKey, config: { swagger: { exposeHeadRoute: true } } };
+  app.head(RECORD_PATH, head, async (request, reply) => {
     const req = request as RecordRequest;
     const caller = await resolveCaller(kvs, req);
     const key = req.params['*'];
@@ -162,10 +155,10 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
     reply.header('etag', `"${etag()}"`);
     return reply.send({});
   };
-  app.put(RECORD_PATH, { preValidation: checkKey }, put);
-  app.post(RECORD_PATH, { preValidation: checkKey }, put);
+  app.put(RECORD_PATH, { schema: putRecordSchema('put'), preValidation: checkKey }, put);
+  app.post(RECORD_PATH, { schema: putRecordSchema('post'), preValidation: checkKey }, put);
 
-  app.delete(RECORD_PATH, { preValidation: checkKey }, async (request, reply) => {
+  app.delete(RECORD_PATH, { schema: deleteRecordSchema, preValidation: checkKey }, async (request, reply) => {
     const req = request as RecordRequest;
     const caller = await resolveCaller(kvs, req);
     if (!caller.user) throw new TokenNotProvidedError();

@@ -2,10 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { parseStoreRef } from '../../domain/access.js';
 import type { Kvs } from '../../domain/index.js';
 import { parseStorePatch } from '../../domain/stores.js';
+import { STORE_NAME_MAX, STORE_NAME_REGEX, TITLE_MAX } from '../../domain/validation.js';
 import { InvalidRequestError } from '../../errors.js';
+import { GENERAL_ACCESS } from '../../storage/driver.js';
 import { readJsonBody } from '../body.js';
 import { requireUser, resolveCaller } from '../caller.js';
 import { boolParam, toBool, toInt, toOptional, uintParam } from '../query.js';
+import { dataOf, errorResponses, header, noBody, storeIdParam } from '../schemas.js';
 
 const MAX_LIST_LIMIT = 1000;
 
@@ -17,22 +20,58 @@ interface ListQuery {
   ownership?: string;
 }
 
+const TAGS = ['Key-value stores'];
+/** These endpoints need a token (anonymous access is not an option). */
+const TOKEN_ONLY: { [scheme: string]: string[] }[] = [{ bearerAuth: [] }, { tokenQuery: [] }];
+const storeParams = { type: 'object', properties: { storeId: storeIdParam }, required: ['storeId'] } as const;
+const store = { $ref: 'Store#' };
+
+const listResponse = dataOf(
+  {
+    type: 'object',
+    required: ['total', 'offset', 'limit', 'desc', 'count', 'unnamed', 'items'],
+    properties: {
+      total: { type: 'integer' },
+      offset: { type: 'integer' },
+      limit: { type: 'integer' },
+      desc: { type: 'boolean' },
+      count: { type: 'integer' },
+      unnamed: { type: 'boolean' },
+      items: { type: 'array', items: store },
+    },
+  },
+  "The caller's stores, oldest first (or newest first with `desc`).",
+);
+
+/** Documents the rule; the domain checks it (400 `invalid-value`). */
+const storeName = { type: 'string', pattern: STORE_NAME_REGEX.source, maxLength: STORE_NAME_MAX } as const;
+
+const storeBody = (description: string, properties: Record<string, object>) => ({
+  description,
+  content: { 'application/json': { schema: { type: 'object', properties } } },
+});
+
 /** `/v2/key-value-stores` and `/v2/key-value-stores/{storeId}`. */
 export function storeRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => string): void {
   app.get<{ Querystring: ListQuery }>(
     '/v2/key-value-stores',
     {
       schema: {
+        operationId: 'keyValueStores_get',
+        summary: 'List stores',
+        tags: TAGS,
+        security: TOKEN_ONLY,
         querystring: {
           type: 'object',
           properties: {
-            offset: uintParam,
-            limit: uintParam,
-            desc: boolParam,
-            unnamed: boolParam,
+            offset: { ...uintParam, description: 'Stores to skip (default 0).' },
+            limit: { ...uintParam, description: 'At most this many stores (default and maximum 1000).' },
+            desc: { ...boolParam, description: 'Newest first.' },
+            unnamed: { ...boolParam, description: 'Include unnamed stores.' },
             ownership: { type: 'string', enum: ['ownedByMe', 'sharedWithMe', ''] },
           },
         },
+        response: { 200: listResponse, ...errorResponses(400, 401, 429) },
       },
     },
     async (req) => {
@@ -52,7 +91,31 @@ export function storeRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => str
 
   app.post<{ Querystring: { name?: string } }>(
     '/v2/key-value-stores',
-    { schema: { querystring: { type: 'object', properties: { name: { type: 'string' } } } } },
+    {
+      schema: {
+        operationId: 'keyValueStores_post',
+        summary: 'Get or create a store',
+        description: 'With a name the caller already uses, answers 200 with that store; otherwise creates one (201).',
+        tags: TAGS,
+        security: TOKEN_ONLY,
+        querystring: {
+          type: 'object',
+          properties: { name: { type: 'string', description: 'The store name; without one, a new unnamed store.' } },
+        },
+        requestBody: {
+          required: false,
+          ...storeBody('Optional; the query `name` wins over the body `name`.', {
+            name: storeName,
+            schema: { type: 'object', description: 'The store schema.' },
+          }),
+        },
+        response: {
+          200: dataOf(store, 'The existing store of that name.'),
+          201: { ...dataOf(store, 'A new store.'), headers: { Location: header('URL of the new store.') } },
+          ...errorResponses(400, 401, 413, 415, 429),
+        },
+      },
+    },
     async (req, reply) => {
       const user = await requireUser(kvs, req);
       const body = await readJsonBody(req.raw);
@@ -67,20 +130,66 @@ export function storeRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => str
     },
   );
 
-  app.get<{ Params: { storeId: string } }>('/v2/key-value-stores/:storeId', async (req) => {
-    const caller = await resolveCaller(kvs, req);
-    return { data: await kvs.stores.get(caller, parseStoreRef(req.params.storeId)) };
-  });
+  app.get<{ Params: { storeId: string } }>(
+    '/v2/key-value-stores/:storeId',
+    {
+      schema: {
+        operationId: 'keyValueStore_get',
+        summary: 'Get a store',
+        tags: TAGS,
+        params: storeParams,
+        response: { 200: dataOf(store, 'The store.'), ...errorResponses(401, 403, 404, 429) },
+      },
+    },
+    async (req) => {
+      const caller = await resolveCaller(kvs, req);
+      return { data: await kvs.stores.get(caller, parseStoreRef(req.params.storeId)) };
+    },
+  );
 
-  app.put<{ Params: { storeId: string } }>('/v2/key-value-stores/:storeId', async (req) => {
-    const user = await requireUser(kvs, req);
-    const patch = parseStorePatch(await readJsonBody(req.raw));
-    return { data: await kvs.stores.update({ user }, parseStoreRef(req.params.storeId), patch) };
-  });
+  app.put<{ Params: { storeId: string } }>(
+    '/v2/key-value-stores/:storeId',
+    {
+      schema: {
+        operationId: 'keyValueStore_put',
+        summary: 'Update a store',
+        tags: TAGS,
+        security: TOKEN_ONLY,
+        params: storeParams,
+        requestBody: {
+          required: true,
+          ...storeBody('The fields to change; the others stay.', {
+            name: { ...storeName, type: ['string', 'null'], description: 'Null makes the store unnamed.' },
+            title: { type: ['string', 'null'], maxLength: TITLE_MAX },
+            generalAccess: { type: 'string', enum: [...GENERAL_ACCESS] },
+          }),
+        },
+        response: { 200: dataOf(store, 'The updated store.'), ...errorResponses(400, 401, 403, 404, 413, 415, 429) },
+      },
+    },
+    async (req) => {
+      const user = await requireUser(kvs, req);
+      const patch = parseStorePatch(await readJsonBody(req.raw));
+      return { data: await kvs.stores.update({ user }, parseStoreRef(req.params.storeId), patch) };
+    },
+  );
 
-  app.delete<{ Params: { storeId: string } }>('/v2/key-value-stores/:storeId', async (req, reply) => {
-    const user = await requireUser(kvs, req);
-    await kvs.stores.delete({ user }, parseStoreRef(req.params.storeId));
-    return reply.code(204).send();
-  });
+  app.delete<{ Params: { storeId: string } }>(
+    '/v2/key-value-stores/:storeId',
+    {
+      schema: {
+        operationId: 'keyValueStore_delete',
+        summary: 'Delete a store',
+        tags: TAGS,
+        security: TOKEN_ONLY,
+        params: storeParams,
+        response: { 204: noBody('Deleted, with all its records.'), ...errorResponses(401, 403, 404, 429) },
+      },
+    },
+    async (req, reply) => {
+      const user = await requireUser(kvs, req);
+      await kvs.stores.delete({ user }, parseStoreRef(req.params.storeId));
+      return reply.code(204).send();
+    },
+  );
 }

@@ -346,6 +346,22 @@ export class PostgresDriver implements StorageDriver {
     });
   }
 
+  totals(): Promise<{ stores: number; bytes: number }> {
+    return guardStorage(async () => {
+      const [row] = await this.#sql`
+        SELECT count(*)::bigint AS stores, COALESCE(sum(storage_bytes), 0)::bigint AS bytes FROM stores`;
+      return { stores: (row?.stores as number) ?? 0, bytes: (row?.bytes as number) ?? 0 };
+    });
+  }
+
+  listExpiredUnnamedStores(olderThan: number, limit: number): Promise<string[]> {
+    return guardStorage(async () => {
+      const rows = await this.#sql`
+        SELECT id FROM stores WHERE name IS NULL AND modified_at < ${olderThan} ORDER BY modified_at LIMIT ${limit}`;
+      return rows.map((r) => r.id as string);
+    });
+  }
+
   applyStats(deltas: StatsDelta[]): Promise<void> {
     if (deltas.length === 0) return Promise.resolve();
     // One statement, rows taken in id order, so that nodes flushing at once do not deadlock.

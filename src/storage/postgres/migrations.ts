@@ -81,6 +81,11 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    // The retention sweeper's query: unnamed stores by last modification.
+    version: 4,
+    sql: 'CREATE INDEX stores_unnamed_modified ON stores(modified_at) WHERE name IS NULL;',
+  },
 ];
 
 /** An arbitrary constant naming openkvs's migration lock. */

@@ -286,6 +286,14 @@ export class SqliteDriver implements StorageDriver {
     return { items: rows, isTruncated };
   }
 
+  async totals(): Promise<{ stores: number; bytes: number }> {
+    return this.#q.totals.get() as { stores: number; bytes: number };
+  }
+
+  async listExpiredUnnamedStores(olderThan: number, limit: number): Promise<string[]> {
+    return (this.#q.expiredUnnamedStores.all(olderThan, limit) as { id: string }[]).map((r) => r.id);
+  }
+
   async applyStats(deltas: StatsDelta[]): Promise<void> {
     if (deltas.length === 0) return;
     this.#db.transaction(() => {

@@ -55,6 +55,11 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
     version: 2,
     sql: 'ALTER TABLE records ADD COLUMN etag TEXT;',
   },
+  {
+    // The retention sweeper's query: unnamed stores by last modification.
+    version: 3,
+    sql: 'CREATE INDEX stores_unnamed_modified ON stores(modified_at) WHERE name IS NULL;',
+  },
 ];
 
 /** Applies pending migrations inside one immediate transaction, so concurrent starters do not race. */

@@ -69,6 +69,8 @@ export function createStatements(db: Database.Database) {
     allBlobPaths: p('SELECT blob_path FROM records WHERE blob_path IS NOT NULL'),
     keysAfter: p('SELECT key, size FROM records WHERE store_id = ? AND key > ? ORDER BY key LIMIT ?'),
     keysAfterPrefix: p('SELECT key, size FROM records WHERE store_id = ? AND key > ? AND key < ? ORDER BY key LIMIT ?'),
+    totals: p('SELECT COUNT(*) AS stores, COALESCE(SUM(storage_bytes), 0) AS bytes FROM stores'),
+    expiredUnnamedStores: p('SELECT id FROM stores WHERE name IS NULL AND modified_at < ? ORDER BY modified_at LIMIT ?'),
     keysFromPrefix: p('SELECT key, size FROM records WHERE store_id = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?'),
   };
 }
