@@ -1,6 +1,7 @@
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Kvs } from '../domain/index.js';
+import { ServiceUnavailableError } from '../errors.js';
 import { holdContentType } from './content-type.js';
 import { clientErrorHandler, installErrorHandlers, sendError } from './errors.js';
 import { installRateLimits, type RateLimits } from './limits.js';
@@ -82,7 +83,8 @@ export function createApp(options: AppOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestId,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 },
-    return503OnClosing: true,
+    // Requests that arrive while closing get our own 503 envelope (see the onRequest hook).
+    return503OnClosing: false,
     clientErrorHandler,
     requestTimeout: options.timeouts?.requestMs ?? 600_000,
     connectionTimeout: options.timeouts?.idleMs ?? 120_000,
@@ -94,8 +96,19 @@ export function createApp(options: AppOptions): FastifyInstance {
   // Bodies are read by the handlers themselves, as raw bytes (records) or decoded JSON (stores).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
-  app.addHook('onRequest', (req, _reply, done) => {
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', (req, reply, done) => {
     holdContentType(req.raw);
+    if (closing) {
+      // A stopping server finishes what it has, and takes nothing new; clients retry 503s.
+      reply.header('connection', 'close');
+      done(new ServiceUnavailableError('The server is shutting down. Try again.'));
+      return;
+    }
     done();
   });
 
