@@ -52,7 +52,8 @@ export class AccessPolicy {
     return store.generalAccess === 'FOLLOW_USER_SETTING' ? this.#accountAccess : store.generalAccess;
   }
 
-  async #find(caller: Caller, ref: StoreRef): Promise<StoreRow | undefined> {
+  /** The store a reference names, without any permission check. */
+  async find(caller: Caller, ref: StoreRef): Promise<StoreRow | undefined> {
     if (ref.kind === 'id') return ID_REGEX.test(ref.id) ? this.#driver.getStore(ref.id) : undefined;
     let ownerId: string | undefined;
     if (ref.username === '') ownerId = caller.user?.id;
@@ -64,7 +65,7 @@ export class AccessPolicy {
 
   async resolve(caller: Caller, ref: StoreRef, mode: AccessMode, signature?: SignatureCheck): Promise<ResolvedStore> {
     if (mode === 'write' && !caller.user) throw new TokenNotProvidedError();
-    const store = await this.#find(caller, ref);
+    const store = await this.find(caller, ref);
     if (!store) throw caller.user ? new RecordNotFoundError() : new RecordOrTokenNotFoundError();
     if (caller.user && store.userId === caller.user.id) return { store, canWrite: true };
     if (mode === 'write') throw new InsufficientPermissionsError();

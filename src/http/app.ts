@@ -88,7 +88,15 @@ export function createApp(options: AppOptions): FastifyInstance {
     clientErrorHandler,
     requestTimeout: options.timeouts?.requestMs ?? 600_000,
     connectionTimeout: options.timeouts?.idleMs ?? 120_000,
-    http: { headersTimeout: options.timeouts?.headersMs ?? 30_000 },
+    // Node replaces the idle timeout of a kept-alive connection with this one.
+    keepAliveTimeout: Math.min(72_000, options.timeouts?.idleMs ?? 120_000),
+    http: {
+      headersTimeout: options.timeouts?.headersMs ?? 30_000,
+      // Node checks both timeouts only this often (30 s by default).
+      connectionsCheckingInterval: Math.min(1000, Math.floor((options.timeouts?.headersMs ?? 30_000) / 4)),
+      // A request without Host is answered like any other (an empty 400 otherwise).
+      requireHostHeader: false,
+    },
     frameworkErrors: (err, req, reply) => {
       sendError(err, req, reply);
     },
@@ -113,6 +121,22 @@ export function createApp(options: AppOptions): FastifyInstance {
   });
 
   installErrorHandlers(app);
+  // Node answers these outside Fastify; give them the envelope too.
+  app.server.on('checkExpectation', (_req, res) => {
+    const body = JSON.stringify({ error: { type: 'expectation-failed', message: 'Only "Expect: 100-continue" is supported.' } });
+    res.writeHead(417, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      connection: 'close',
+    });
+    res.end(body);
+  });
+  app.server.on('connect', (_req, socket) => {
+    const body = JSON.stringify({ error: { type: 'method-not-allowed', message: 'CONNECT is not supported.' } });
+    socket.end(
+      `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
   installRequestLog(app);
   const metrics = createMetrics(options.kvs.driver);
   app.addHook('onResponse', metrics.onResponse);
@@ -125,10 +149,12 @@ export function createApp(options: AppOptions): FastifyInstance {
       allowedHeaders: CORS_REQUEST_HEADERS,
       exposedHeaders: CORS_EXPOSED_HEADERS,
       maxAge: 600,
+      // An OPTIONS that is not a preflight gets the API's own answer, not a text/plain 400.
+      strictPreflight: false,
     });
   }
   const { rateLimits } = options;
-  if (rateLimits) installRateLimits(app, rateLimits, options.kvs.driver);
+  if (rateLimits) installRateLimits(app, rateLimits, options.kvs);
   installOpenApi(app);
   // Routes are registered after the plugins above, so that their hooks apply to every route.
   app.register(async (api) => {

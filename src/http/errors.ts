@@ -61,6 +61,8 @@ const DRAIN_MS = 5000;
 async function drain(raw: IncomingMessage): Promise<void> {
   if (raw.complete || raw.readableEnded || raw.destroyed) return;
   const ac = new AbortController();
+  // A reader that gave up (an abandoned async iterator) may still listen for 'readable', which keeps resume() from flowing.
+  raw.removeAllListeners('readable');
   raw.resume();
   await Promise.race([
     once(raw, 'end', { signal: ac.signal }),

@@ -1,7 +1,10 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { parseStoreRef } from '../domain/access.js';
+import type { Kvs } from '../domain/index.js';
 import { RateLimitExceededError } from '../errors.js';
 import type { StorageDriver } from '../storage/driver.js';
+import { resolveCaller } from './caller.js';
 
 /** Per-store request rates (spec decision 15): off unless configured. */
 export interface RateLimits {
@@ -40,17 +43,25 @@ function isRecordRoute(req: FastifyRequest): boolean {
  * Registers the per-store rate limits on the root instance, before the routes; counters are
  * shared through the driver when it can.
  */
-export function installRateLimits(app: FastifyInstance, limits: RateLimits, driver: StorageDriver): void {
-  const count = driver.countRequest?.bind(driver);
+export function installRateLimits(app: FastifyInstance, limits: RateLimits, kvs: Kvs): void {
+  const count = kvs.driver.countRequest?.bind(kvs.driver);
   app.register(rateLimit, {
     global: true,
     timeWindow: 1000,
     hook: 'onRequest',
     ...(count ? { store: sharedStore(count) } : {}),
     allowList: (req) => !(req.params as { storeId?: string } | undefined)?.storeId,
-    keyGenerator: (req) => {
-      const storeId = (req.params as { storeId?: string }).storeId ?? '';
-      return `${isRecordRoute(req) ? 'record' : 'other'}:${storeId}`;
+    keyGenerator: async (req) => {
+      const category = isRecordRoute(req) ? 'record' : 'other';
+      const param = (req.params as { storeId?: string }).storeId ?? '';
+      if (!param.includes('~')) return `${category}:${param}`;
+      // A store named by `~name` or `user~name` shares the budget of its id.
+      try {
+        const store = await kvs.access.find(await resolveCaller(kvs, req), parseStoreRef(param));
+        return `${category}:${store?.id ?? param}`;
+      } catch {
+        return `${category}:${param}`;
+      }
     },
     max: (req) => (isRecordRoute(req) ? limits.recordOpsPerSecond : limits.otherPerSecond),
     errorResponseBuilder: (_req, ctx) => new RateLimitExceededError(ctx.max),

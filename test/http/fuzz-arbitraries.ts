@@ -1,0 +1,339 @@
+import fc from 'fast-check';
+
+/** Generators of hostile request targets and credentials for the fuzz tests (test/http/fuzz*.test.ts). */
+
+/** The stores a fuzz run aims at. `protected*` (alice's) and `bob*` (bob's) must come out unchanged. */
+export interface FuzzTargets {
+  alice: string;
+  bob: string;
+  protectedId: string;
+  protectedName: string;
+  bobStoreId: string;
+  bobStoreName: string;
+  /** alice's store the fuzz may write to with her token (only through this literal id). */
+  playgroundId: string;
+  playgroundName: string;
+  /** Valid signatures of the protected store's records and key list: they grant reads, never writes. */
+  signatures: string[];
+  /** ETags of the protected store's records, for If-* headers. */
+  etags: string[];
+}
+
+export type PathKind = 'collection' | 'store' | 'keys' | 'zip' | 'record' | 'other';
+
+export interface FuzzRoute {
+  kind: PathKind;
+  path: string;
+  /** The `{storeId}` segment as sent. */
+  ref?: string;
+  /** The `{recordKey}` segment as sent. */
+  key?: string;
+}
+
+/** Percent-encodes (as UTF-8) what cannot travel in a request target; `%` stays, so bad escapes survive. */
+export function urlSafe(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    const c = ch.codePointAt(0) ?? 0;
+    if (c > 0x20 && c < 0x7f && ch !== '#' && ch !== '?' && ch !== '\\') out += ch;
+    else {
+      try {
+        out += encodeURIComponent(ch);
+      } catch {
+        out += '%ED%A0%80'; // a lone surrogate, as the bytes a careless encoder would send
+      }
+    }
+  }
+  return out;
+}
+
+const printableChar = fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c));
+/** Text a header value may hold (visible ASCII and spaces). */
+export const printable = (maxLength = 40) => fc.string({ unit: printableChar, maxLength });
+
+const PERCENT_JUNK = [
+  '%',
+  '%z',
+  '%zz',
+  '%0',
+  '%%',
+  '%00',
+  '%2F',
+  '%2f',
+  '%C0%AF',
+  '%E2%82',
+  '%FF',
+  '%25',
+  '%2e%2e',
+  '%7E',
+  '%20',
+];
+const KEY_CHAR = /^[a-zA-Z0-9!\-_.'()]$/;
+const validKey = fc.stringMatching(/^[a-zA-Z0-9!\-_.'()]{1,24}$/);
+
+export const keySegment: fc.Arbitrary<string> = fc.oneof(
+  { weight: 6, arbitrary: validKey },
+  { weight: 1, arbitrary: validKey.map(encodeURIComponent) },
+  { weight: 1, arbitrary: validKey.map((k) => [...k].map((c) => `%${c.charCodeAt(0).toString(16)}`).join('')) },
+  { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 24 }).map(urlSafe) },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 24 }).map(urlSafe) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .array(
+        fc.oneof(
+          fc.constantFrom(...PERCENT_JUNK),
+          printableChar.filter((c) => KEY_CHAR.test(c)),
+        ),
+        { maxLength: 10 },
+      )
+      .map((parts) => parts.join('')),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      '',
+      '.',
+      '..',
+      '%2e%2e',
+      'a/b',
+      'a%2Fb',
+      '../../etc/passwd',
+      'k/',
+      'x'.repeat(256),
+      'x'.repeat(257),
+      'y'.repeat(17_000),
+      'a%20b',
+      'a+b',
+      '~',
+      '%C3%A9',
+      'json',
+      'binary',
+      'gz',
+    ),
+  },
+);
+
+/** Some characters of `id` percent-encoded: the same store, spelled differently. */
+const encodedVariant = (id: string) =>
+  fc
+    .array(fc.boolean(), { minLength: id.length, maxLength: id.length })
+    .map((mask) => [...id].map((c, i) => (mask[i] ? `%${c.charCodeAt(0).toString(16).toUpperCase()}` : c)).join(''));
+
+function refSegment(t: FuzzTargets): fc.Arbitrary<string> {
+  return fc.oneof(
+    { weight: 5, arbitrary: fc.constant(t.playgroundId) },
+    { weight: 3, arbitrary: fc.constantFrom(t.protectedId, t.bobStoreId) },
+    {
+      weight: 3,
+      arbitrary: fc.constantFrom(
+        `~${t.protectedName}`,
+        `~${t.playgroundName}`,
+        `~${t.bobStoreName}`,
+        `alice~${t.protectedName}`,
+        `alice~${t.playgroundName}`,
+        `bob~${t.bobStoreName}`,
+        `bob~${t.protectedName}`,
+        '~',
+        'alice~',
+        '~~',
+        'nobody~x',
+        `%7E${t.protectedName}`,
+      ),
+    },
+    { weight: 1, arbitrary: fc.constantFrom(t.protectedId, t.playgroundId, t.bobStoreId).chain(encodedVariant) },
+    { weight: 1, arbitrary: fc.stringMatching(/^[a-zA-Z0-9]{17}$/) },
+    { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 24 }).map(urlSafe) },
+    { weight: 1, arbitrary: fc.constantFrom('x'.repeat(100), 'x'.repeat(17_000), '%zz', '%', '..', '.') },
+  );
+}
+
+const OTHER_PATHS = [
+  '/',
+  '/health',
+  '/v2',
+  '/v2/',
+  '/assets/x.js',
+  '/assets/..%2f..%2fpackage.json',
+  '/assets/%2e%2e/%2e%2e/package.json',
+  '//v2/key-value-stores',
+  '/v2//key-value-stores',
+  '/V2/KEY-VALUE-STORES',
+  '/v2/key-value-stores//records/k',
+  '/v2/key-value-stores/x/records/k/extra/',
+  '/v2/datasets',
+  '/v2/actors/x/runs/last/key-value-store',
+  '/openapi.json',
+  '/docs',
+  '/metrics',
+];
+
+export function route(t: FuzzTargets): fc.Arbitrary<FuzzRoute> {
+  const ref = refSegment(t);
+  const base = '/v2/key-value-stores';
+  const slash = fc.constantFrom('', '/');
+  return fc.oneof(
+    { weight: 2, arbitrary: slash.map((s): FuzzRoute => ({ kind: 'collection', path: `${base}${s}` })) },
+    {
+      weight: 3,
+      arbitrary: fc.tuple(ref, slash).map(([r, s]): FuzzRoute => ({ kind: 'store', path: `${base}/${r}${s}`, ref: r })),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(ref, slash).map(([r, s]): FuzzRoute => ({ kind: 'keys', path: `${base}/${r}/keys${s}`, ref: r })),
+    },
+    { weight: 1, arbitrary: ref.map((r): FuzzRoute => ({ kind: 'zip', path: `${base}/${r}/records`, ref: r })) },
+    {
+      weight: 8,
+      arbitrary: fc
+        .tuple(ref, keySegment)
+        .map(([r, k]): FuzzRoute => ({ kind: 'record', path: `${base}/${r}/records/${k}`, ref: r, key: k })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .oneof(
+          fc.constantFrom(...OTHER_PATHS),
+          fc.webPath().map(urlSafe),
+          fc.string({ maxLength: 30 }).map((s) => `/${urlSafe(s)}`),
+        )
+        .map((p): FuzzRoute => ({ kind: 'other', path: p.startsWith('/') ? p : `/${p}` })),
+    },
+  );
+}
+
+const ROUTE_SHAPES: [PathKind, RegExp][] = [
+  ['collection', /^\/v2\/key-value-stores\/?$/],
+  ['store', /^\/v2\/key-value-stores\/([^/]+)\/?$/],
+  ['keys', /^\/v2\/key-value-stores\/([^/]+)\/keys\/?$/],
+  ['zip', /^\/v2\/key-value-stores\/([^/]+)\/records$/],
+  ['record', /^\/v2\/key-value-stores\/([^/]+)\/records\/(.*)$/],
+];
+
+/**
+ * The route a WHATWG URL parser (fetch, axios, light-my-request) makes of a path: it removes dot
+ * segments, so `…/records/..` becomes the store itself. (A leading `//` would name a host: one
+ * slash is kept; the wire fuzz sends such paths as they are.)
+ */
+export function asUrlClientSends(r: FuzzRoute): FuzzRoute {
+  const path = new URL(r.path.replace(/^\/+/, '/'), 'http://localhost').pathname;
+  if (path === r.path) return r;
+  for (const [kind, shape] of ROUTE_SHAPES) {
+    const m = shape.exec(path);
+    if (m) return { kind, path, ref: m[1], key: m[2] };
+  }
+  return { kind: 'other', path };
+}
+
+export const method = fc.oneof(
+  { weight: 6, arbitrary: fc.constant('GET') },
+  { weight: 2, arbitrary: fc.constant('HEAD') },
+  { weight: 5, arbitrary: fc.constant('PUT') },
+  { weight: 3, arbitrary: fc.constant('POST') },
+  { weight: 2, arbitrary: fc.constant('DELETE') },
+  { weight: 1, arbitrary: fc.constantFrom('OPTIONS', 'PATCH') },
+);
+
+/** Valid tokens, near-misses and junk. */
+export function token(t: FuzzTargets): fc.Arbitrary<string> {
+  return fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(t.alice, t.bob) },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom(
+        t.alice.slice(0, -1),
+        `${t.alice}x`,
+        t.alice.toUpperCase(),
+        ` ${t.bob}`,
+        'okvs_',
+        '',
+        'null',
+        'undefined',
+        'a'.repeat(10_000),
+      ),
+    },
+    { weight: 1, arbitrary: printable(60) },
+  );
+}
+
+/** An Authorization header: absent, well-formed, or any of the ways to get it wrong. */
+export function authorization(t: FuzzTargets): fc.Arbitrary<string | undefined> {
+  const tok = token(t);
+  return fc.oneof(
+    { weight: 3, arbitrary: fc.constant(undefined) },
+    { weight: 4, arbitrary: tok.map((x) => `Bearer ${x}`) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(tok, fc.constantFrom('bearer ', 'BEARER ', 'Bearer  ', 'Bearer\t', 'Basic ', 'Token ', '', 'Bearer='))
+        .map(([x, scheme]) => `${scheme}${x}`),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(tok, tok)
+        .chain(([a, b]) => fc.constantFrom(`Bearer ${a} ${b}`, `Bearer ${a},Bearer ${b}`, `Bearer ${a}  `, 'Bearer', 'Bearer ')),
+    },
+    { weight: 1, arbitrary: printable(80) },
+  );
+}
+
+const NUMBERISH = [
+  '',
+  '0',
+  '1',
+  '-1',
+  '1.5',
+  '1e3',
+  '1e309',
+  'NaN',
+  'Infinity',
+  '0x10',
+  '99999999999999999999999999',
+  '9'.repeat(5000),
+];
+const QUERY_NAMES = [
+  'limit',
+  'offset',
+  'desc',
+  'unnamed',
+  'ownership',
+  'exclusiveStartKey',
+  'prefix',
+  'collection',
+  'signature',
+  'token',
+  'attachment',
+  'disableRedirect',
+  'name',
+  'expiresInSecs',
+  'method',
+  'format',
+];
+
+/** A query string: known parameters with garbage values, repeated names, junk pairs. */
+export function query(t: FuzzTargets): fc.Arbitrary<string> {
+  const value = fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc.constantFrom(...NUMBERISH, 'true', 'false', 'TRUE', 'yes', 'ownedByMe', 'sharedWithMe', 'DELETE'),
+    },
+    { weight: 2, arbitrary: fc.oneof(fc.integer().map(String), fc.bigInt().map(String), fc.double().map(String)) },
+    { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }).map(urlSafe) },
+    { weight: 2, arbitrary: t.signatures.length > 0 ? fc.constantFrom(...t.signatures) : fc.constant('sig') },
+    { weight: 2, arbitrary: token(t).map(urlSafe) },
+  );
+  const name = fc.oneof(
+    { weight: 8, arbitrary: fc.constantFrom(...QUERY_NAMES) },
+    { weight: 1, arbitrary: printable(10).map(urlSafe) },
+  );
+  const pair = fc.oneof(
+    { weight: 8, arbitrary: fc.tuple(name, value).map(([n, v]) => `${n}=${v}`) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom('&', '=', '==', 'limit', 'token', '&&&', '=x', 'a[b]=1', '__proto__=1', 'limit[]=1'),
+    },
+  );
+  // Repeated names are likely: one name drawn several times.
+  return fc.array(pair, { maxLength: 6 }).map((pairs) => pairs.join('&'));
+}
