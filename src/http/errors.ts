@@ -44,7 +44,9 @@ function toApiError(err: FastifyError | Error, path: string): ApiError {
     if (RECORD_PATH.test(path)) return new InvalidRecordKeyError();
     return new InvalidRequestError('The request URL is not valid.');
   }
-  if (fe.statusCode === 503) return new ServiceUnavailableError();
+  // A database file locked by another process for longer than the busy timeout: try again.
+  if (fe.statusCode === 503 || fe.code === 'SQLITE_BUSY' || fe.code?.startsWith('SQLITE_BUSY_'))
+    return new ServiceUnavailableError();
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new InvalidRequestError(fe.message);
   }
@@ -75,7 +77,9 @@ async function drain(raw: IncomingMessage): Promise<void> {
 export async function sendError(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const path = req.url.split('?')[0] ?? '/';
   const api = toApiError(err, path);
-  if (api.statusCode >= 500) req.log.error({ err }, 'request failed');
+  // The path without its query string: a token or signature may be in the query.
+  if (api.statusCode === 503) req.log.warn({ method: req.method, path, type: api.type, cause: err.message }, 'request failed');
+  else if (api.statusCode >= 500) req.log.error({ err, method: req.method, path }, 'request failed');
   reply.code(api.statusCode).headers(api.headers);
   if (api.statusCode === 413) {
     await drain(req.raw);

@@ -17,9 +17,10 @@ export interface SendOptions {
 
 /** The code of a request that got no HTTP answer: `ECONNREFUSED`, `ECONNRESET`, `TIMEOUT`, … */
 export function failureCode(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  if (typeof e?.code === 'string') return e.code;
-  return e?.message ?? String(err);
+  const e = err as NodeJS.ErrnoException & { afterStatus?: number };
+  const code = typeof e?.code === 'string' ? e.code : (e?.message ?? String(err));
+  // A body cut off after the status line: the server could no longer say anything else.
+  return e?.afterStatus === undefined ? code : `${code} after a ${e.afterStatus} status line`;
 }
 
 /**
@@ -45,12 +46,14 @@ export class KeepAliveClient {
       const timer = setTimeout(() => {
         req.destroy(Object.assign(new Error(`no answer within ${options.timeoutMs ?? 30_000} ms`), { code: 'TIMEOUT' }));
       }, options.timeoutMs ?? 30_000);
+      let status: number | undefined;
       const fail = (err: Error) => {
         clearTimeout(timer);
-        reject(err);
+        reject(status === undefined ? err : Object.assign(err, { afterStatus: status }));
       };
       req.on('error', fail);
       req.on('response', (res) => {
+        status = res.statusCode;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', fail);

@@ -24,15 +24,44 @@ export function isUnavailable(err: unknown): boolean {
   return UNAVAILABLE_CODES.has(code) || code.startsWith('08');
 }
 
+/** How long after a connection failure the pool counts as recovering. */
+const OUTAGE_WINDOW_MS = 30_000;
+/**
+ * While recovering, the longest a storage call may wait (for instance queued behind connections
+ * that are still reconnecting) before its request is answered 503 instead.
+ */
+const OUTAGE_DEADLINE_MS = 2_000;
+let lastOutage = Number.NEGATIVE_INFINITY;
+
+const unavailable = (err: unknown): never => {
+  if (isUnavailable(err)) {
+    lastOutage = performance.now();
+    throw new ServiceUnavailableError();
+  }
+  throw err;
+};
+
 /**
  * Runs a storage call; a lost or refused connection becomes 503 `service-unavailable` with
- * `Retry-After`, which clients retry. The pool reconnects on its own.
+ * `Retry-After`, which clients retry. The pool reconnects on its own. Within 30 s of a lost
+ * connection, a call still waiting after 2 s is answered 503 as well, so that no request hangs on a
+ * pool that is reconnecting; a write given up on this way was not acknowledged (it may still land,
+ * whole). `deadline: false` is for calls that read a request body, which take as long as the client.
  */
-export async function guardStorage<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (isUnavailable(err)) throw new ServiceUnavailableError();
-    throw err;
-  }
+export function guardStorage<T>(fn: () => Promise<T>, deadline = true): Promise<T> {
+  const call = fn().catch(unavailable);
+  if (!deadline || performance.now() - lastOutage > OUTAGE_WINDOW_MS) return call;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new ServiceUnavailableError()), OUTAGE_DEADLINE_MS);
+    call.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
 }

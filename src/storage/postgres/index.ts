@@ -251,7 +251,7 @@ export class PostgresDriver implements StorageDriver {
   }
 
   stageValue(storeId: string, body: AsyncIterable<Buffer>): Promise<StagedValue> {
-    return guardStorage(() => stageValue(this.#sql, storeId, body));
+    return guardStorage(() => stageValue(this.#sql, storeId, body), false);
   }
 
   discardValue(value: StagedValue): Promise<void> {
