@@ -1,162 +1,207 @@
 /**
- * Key paging benchmark: does a page of keys cost the same in a store of 100, 100,000 and 1,000,000
- * keys (DESIGN.md: "a page costs O(page), not O(store)")? Times `GET …/keys` over HTTP against a
- * listening server, and the driver's `listKeys` alone, and prints ratios against the 100-key store.
+ * The performance benchmark, everything in one run on one machine, with its baselines measured in
+ * the same run: openkvs over HTTP on SQLite and on PostgreSQL beside a bare node:http server
+ * answering the same bytes (1 KB records, key pages from stores of 1,000 to 1,000,000 keys, 9 MB
+ * records with the server's memory, `--durability fsync`), the in-process peers
+ * `@crawlee/memory-storage` and `@apify/storage-local`, and the start time on a 1 GB database.
+ * Prints the tables and the goals, and writes bench/results/latest.json.
  *
- *   npm run bench [-- --sizes 100,100000,1000000 --rounds 7 --requests 25 --warmup 30 --via-driver --keep]
+ *   npm run bench [-- --quick] [--only http,peers,start] [--ops get,put-new] [--targets bare,sqlite]
+ *     [--duration 3] [--rounds 5] [--warmup 2] [--connections 32] [--threads 1] [--cpu-prof]
+ *     [--rebuild-start-db] [--out file.json]
+ *
+ * Needs `npm run build` (the npm script runs it), wrk and ab (apt-get install -y wrk apache2-utils)
+ * and PostgreSQL's server programs (apt-get install -y postgresql).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createKvs } from '../src/domain/index.js';
-import { createApp } from '../src/http/app.js';
-import { SqliteDriver } from '../src/storage/sqlite/index.js';
-import { bulkLoad, loadViaDriver, makeKeys, VALUE } from './fixtures.js';
-import { HttpTimer, median, timeRuns } from './measure.js';
-import { printTable, type Row } from './report.js';
+import { evaluateGoals, printGoals } from './goals.js';
+import { checkTools } from './http/load.js';
+import { KEY_PAGE_OPS, OPERATION_NAMES, OPERATIONS } from './http/operations.js';
+import { type HttpSuiteResult, runHttpSuite } from './http/suite.js';
+import { hasDurabilityFlag, TARGET_NAMES, type TargetName } from './http/targets.js';
+import { type PeerResult, runPeers } from './peers/run.js';
+import { measureStarts, type StartResult } from './start/run.js';
+
+const SECTIONS = ['http', 'peers', 'start'] as const;
+type Section = (typeof SECTIONS)[number];
 
 const { values: opts } = parseArgs({
   options: {
-    sizes: { type: 'string', default: '100,100000,1000000' },
-    rounds: { type: 'string', default: '7' },
-    requests: { type: 'string', default: '25' },
-    warmup: { type: 'string', default: '30' },
-    /** Load every store through stageValue + putRecord (about 90 s for a million keys). */
-    'via-driver': { type: 'boolean', default: false },
-    /** Keep the SQLite file and print where it is. */
-    keep: { type: 'boolean', default: false },
+    /** Short runs, few rounds, no waiting for a quiet machine: about 5 minutes. */
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string', default: SECTIONS.join(',') },
+    ops: { type: 'string', default: OPERATION_NAMES.join(',') },
+    targets: { type: 'string', default: TARGET_NAMES.join(',') },
+    duration: { type: 'string' },
+    rounds: { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string', default: '32' },
+    threads: { type: 'string', default: '1' },
+    /** Run openkvs under `node --cpu-prof` and print each server's top self-time functions. */
+    'cpu-prof': { type: 'boolean', default: false },
+    /** Build the 1 GB database of the start time anew instead of reusing the kept one. */
+    'rebuild-start-db': { type: 'boolean', default: false },
+    out: { type: 'string' },
   },
 });
-const sizes = opts.sizes.split(',').map(Number);
-const [rounds, requests, warmup] = [Number(opts.rounds), Number(opts.requests), Number(opts.warmup)];
-/** Stores up to this size are always loaded through the driver, exactly as the server writes. */
-const DRIVER_LOAD_MAX = 10_000;
-/** 1000 is the API maximum; 50 gives every store, the 100-key one included, pages of equal length. */
-const LIMITS = [1000, 50];
-const gc = (globalThis as { gc?: () => void }).gc;
 
-interface Case extends Omit<Row, 'httpMs' | 'driverMs' | 'httpSpread'> {
-  storeId: string;
-  exclusiveStartKey: string | undefined;
-  firstKey: string;
-  url: string;
-  http: number[];
-  driver: number[];
+/** Stops with a one-line reason. */
+function fail(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(1);
 }
 
-const dir = mkdtempSync(join(os.tmpdir(), 'openkvs-bench-'));
-const file = join(dir, 'bench.sqlite');
-const driver = new SqliteDriver({ path: file });
-let origin = '';
-const kvs = createKvs({ driver, publicUrl: () => origin });
-const app = createApp({ kvs, publicUrl: () => origin, maxRecordBytes: 104_857_600, logger: false });
+const pick = <T extends string>(list: string, all: readonly T[], what: string): T[] => {
+  const chosen = list.split(',').filter(Boolean);
+  for (const c of chosen) if (!all.includes(c as T)) fail(`--${what}: "${c}" is not one of ${all.join(', ')}`);
+  return all.filter((a) => chosen.includes(a));
+};
+const sections = pick(opts.only, SECTIONS, 'only');
+const has = (s: Section) => sections.includes(s);
+const ops = OPERATIONS.filter((o) => pick(opts.ops, OPERATION_NAMES, 'ops').includes(o.name));
+let targets: TargetName[] = pick(opts.targets, TARGET_NAMES, 'targets');
+if (has('http') && !targets.some((t) => t !== 'bare')) fail('--targets: name an openkvs target (bare only answers like them)');
+const quick = opts.quick;
+const num = (value: string | undefined, full: number, short: number) => Number(value ?? (quick ? short : full));
+const http = {
+  seconds: num(opts.duration, 3, 1),
+  rounds: num(opts.rounds, 5, 2),
+  warmup: num(opts.warmup, 2, 1),
+  connections: Number(opts.connections),
+  threads: Number(opts.threads),
+};
+for (const [name, n] of Object.entries(http)) {
+  if (!Number.isInteger(n) || n < (name === 'warmup' ? 0 : 1)) fail(`--${name}: a whole number is needed`);
+}
+const peerSettings = { seconds: quick ? 0.5 : 1.5, rounds: quick ? 2 : 5, warmup: quick ? 0.25 : 1, concurrency: [1, 32] };
+const startRounds = quick ? 3 : 7;
 
-try {
-  const { user, token } = await kvs.users.create('bench');
-  const cases: Case[] = [];
-  for (const size of sizes) {
-    const started = Date.now();
-    const { store } = await kvs.stores.getOrCreate(user, `keys-${size}`, undefined);
-    const keys = makeKeys(size, `store-${size}`);
-    const viaDriver = opts['via-driver'] || size <= DRIVER_LOAD_MAX;
-    if (viaDriver) await loadViaDriver(driver, store.id, keys);
-    else bulkLoad(file, store.id, keys);
-    const row = await driver.getStore(store.id);
-    if (row?.stats.storageBytes !== size * VALUE.length)
-      throw new Error(`store of ${size}: storageBytes ${row?.stats.storageBytes}`);
-    console.log(
-      `loaded ${size.toLocaleString('en')} keys ${viaDriver ? 'via putRecord' : 'in bulk'} in ${Date.now() - started} ms`,
-    );
-    for (const limit of LIMITS) {
-      for (const page of ['first', 'middle'] as const) {
-        const start = page === 'first' ? 0 : Math.floor(size / 2);
-        const exclusiveStartKey = page === 'first' ? undefined : keys[start - 1];
-        const query = exclusiveStartKey === undefined ? '' : `&exclusiveStartKey=${encodeURIComponent(exclusiveStartKey)}`;
-        cases.push({
-          page,
-          limit,
-          size,
-          items: Math.min(limit, size - start),
-          storeId: store.id,
-          exclusiveStartKey,
-          firstKey: keys[start]!,
-          url: `/v2/key-value-stores/${store.id}/keys?limit=${limit}${query}`,
-          http: [],
-          driver: [],
-        });
-      }
-    }
-  }
+// This file runs as dist-bench/bench/run.js.
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const full =
+  !quick &&
+  sections.length === SECTIONS.length &&
+  opts.ops === OPERATION_NAMES.join(',') &&
+  opts.targets === TARGET_NAMES.join(',');
+const out = resolve(
+  opts.out ?? join(ROOT, 'bench', 'results', full ? 'latest.json' : quick ? 'quick-latest.json' : 'partial-latest.json'),
+);
 
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const client = new HttpTimer(token);
+const tools = (() => {
+  if (!has('http')) return undefined;
   try {
-    for (const c of cases) {
-      for (let i = 0; i < warmup; i++) {
-        const res = await client.get(`${origin}${c.url}`);
-        const data =
-          i === 0 ? (JSON.parse(res.body.toString()) as { data: { count: number; items: { key: string }[] } }).data : undefined;
-        if (res.status !== 200 || (data && (data.count !== c.items || data.items[0]?.key !== c.firstKey))) {
-          throw new Error(`GET ${c.url}: status ${res.status}, ${res.body.toString().slice(0, 200)}`);
-        }
-      }
-    }
-    // Rounds interleave the cases, so that a slow moment of the machine hits all of them alike.
-    for (let r = 0; r < rounds; r++) {
-      gc?.();
-      for (const c of cases) {
-        c.http.push(median(await timeRuns(requests, () => client.get(`${origin}${c.url}`))));
-        const query = { exclusiveStartKey: c.exclusiveStartKey, limit: c.limit };
-        c.driver.push(median(await timeRuns(requests, () => driver.listKeys(c.storeId, query))));
-      }
-    }
-  } finally {
-    client.close();
+    return checkTools(ops.some((o) => o.generator === 'ab'));
+  } catch (err) {
+    return fail((err as Error).message);
   }
+})();
+let fsyncMissing: string | undefined;
+if (has('http') && targets.includes('sqlite-fsync') && !hasDurabilityFlag()) {
+  fsyncMissing = 'not measured: this build of openkvs serve has no --durability flag';
+  console.log(`${fsyncMissing}; the fsync rows are left out`);
+  targets = targets.filter((t) => t !== 'sqlite-fsync');
+}
 
-  const rows: Row[] = cases.map((c) => ({
-    page: c.page,
-    limit: c.limit,
-    size: c.size,
-    items: c.items,
-    httpMs: median(c.http),
-    httpSpread: [Math.min(...c.http), Math.max(...c.http)],
-    driverMs: median(c.driver),
-  }));
-  const baseline = Math.min(...sizes);
-  const withRatios = printTable(rows, baseline);
+const git = (args: string[]) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+// Taken at the start: dist/ is built before the run, and the tree may change while it runs.
+const commit = `${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain', '--', 'src']) ? ' (src modified)' : ''}`;
+const started = Date.now();
+const dir = mkdtempSync(join(os.tmpdir(), 'openkvs-bench-'));
+const profDir = opts['cpu-prof']
+  ? join(ROOT, 'dist-bench', 'profiles', new Date().toISOString().replace(/[:.]/g, '-'))
+  : undefined;
+
+let stopServers: () => Promise<void> = async () => undefined;
+const cleanUp = async () => {
+  await stopServers();
+  rmSync(dir, { recursive: true, force: true });
+};
+// Servers and the PostgreSQL cluster are stopped however the run ends.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => void cleanUp().then(() => process.exit(130)));
+}
+
+let httpResult: HttpSuiteResult | undefined;
+let peers: PeerResult | undefined;
+let start: StartResult | undefined;
+try {
   console.log(
-    `\n${rounds} rounds × ${requests} requests per case after ${warmup} warm-up requests; each figure is the median of the round medians.` +
-      `\nThe ${baseline}-key store has fewer keys than a limit=1000 page, so those ratios compare pages of different length;` +
-      '\nthe limit=50 rows compare pages of equal length.',
+    `openkvs benchmark (${quick ? 'quick' : 'full'}): ${sections.join(', ')}; commit ${commit}; ${os.cpus().length} cores, ` +
+      `load average ${os.loadavg()[0]!.toFixed(2)}` +
+      (tools ? `; ${tools.wrk}${tools.ab ? `, HEAD with ${tools.ab}` : ''}` : ''),
   );
+  if (has('http')) {
+    const keyStoreSizes = ops.map((o) => KEY_PAGE_OPS[o.name]).filter((n): n is number => n !== undefined && n > 1000);
+    httpResult = await runHttpSuite({
+      ops,
+      targets,
+      ...http,
+      keyStoreSizes,
+      pageRounds: ops.some((o) => KEY_PAGE_OPS[o.name] !== undefined) ? (quick ? 3 : 7) : 0,
+      pageRequests: quick ? 10 : 20,
+      quick,
+      profDir,
+      dir,
+      onStart: (stop) => {
+        stopServers = stop;
+      },
+    });
+  }
+  if (has('peers')) peers = await runPeers(peerSettings);
+  if (has('start')) start = await measureStarts(startRounds, opts['rebuild-start-db']);
 
+  const goals = evaluateGoals({ http: httpResult?.summaries, pages: httpResult?.pages, peers, start, fsyncMissing });
+  printGoals(goals);
   const results = {
     date: new Date().toISOString(),
+    commit,
     machine: {
       node: process.version,
       platform: `${os.platform()} ${os.release()}`,
       cpu: os.cpus()[0]?.model,
       cpus: os.cpus().length,
-      // Other work on the machine shows here, and in the round spread.
-      loadAverage: os.loadavg(),
+      memoryGb: Math.round(os.totalmem() / 1024 ** 3),
+      loadAverage: httpResult?.loadAverage,
     },
-    settings: { sizes, rounds, requests, warmup, viaDriver: opts['via-driver'], valueBytes: VALUE.length },
-    rows: withRatios,
+    settings: {
+      quick,
+      sections,
+      http: has('http')
+        ? {
+            ...http,
+            operations: ops.map((o) => o.name),
+            targets,
+            generators: tools,
+            largeRecordConnections: 16,
+            postgres: 'throwaway cluster (fsync=off), --pg-pool-size 10',
+            sqlite: 'file in a temporary directory (WAL, synchronous=NORMAL)',
+          }
+        : undefined,
+      peers: has('peers') ? peerSettings : undefined,
+      startRounds: has('start') ? startRounds : undefined,
+    },
+    goals,
+    http: httpResult && {
+      summaries: httpResult.summaries,
+      keyPages: httpResult.pages,
+      disturbedRuns: httpResult.disturbed,
+      runs: httpResult.runs,
+    },
+    peers,
+    start,
+    minutes: (Date.now() - started) / 60_000,
   };
-  // This file runs as dist-bench/bench/run.js; the results belong beside the sources.
-  const out = fileURLToPath(new URL('../../bench/results/', import.meta.url));
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`\nwrote ${join(out, 'latest.json')}`);
+  mkdirSync(join(out, '..'), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nwrote ${out} (${results.minutes.toFixed(1)} min)`);
+} catch (err) {
+  console.error(err);
+  process.exitCode = 1;
 } finally {
-  await app.close();
-  await kvs.close();
-  await driver.close();
-  if (opts.keep) console.log(`kept ${file}`);
-  else rmSync(dir, { recursive: true, force: true });
+  await cleanUp();
 }

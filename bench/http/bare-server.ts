@@ -23,6 +23,7 @@ const prepare = (c: CannedResponse): Prepared => ({ status: c.status, headers: c
 const record = prepare(canned.record);
 const store = prepare(canned.store);
 const keys = prepare(canned.keys);
+const big = canned.big ? prepare(canned.big) : undefined;
 const put = prepare(canned.put);
 const del = prepare(canned.delete);
 
@@ -43,7 +44,13 @@ const server = createServer((req, res) => {
     return;
   }
   const url = req.url ?? '/';
-  const r = url.includes('/records/') ? record : url.includes('/keys') ? keys : store;
+  const r = url.includes('/records/')
+    ? big && url.includes('/records/big-')
+      ? big
+      : record
+    : url.includes('/keys')
+      ? keys
+      : store;
   send(res, r, method !== 'HEAD');
 });
 // Fastify's default, so that both servers keep connections alike.

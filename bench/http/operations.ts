@@ -1,6 +1,19 @@
 /** The measured operations and the wrk Lua script that drives each one. */
 
-export const OPERATION_NAMES = ['get', 'head', 'put-new', 'put-existing', 'delete', 'store', 'keys', 'mix'] as const;
+export const OPERATION_NAMES = [
+  'get',
+  'head',
+  'put-new',
+  'put-existing',
+  'delete',
+  'store',
+  'keys',
+  'keys-100k',
+  'keys-1m',
+  'mix',
+  'get-9mb',
+  'put-9mb',
+] as const;
 export type OperationName = (typeof OPERATION_NAMES)[number];
 
 export interface Operation {
@@ -8,10 +21,27 @@ export interface Operation {
   label: string;
   /**
    * `ab` only for HEAD: wrk 4.1 (and h2load) keep waiting for the body that the Content-Length of
-   * a HEAD response announces, and so never complete a request. Bare and openkvs get the same tool.
+   * a HEAD response announces, and so never complete a request. `node` (big.ts) for the 9 MB
+   * records: it counts bytes moved, where wrk counts only requests completed within the run.
+   * Bare and openkvs always get the same tool.
    */
-  generator: 'wrk' | 'ab';
+  generator: 'wrk' | 'ab' | 'node';
+  /** Connections for this operation instead of the run's (the 9 MB records: 16 uploads at once). */
+  connections?: number;
+  /** Bytes each request moves, for MB/s: the large records. */
+  bytes?: number;
+  /** The bare server's operation to compare with, when it answers this one with the same bytes as another. */
+  bareAs?: OperationName;
 }
+
+/** A large record: under the 9 MiB of a JSON body, far over the 256 KiB kept inline. */
+export const BIG_BYTES = 9 * 1024 * 1024;
+export const BIG_CONTENT_TYPE = 'application/octet-stream';
+/** The key the 9 MB GET reads; 9 MB PUTs overwrite `big-put-0` … `big-put-${BIG_PUT_KEYS - 1}`. */
+export const BIG_KEY = 'big-get';
+export const BIG_PUT_KEYS = 8;
+export const recordPath = (store: string, key: string) => `/v2/key-value-stores/${store}/records/${key}`;
+export const BIG_CONNECTIONS = 16;
 
 export const OPERATIONS: readonly Operation[] = [
   { name: 'get', label: 'GET record 1 KB', generator: 'wrk' },
@@ -20,9 +50,16 @@ export const OPERATIONS: readonly Operation[] = [
   { name: 'put-existing', label: 'PUT 1 KB, existing key', generator: 'wrk' },
   { name: 'delete', label: 'DELETE record', generator: 'wrk' },
   { name: 'store', label: 'GET store', generator: 'wrk' },
-  { name: 'keys', label: 'GET 1000 keys', generator: 'wrk' },
+  { name: 'keys', label: 'GET 1000 keys, store of 1k', generator: 'wrk' },
+  { name: 'keys-100k', label: 'GET 1000 keys, store of 100k', generator: 'wrk', bareAs: 'keys' },
+  { name: 'keys-1m', label: 'GET 1000 keys, store of 1M', generator: 'wrk', bareAs: 'keys' },
   { name: 'mix', label: 'mix 80 GET/15 PUT/5 list', generator: 'wrk' },
+  { name: 'get-9mb', label: 'GET 9 MB record', generator: 'node', connections: BIG_CONNECTIONS, bytes: BIG_BYTES },
+  { name: 'put-9mb', label: 'PUT 9 MB record', generator: 'node', connections: BIG_CONNECTIONS, bytes: BIG_BYTES },
 ];
+
+/** The key-page operations and the size of the store each one reads. */
+export const KEY_PAGE_OPS: Partial<Record<OperationName, number>> = { keys: 1000, 'keys-100k': 100_000, 'keys-1m': 1_000_000 };
 
 export const RECORD_BYTES = 1024;
 export const RECORD_CONTENT_TYPE = 'application/json; charset=utf-8';
@@ -48,6 +85,9 @@ export interface ScriptContext {
   recordsStore: string;
   /** Store of exactly `PAGE_KEYS` keys. */
   keysStore: string;
+  /** Stores of 100,000 and 1,000,000 keys (when the run reads them). */
+  keys100kStore?: string;
+  keys1mStore?: string;
   /** Store whose keys `${deletePrefix}0` … the DELETE run removes, one each. */
   deleteStore: string;
   deletePrefix: string;
@@ -68,7 +108,12 @@ export function luaString(value: string | Buffer): string {
   return `${out}"`;
 }
 
-const recordPath = (store: string, key: string) => `/v2/key-value-stores/${store}/records/${key}`;
+const keysPath = (store: string) => `/v2/key-value-stores/${store}/keys?limit=${PAGE_KEYS}`;
+
+function need(store: string | undefined, op: OperationName): string {
+  if (store === undefined) throw new Error(`${op}: the store was not created for this run`);
+  return store;
+}
 
 /** Reports the run as one JSON line that `load.ts` picks out of wrk's output. */
 const DONE = `
@@ -130,7 +175,11 @@ function scriptBody(op: OperationName, c: ScriptContext): string {
     case 'store':
       return staticGet(`/v2/key-value-stores/${c.keysStore}`);
     case 'keys':
-      return staticGet(`/v2/key-value-stores/${c.keysStore}/keys?limit=${PAGE_KEYS}`);
+      return staticGet(keysPath(c.keysStore));
+    case 'keys-100k':
+      return staticGet(keysPath(need(c.keys100kStore, op)));
+    case 'keys-1m':
+      return staticGet(keysPath(need(c.keys1mStore, op)));
     case 'put-new':
       return `${THREADS(c.threads)}${PUT}
 local base = ${luaString(recordPath(c.recordsStore, `new-${c.runTag}-`))}
@@ -176,6 +225,9 @@ end
 `;
     case 'head':
       throw new Error('HEAD is measured with ab, not wrk');
+    case 'get-9mb':
+    case 'put-9mb':
+      throw new Error('the 9 MB records are moved by big.ts, not wrk');
   }
 }
 

@@ -26,6 +26,9 @@ export interface RunRecord {
   disturbed?: boolean;
   /** DELETE only: records that existed and were deleted, which must be at least `requests`. */
   deleted?: number;
+  /** Large records only: the server's highest sampled resident memory during the run, and its VmHWM after it (kB). */
+  rssPeakKb?: number;
+  hwmKb?: number;
 }
 
 /** The rounds of one operation on one target, summed up. */
@@ -49,12 +52,18 @@ export interface Summary {
   /** Mean cores busy with other work during the rounds. */
   otherCores: number;
   errors: number;
+  /** Megabytes per second, for the large records. */
+  mbps?: number;
+  /** Large records: the highest resident memory sampled during any round, and the highest VmHWM after one (MB). */
+  rssPeakMb?: number;
+  hwmMb?: number;
 }
 
 export function summarize(runs: readonly RunRecord[], ops: readonly Operation[], targets: readonly TargetName[]): Summary[] {
   const out: Summary[] = [];
   for (const op of ops) {
-    const bare = runs.filter((r) => r.round >= 0 && r.op === op.name && r.target === 'bare');
+    const bareOp = op.bareAs ?? op.name;
+    const bare = runs.filter((r) => r.round >= 0 && r.op === bareOp && r.target === 'bare');
     const bareRps = bare.length ? median(bare.map((r) => r.rps)) : undefined;
     const bareCpu = bare.length
       ? bare.reduce((s, r) => s + r.serverCpu, 0) / bare.reduce((s, r) => s + r.requests, 0)
@@ -80,6 +89,13 @@ export function summarize(runs: readonly RunRecord[], ops: readonly Operation[],
         cpuVsBare: bareCpu === undefined ? undefined : bareCpu / (serverCpu + dbCpu),
         otherCores: rs.reduce((s, r) => s + r.otherCpu, 0) / seconds,
         errors: rs.reduce((s, r) => s + r.errors, 0),
+        ...(op.bytes ? { mbps: (rps * op.bytes) / 1e6 } : {}),
+        ...(rs.some((r) => r.rssPeakKb)
+          ? {
+              rssPeakMb: Math.max(...rs.map((r) => r.rssPeakKb ?? 0)) / 1024,
+              hwmMb: Math.max(...rs.map((r) => r.hwmKb ?? 0)) / 1024,
+            }
+          : {}),
       });
     }
   }
@@ -96,18 +112,18 @@ function printRows(header: string[], rows: string[][], leftColumns = 1): void {
   for (const r of rows) console.log(line(r));
 }
 
-/** Requests per second per operation and target, with ratios to bare node:http (and PostgreSQL to SQLite). */
+/** Requests (or MB) per second per operation and target, with ratios to bare node:http (and PostgreSQL to SQLite). */
 export function printThroughput(summaries: readonly Summary[], ops: readonly Operation[], targets: readonly TargetName[]): void {
   const find = (op: OperationName, t: TargetName) => summaries.find((s) => s.op === op && s.target === t);
   const header = ['operation'];
-  for (const t of targets) header.push(`${TARGET_LABELS[t]} req/s`, ...(t === 'bare' ? [] : ['× bare']));
+  for (const t of targets) header.push(TARGET_LABELS[t], ...(t === 'bare' ? [] : ['× bare']));
   const both = targets.includes('sqlite') && targets.includes('postgres');
   if (both) header.push('PG ÷ SQLite');
   const rows = ops.map((op) => {
     const row = [op.label];
     for (const t of targets) {
       const s = find(op.name, t);
-      row.push(s ? int(s.rps) : '-');
+      row.push(s ? (s.mbps !== undefined ? `${int(s.mbps)} MB/s` : int(s.rps)) : '-');
       if (t !== 'bare') row.push(s?.vsBare === undefined ? '-' : s.vsBare.toFixed(2));
     }
     if (both) {
@@ -134,6 +150,7 @@ export function printDetails(summaries: readonly Summary[], ops: readonly Operat
     '× bare (CPU)',
     'other cores',
     'errors',
+    'RSS peak MB',
   ];
   const rows = summaries.map((s) => [
     label(s.op),
@@ -147,6 +164,7 @@ export function printDetails(summaries: readonly Summary[], ops: readonly Operat
     s.target === 'bare' || s.cpuVsBare === undefined ? '-' : s.cpuVsBare.toFixed(2),
     s.otherCores.toFixed(2),
     String(s.errors),
+    s.rssPeakMb === undefined ? '-' : s.rssPeakMb.toFixed(0),
   ]);
   printRows(header, rows, 2);
 }

@@ -35,8 +35,8 @@ function checkColumns(driver: string, columns: Column[]): void {
   }
 }
 
-/** SQLite: a second connection to the file, in one transaction per call. */
-export function sqliteSeeder(file: string): Seeder {
+/** SQLite: a second connection to the file, in one transaction per call; `value` is every record's bytes. */
+export function sqliteSeeder(file: string, value: Buffer = VALUE): Seeder {
   return async (storeId, keys) => {
     const db = new Database(file);
     try {
@@ -52,8 +52,8 @@ export function sqliteSeeder(file: string): Seeder {
       );
       db.transaction(() => {
         const now = Date.now();
-        for (const key of keys) insert.run(storeId, key, VALUE.length, RECORD_CONTENT_TYPE, VALUE.length, now, VALUE);
-        counters.run(keys.length * VALUE.length, keys.length, now, storeId);
+        for (const key of keys) insert.run(storeId, key, value.length, RECORD_CONTENT_TYPE, value.length, now, value);
+        counters.run(keys.length * value.length, keys.length, now, storeId);
       }).immediate();
     } finally {
       db.close();

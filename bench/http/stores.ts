@@ -1,10 +1,34 @@
-import { HOT_KEYS, PAGE_KEYS, RECORD_CONTENT_TYPE, RECORD_KEY, recordBody } from './operations.js';
+import { makeKeys } from '../fixtures.js';
+import {
+  BIG_BYTES,
+  BIG_CONTENT_TYPE,
+  BIG_KEY,
+  HOT_KEYS,
+  PAGE_KEYS,
+  RECORD_CONTENT_TYPE,
+  RECORD_KEY,
+  recordBody,
+} from './operations.js';
+import type { Seeder } from './seed.js';
 
 /** The stores one openkvs target is measured on (ids). */
 export interface BenchStores {
   records: string;
   keys: string;
   deletes: string;
+  /** Stores of more keys than `keys`, by their number of keys (100,000 and 1,000,000), with the key in their middle. */
+  large: Map<number, { id: string; middleKey: string }>;
+  /** Whether `records` holds the 9 MB record `BIG_KEY`. */
+  big: boolean;
+}
+
+/** What else a run needs beside the stores every run has. */
+export interface StoreNeeds {
+  /** Sizes of the larger key stores, seeded straight into the storage. */
+  keyStoreSizes: readonly number[];
+  /** The 9 MB record. */
+  big: boolean;
+  seed: Seeder;
 }
 
 /** A response as the bare server replays it: status, headers and the body in base64. */
@@ -19,6 +43,8 @@ export interface CannedResponses {
   record: CannedResponse;
   store: CannedResponse;
   keys: CannedResponse;
+  /** The 9 MB record, when the run reads it. */
+  big?: CannedResponse;
   put: CannedResponse;
   delete: CannedResponse;
 }
@@ -36,9 +62,14 @@ export class Api {
     this.#token = token;
   }
 
-  async call(method: string, path: string, body?: Buffer): Promise<{ res: Response; bytes: Buffer }> {
+  async call(
+    method: string,
+    path: string,
+    body?: Buffer,
+    contentType = RECORD_CONTENT_TYPE,
+  ): Promise<{ res: Response; bytes: Buffer }> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}` };
-    if (body) headers['content-type'] = RECORD_CONTENT_TYPE;
+    if (body) headers['content-type'] = contentType;
     const res = await fetch(`${this.#origin}${path}`, { method, headers, body });
     const bytes = Buffer.from(await res.arrayBuffer());
     if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${bytes.toString().slice(0, 200)}`);
@@ -74,13 +105,31 @@ export class Api {
 
 const numbered = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);
 
-/** Creates the benchmark stores through the API, as a client would. */
-export async function createBenchStores(api: Api): Promise<BenchStores> {
-  const stores = {
+/** Keys a seeder writes in one call (one transaction on SQLite). */
+const SEED_BATCH = 50_000;
+
+/**
+ * Creates the benchmark stores through the API, as a client would; the stores of 100,000 keys and
+ * more are seeded straight into the storage (PUTting a million keys would take minutes).
+ */
+export async function createBenchStores(api: Api, needs: StoreNeeds): Promise<BenchStores> {
+  const stores: BenchStores = {
     records: await api.createStore('bench-records'),
     keys: await api.createStore('bench-keys'),
     deletes: await api.createStore('bench-deletes'),
+    large: new Map(),
+    big: needs.big,
   };
+  for (const size of needs.keyStoreSizes) {
+    const id = await api.createStore(`bench-keys-${size}`);
+    const keys = makeKeys(size, `bench-keys-${size}`);
+    for (let from = 0; from < size; from += SEED_BATCH) await needs.seed(id, keys.slice(from, from + SEED_BATCH));
+    stores.large.set(size, { id, middleKey: keys[(size >> 1) - 1]! });
+  }
+  if (needs.big) {
+    const body = Buffer.alloc(BIG_BYTES, 'openkvs 9 MB benchmark record\n');
+    await api.call('PUT', `/v2/key-value-stores/${stores.records}/records/${BIG_KEY}`, body, BIG_CONTENT_TYPE);
+  }
   await api.putAll(stores.records, [RECORD_KEY, ...Array.from({ length: HOT_KEYS }, (_, i) => `hot-${i}`)]);
   await api.putAll(stores.keys, numbered('key-', PAGE_KEYS));
   const page = await api.call('GET', `/v2/key-value-stores/${stores.keys}/keys?limit=${PAGE_KEYS}`);
@@ -103,8 +152,14 @@ export async function captureResponses(api: Api, stores: BenchStores): Promise<C
   const record = await capture(api, 'GET', `/v2/key-value-stores/${stores.records}/records/${RECORD_KEY}`);
   if (Buffer.from(record.body, 'base64').length !== recordBody().length) throw new Error('GET record: wrong length');
   const probe = `/v2/key-value-stores/${stores.deletes}/records/capture-probe`;
+  let big: CannedResponse | undefined;
+  if (stores.big) {
+    big = await capture(api, 'GET', `/v2/key-value-stores/${stores.records}/records/${BIG_KEY}`);
+    if (Buffer.from(big.body, 'base64').length !== BIG_BYTES) throw new Error('GET 9 MB record: wrong length');
+  }
   return {
     record,
+    big,
     store: await capture(api, 'GET', `/v2/key-value-stores/${stores.keys}`),
     keys: await capture(api, 'GET', `/v2/key-value-stores/${stores.keys}/keys?limit=${PAGE_KEYS}`),
     put: await capture(api, 'PUT', probe, recordBody()),

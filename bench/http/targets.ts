@@ -1,19 +1,30 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Cluster, startCluster } from '../../test/setup/postgres-cluster.js';
 import { findPostmaster } from './cpu.js';
+import type { OperationName } from './operations.js';
 import { postgresSeeder, type Seeder, sqliteSeeder } from './seed.js';
-import { Api, type BenchStores, createBenchStores } from './stores.js';
+import { Api, type BenchStores, createBenchStores, type StoreNeeds } from './stores.js';
 
-export const TARGET_NAMES = ['bare', 'sqlite', 'postgres'] as const;
+export const TARGET_NAMES = ['bare', 'sqlite', 'postgres', 'sqlite-fsync'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 export const TARGET_LABELS: Record<TargetName, string> = {
   bare: 'bare node:http',
   sqlite: 'openkvs SQLite',
   postgres: 'openkvs PostgreSQL',
+  'sqlite-fsync': 'SQLite, fsync',
 };
+/** What `--durability fsync` is measured on: writes (the flag changes nothing else). */
+export const FSYNC_OPS: readonly OperationName[] = ['put-new', 'put-existing'];
+
+/** Whether the built `openkvs serve` has the flag `--durability`. */
+export function hasDurabilityFlag(): boolean {
+  if (!existsSync(CLI)) return false;
+  const help = spawnSync(process.execPath, [CLI, 'serve', '--help'], { encoding: 'utf8' });
+  return /--durability\b/.test(help.stdout ?? '');
+}
 
 /** A server under load, in a process of its own. */
 export interface Target {
@@ -30,17 +41,17 @@ export interface Target {
 
 /** This file runs as dist-bench/bench/http/targets.js. */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const CLI = join(ROOT, 'dist', 'cli', 'index.js');
+export const CLI = join(ROOT, 'dist', 'cli', 'index.js');
 const BARE = fileURLToPath(new URL('./bare-server.js', import.meta.url));
 
-interface Server {
+export interface Server {
   child: ChildProcess;
   origin: string;
   stop(): Promise<void>;
 }
 
 /** Starts `node args…` and waits for the line naming the address it listens on. */
-function spawnServer(label: string, args: string[]): Promise<Server> {
+export function spawnServer(label: string, args: string[]): Promise<Server> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const keep = (d: Buffer) => {
@@ -92,20 +103,26 @@ export interface OpenkvsOptions {
   dir: string;
   /** A directory for `node --cpu-prof`, or undefined for no profiling. */
   cpuProfDir?: string;
+  /** The larger key stores and the 9 MB record, when the run reads them. */
+  needs: Omit<StoreNeeds, 'seed'>;
 }
 
-/** openkvs from the built CLI (`dist/`), on SQLite in `dir` or on a throwaway PostgreSQL cluster. */
-export async function startOpenkvs(name: 'sqlite' | 'postgres', o: OpenkvsOptions): Promise<Target> {
+/**
+ * openkvs from the built CLI (`dist/`), on SQLite in `dir` (with `--durability fsync` for
+ * `sqlite-fsync`) or on a throwaway PostgreSQL cluster.
+ */
+export async function startOpenkvs(name: Exclude<TargetName, 'bare'>, o: OpenkvsOptions): Promise<Target> {
   if (!existsSync(CLI)) throw new Error(`${CLI} not found; build openkvs first: npm run build`);
   let cluster: Cluster | undefined;
   let storage: string;
   let seeder: { seed: Seeder; close?: () => Promise<void> };
   let dbPid: number | undefined;
   const extra: string[] = [];
-  if (name === 'sqlite') {
-    const file = join(o.dir, 'openkvs.sqlite');
+  if (name !== 'postgres') {
+    const file = join(o.dir, `openkvs-${name}.sqlite`);
     storage = `sqlite:${file}`;
     seeder = { seed: sqliteSeeder(file) };
+    if (name === 'sqlite-fsync') extra.push('--durability', 'fsync');
   } else {
     cluster = await startCluster();
     storage = cluster.url;
@@ -125,7 +142,7 @@ export async function startOpenkvs(name: 'sqlite' | 'postgres', o: OpenkvsOption
   try {
     server = await spawnServer(TARGET_LABELS[name], args);
     const api = new Api(server.origin, o.token);
-    const stores = await createBenchStores(api);
+    const stores = await createBenchStores(api, { ...o.needs, seed: seeder.seed });
     return { name, origin: server.origin, pid: server.child.pid!, dbPid, openkvs: { stores, api, seed: seeder.seed }, stop };
   } catch (err) {
     await stop();

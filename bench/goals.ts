@@ -1,0 +1,124 @@
+import type { PageLatency } from './http/key-pages.js';
+import type { Summary } from './http/report.js';
+import { TARGET_LABELS, type TargetName } from './http/targets.js';
+import type { PeerResult } from './peers/run.js';
+import { PEER_LABELS } from './peers/types.js';
+import type { StartResult } from './start/run.js';
+
+/** One of the project's performance goals, as this run measured it. */
+export interface Goal {
+  goal: string;
+  /** What was measured, in words with the number. */
+  measured: string;
+  value: number | undefined;
+  /** undefined: not measured in this run (the reason is in `measured`). */
+  pass: boolean | undefined;
+}
+
+export interface GoalInputs {
+  http?: Summary[];
+  pages?: PageLatency[];
+  peers?: PeerResult;
+  start?: StartResult;
+  /** Why the fsync rows are missing, when they are. */
+  fsyncMissing?: string;
+}
+
+const STORAGES = ['sqlite', 'postgres'] as const;
+const x = (n: number) => `${n.toFixed(2)}×`;
+
+/** The goals and whether this run met them; ratios are within the run. */
+export function evaluateGoals(i: GoalInputs): Goal[] {
+  const goals: Goal[] = [];
+  const find = (op: string, t: TargetName) => i.http?.find((s) => s.op === op && s.target === t);
+  const ratio = (goal: string, op: string, t: TargetName, min: number, missing = 'not measured in this run') => {
+    const s = find(op, t);
+    const v = s?.vsBare;
+    goals.push({
+      goal: `${goal} (${TARGET_LABELS[t]})`,
+      measured: v === undefined ? missing : `${x(v)} bare`,
+      value: v,
+      pass: v === undefined ? undefined : v >= min,
+    });
+  };
+  for (const t of STORAGES) ratio('GET 1 KB ≥ 0.85× bare', 'get', t, 0.85);
+  for (const t of STORAGES) {
+    ratio('PUT 1 KB new key ≥ 0.6× bare', 'put-new', t, 0.6);
+    ratio('PUT 1 KB existing key ≥ 0.6× bare', 'put-existing', t, 0.6);
+  }
+  if (i.peers) {
+    const pairs = [
+      ['get', 'get', 'GET 1 KB'],
+      ['set', 'put-existing', 'PUT 1 KB existing key'],
+      ['list', 'keys', 'GET 1000 keys'],
+    ] as const;
+    for (const [peerOp, op, what] of pairs) {
+      const best = i.peers.best[peerOp];
+      for (const t of STORAGES) {
+        const s = find(op, t);
+        const v = s ? s.rps / best.rate : undefined;
+        goals.push({
+          goal: `${what} over HTTP ≥ 10× the best peer's ${peerOp} in process (${TARGET_LABELS[t]})`,
+          measured:
+            v === undefined
+              ? 'not measured in this run'
+              : `${x(v)} (${Math.round(s!.rps).toLocaleString('en')}/s vs ${PEER_LABELS[best.peer]} ${Math.round(best.rate).toLocaleString('en')}/s)`,
+          value: v,
+          pass: v === undefined ? undefined : v >= 10,
+        });
+      }
+    }
+  }
+  for (const t of STORAGES) {
+    const page = (size: number) => i.pages?.find((p) => p.target === t && p.size === size && p.page === 'first');
+    const [small, large] = [page(1000), page(1_000_000)];
+    const v = small && large ? large.ms / small.ms : undefined;
+    goals.push({
+      goal: `1000-key page: store of 1M within 2× of store of 1k (${TARGET_LABELS[t]})`,
+      measured:
+        v === undefined ? 'not measured in this run' : `${x(v)} (${large!.ms.toFixed(2)} ms vs ${small!.ms.toFixed(2)} ms)`,
+      value: v,
+      pass: v === undefined ? undefined : v <= 2,
+    });
+    goals.push({
+      goal: `1000-key page from a 1M-key store ≤ 10 ms (${TARGET_LABELS[t]})`,
+      measured: large ? `${large.ms.toFixed(2)} ms (server CPU ${large.cpuMs.toFixed(2)} ms)` : 'not measured in this run',
+      value: large?.ms,
+      pass: large ? large.ms <= 10 : undefined,
+    });
+  }
+  for (const t of STORAGES) {
+    ratio('GET 9 MB ≥ 0.5× bare', 'get-9mb', t, 0.5);
+    ratio('PUT 9 MB ≥ 0.5× bare', 'put-9mb', t, 0.5);
+    const rss = find('put-9mb', t)?.rssPeakMb;
+    goals.push({
+      goal: `RSS ≤ 300 MB during 16 concurrent 9 MB uploads (${TARGET_LABELS[t]})`,
+      measured: rss === undefined ? 'not measured in this run' : `${rss.toFixed(0)} MB peak (sampled every 20 ms)`,
+      value: rss,
+      pass: rss === undefined ? undefined : rss <= 300,
+    });
+  }
+  const start = i.start?.cases['1gb'];
+  goals.push({
+    goal: 'start to /health ≤ 300 ms on a 1 GB database',
+    measured: start
+      ? `${start.ms.toFixed(0)} ms (node's own bare http start: ${i.start!.cases.node.ms.toFixed(0)} ms)`
+      : 'not measured in this run',
+    value: start?.ms,
+    pass: start ? start.ms <= 300 : undefined,
+  });
+  ratio('--durability fsync: PUT 1 KB new key ≥ 0.3× bare', 'put-new', 'sqlite-fsync', 0.3, i.fsyncMissing);
+  ratio('--durability fsync: PUT 1 KB existing key ≥ 0.3× bare', 'put-existing', 'sqlite-fsync', 0.3, i.fsyncMissing);
+  return goals;
+}
+
+export function printGoals(goals: readonly Goal[]): void {
+  const mark = (g: Goal) => (g.pass === undefined ? '—' : g.pass ? 'pass' : 'MISS');
+  const w = Math.max(...goals.map((g) => g.goal.length));
+  console.log('\nGoals (ratios within this run)');
+  for (const g of goals) console.log(`  ${mark(g).padEnd(4)}  ${g.goal.padEnd(w)}  ${g.measured}`);
+  const counted = goals.filter((g) => g.pass !== undefined);
+  console.log(
+    `  ${counted.filter((g) => g.pass).length} of ${counted.length} measured goals met, ${goals.length - counted.length} not measured`,
+  );
+}
