@@ -9,7 +9,7 @@ import type {
   StoreRow,
   WriteCondition,
 } from '../storage/driver.js';
-import type { AccessPolicy, Caller, StoreRef } from './access.js';
+import type { AccessPolicy, StoreRef } from './access.js';
 import { recordSignature, verifyRecordSignature, verifyStorageContentSignature } from './signing.js';
 import type { StatsBuffer } from './stats.js';
 
@@ -77,25 +77,33 @@ export class Records {
     return signature === undefined ? undefined : (s: StoreRow) => verifyRecordSignature(s.urlSigningSecretKey, key, signature);
   }
 
-  async get(caller: Caller, ref: StoreRef, key: string, signature?: string): Promise<StoredRecord> {
-    const { store } = await this.#d.access.resolve(caller, ref, 'read', this.#recordSignature(key, signature));
+  async get(token: string | undefined, ref: StoreRef, key: string, signature?: string): Promise<StoredRecord> {
+    const { store, record } = await this.#d.access.lookup(token, ref, 'read', {
+      signature: this.#recordSignature(key, signature),
+      record: { key, withValue: true },
+    });
     this.#d.stats.read(store.id);
-    const record = await this.#d.driver.getRecord(store.id, key);
     if (!record) throw recordNotFound();
-    return record;
+    if (record.inline !== null) return { ...record.meta, value: { kind: 'buffer', data: record.inline } };
+    // Stored elsewhere (a file, chunks): opened only now that access is granted.
+    const stored = await this.#d.driver.getRecord(store.id, key);
+    if (!stored) throw recordNotFound();
+    return stored;
   }
 
-  async head(caller: Caller, ref: StoreRef, key: string, signature?: string): Promise<RecordMeta> {
-    const { store } = await this.#d.access.resolve(caller, ref, 'read', this.#recordSignature(key, signature));
+  async head(token: string | undefined, ref: StoreRef, key: string, signature?: string): Promise<RecordMeta> {
+    const { store, record } = await this.#d.access.lookup(token, ref, 'read', {
+      signature: this.#recordSignature(key, signature),
+      record: { key, withValue: false },
+    });
     this.#d.stats.access(store.id);
-    const meta = await this.#d.driver.getRecordMeta(store.id, key);
-    if (!meta) throw recordNotFound();
-    return meta;
+    if (!record) throw recordNotFound();
+    return record.meta;
   }
 
   /** Resolves the store for a write; call before reading the body, so that refusals cost nothing. */
-  async storeForWrite(caller: Caller, ref: StoreRef): Promise<StoreRow> {
-    return (await this.#d.access.resolve(caller, ref, 'write')).store;
+  async storeForWrite(token: string | undefined, ref: StoreRef): Promise<StoreRow> {
+    return (await this.#d.access.lookup(token, ref, 'write')).store;
   }
 
   async put(store: StoreRow, key: string, upload: RecordUpload): Promise<void> {
@@ -123,20 +131,20 @@ export class Records {
     if (status === 'precondition-failed') throw new PreconditionFailedError();
   }
 
-  async delete(caller: Caller, ref: StoreRef, key: string, condition?: WriteCondition): Promise<void> {
-    const { store } = await this.#d.access.resolve(caller, ref, 'write');
+  async delete(token: string | undefined, ref: StoreRef, key: string, condition?: WriteCondition): Promise<void> {
+    const { store } = await this.#d.access.lookup(token, ref, 'write');
     const status = await this.#d.driver.deleteRecord(store.id, key, Date.now(), condition);
     if (status === 'no-store') throw new RecordNotFoundError();
     if (status === 'precondition-failed') throw new PreconditionFailedError();
   }
 
   /** Resolves a store for reading its content: by token, general access or a storage-content signature. */
-  async #contentStore(caller: Caller, ref: StoreRef, signature: string | undefined): Promise<StoreRow> {
+  async #contentStore(token: string | undefined, ref: StoreRef, signature: string | undefined): Promise<StoreRow> {
     const check =
       signature === undefined
         ? undefined
         : (s: StoreRow) => verifyStorageContentSignature(s.urlSigningSecretKey, s.id, signature);
-    return (await this.#d.access.resolve(caller, ref, 'read', check)).store;
+    return (await this.#d.access.lookup(token, ref, 'read', { signature: check })).store;
   }
 
   /** One page of keys in byte order, narrowed by prefix and collection. */
@@ -149,8 +157,8 @@ export class Records {
     return { items: page.items.filter((i) => i.key === range.key).slice(0, 1), isTruncated: false };
   }
 
-  async listKeys(caller: Caller, ref: StoreRef, o: KeyListOptions) {
-    const store = await this.#contentStore(caller, ref, o.signature);
+  async listKeys(token: string | undefined, ref: StoreRef, o: KeyListOptions) {
+    const store = await this.#contentStore(token, ref, o.signature);
     const page = await this.#page(store, o);
     this.#d.stats.list(store.id);
     const base = `${this.#d.publicUrl()}/v2/key-value-stores/${store.id}/records/`;
@@ -170,8 +178,8 @@ export class Records {
   }
 
   /** Every record of a store (or of a prefix or collection), for the ZIP download, read lazily. */
-  async archive(caller: Caller, ref: StoreRef, o: ArchiveOptions): Promise<RecordsArchive> {
-    const store = await this.#contentStore(caller, ref, o.signature);
+  async archive(token: string | undefined, ref: StoreRef, o: ArchiveOptions): Promise<RecordsArchive> {
+    const store = await this.#contentStore(token, ref, o.signature);
     const first = await this.#page(store, { ...o, limit: ARCHIVE_PAGE });
     this.#d.stats.list(store.id);
     const page = this.#page.bind(this);

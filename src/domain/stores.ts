@@ -211,8 +211,8 @@ export class Stores {
     return { store: await this.toApi(store, true), created };
   }
 
-  async get(caller: Caller, ref: StoreRef): Promise<ApiStore> {
-    const { store, canWrite } = await this.#d.access.resolve(caller, ref, 'read');
+  async get(token: string | undefined, ref: StoreRef): Promise<ApiStore> {
+    const { store, canWrite } = await this.#d.access.lookup(token, ref, 'read');
     this.#d.stats.access(store.id);
     return this.toApi(store, canWrite);
   }

@@ -133,6 +133,32 @@ export interface StatsDelta {
   accessedAt: number;
 }
 
+/** The store a request names: by id, or by name in the account of the token's user or of a named user. */
+export type StoreLookup = { id: string } | { name: string; owner: 'caller' } | { name: string; ownerName: string };
+
+/** Everything a request needs to decide access, found in one lookup. */
+export interface RequestLookup {
+  /** The hash of the token the request presents. */
+  tokenHash?: string;
+  store?: StoreLookup;
+  /** The record of that store too: its metadata, and with `withValue` its bytes when stored inline. */
+  record?: { key: string; withValue: boolean };
+}
+
+export interface LookedUpRecord {
+  meta: RecordMeta;
+  /** The bytes when stored inline and asked for; null when they live elsewhere (read them with `getRecord`). */
+  inline: Buffer | null;
+}
+
+export interface RequestRows {
+  token?: TokenRow;
+  /** The user of the token. */
+  user?: UserRow;
+  store?: StoreRow;
+  record?: LookedUpRecord;
+}
+
 export type UpdateStoreResult = { ok: true; store: StoreRow } | { ok: false; reason: 'not-found' | 'name-conflict' };
 
 /**
@@ -162,6 +188,12 @@ export interface StorageDriver {
   listStores(query: StoreListQuery): Promise<{ total: number; items: StoreRow[] }>;
   updateStore(id: string, patch: StorePatch): Promise<UpdateStoreResult>;
   deleteStore(id: string): Promise<boolean>;
+
+  /**
+   * The token (with its user), the store and the record a request names, in one statement or round
+   * trip: the hot path of every record request. Nothing is checked here; the access policy decides.
+   */
+  lookupRequest(lookup: RequestLookup): Promise<RequestRows>;
 
   getRecord(storeId: string, key: string): Promise<StoredRecord | undefined>;
   getRecordMeta(storeId: string, key: string): Promise<RecordMeta | undefined>;

@@ -145,6 +145,66 @@ export function describeDriverConformance(name: string, factory: DriverFactory):
       });
     });
 
+    it("looks up a token, its user, a store (by id, by the caller's name, by owner and name) and a record at once", async () => {
+      const user = await freshUser();
+      const hash = createHash('sha256').update(newId()).digest('hex');
+      await driver.addToken({ id: newId(), userId: user.id, hash, label: null, createdAt: Date.now() });
+      const { store } = await driver.createStore(storeRow(user.id, 'looked-up'));
+      const small = randomBytes(300);
+      const large = randomBytes(600 * 1024);
+      expect(await put(store.id, 'small', small, 'text/x-small')).toBe('ok');
+      expect(await put(store.id, 'large', large)).toBe('ok');
+
+      const byId = await driver.lookupRequest({
+        tokenHash: hash,
+        store: { id: store.id },
+        record: { key: 'small', withValue: true },
+      });
+      expect(byId.token?.userId).toBe(user.id);
+      expect(byId.token?.hash).toBe(hash);
+      expect(byId.user).toEqual(user);
+      expect(byId.store).toEqual(await driver.getStore(store.id));
+      expect(byId.record?.meta).toEqual(await driver.getRecordMeta(store.id, 'small'));
+      expect(byId.record?.inline?.equals(small)).toBe(true);
+
+      const meta = await driver.lookupRequest({
+        tokenHash: hash,
+        store: { id: store.id },
+        record: { key: 'small', withValue: false },
+      });
+      expect(meta.record?.meta.contentType).toBe('text/x-small');
+      expect(meta.record?.inline).toBeNull();
+      // Bytes stored elsewhere are not in the row: the caller reads them with getRecord.
+      const big = await driver.lookupRequest({ store: { id: store.id }, record: { key: 'large', withValue: true } });
+      expect(big.record?.meta.size).toBe(large.length);
+      expect(big.record?.inline).toBeNull();
+      expect(big.token).toBeUndefined();
+      expect(big.user).toBeUndefined();
+
+      const mine = await driver.lookupRequest({ tokenHash: hash, store: { name: 'looked-up', owner: 'caller' } });
+      expect(mine.store?.id).toBe(store.id);
+      expect(mine.record).toBeUndefined();
+      const theirs = await driver.lookupRequest({ store: { name: 'looked-up', ownerName: user.username } });
+      expect(theirs.store?.id).toBe(store.id);
+      // Without a token, "the caller's store" names nothing.
+      expect((await driver.lookupRequest({ store: { name: 'looked-up', owner: 'caller' } })).store).toBeUndefined();
+
+      const missing = await driver.lookupRequest({
+        tokenHash: `${hash}0`,
+        store: { id: newId() },
+        record: { key: 'small', withValue: true },
+      });
+      expect(missing).toEqual({});
+      const noRecord = await driver.lookupRequest({
+        tokenHash: hash,
+        store: { id: store.id },
+        record: { key: 'nope', withValue: true },
+      });
+      expect(noRecord.store?.id).toBe(store.id);
+      expect(noRecord.record).toBeUndefined();
+      expect((await driver.lookupRequest({ tokenHash: hash })).user?.id).toBe(user.id);
+    });
+
     it('keeps small and large records byte-exact, overwrites and deletes them', async () => {
       const store = await freshStore();
       const small = randomBytes(1000);

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { parseStoreRef } from '../../domain/access.js';
 import type { Kvs } from '../../domain/index.js';
-import { resolveCaller } from '../caller.js';
+import { requestToken } from '../caller.js';
 import { stringParam, toInt, toOptional, uintParam } from '../query.js';
 import { dataOf, errorResponses, storeIdParam } from '../schemas.js';
 
@@ -40,9 +40,8 @@ export function keyRoutes(app: FastifyInstance, kvs: Kvs): void {
       },
     },
     async (req) => {
-      const caller = await resolveCaller(kvs, req);
       const q = req.query;
-      const data = await kvs.records.listKeys(caller, parseStoreRef(req.params.storeId), {
+      const data = await kvs.records.listKeys(requestToken(req), parseStoreRef(req.params.storeId), {
         exclusiveStartKey: toOptional(q.exclusiveStartKey),
         limit: toInt(q.limit, MAX_KEYS_LIMIT, 1, MAX_KEYS_LIMIT),
         prefix: toOptional(q.prefix),

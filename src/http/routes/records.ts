@@ -3,17 +3,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseStoreRef } from '../../domain/access.js';
 import type { Kvs } from '../../domain/index.js';
 import { isValidRecordKey } from '../../domain/validation.js';
-import {
-  InvalidContentTypeError,
-  InvalidRecordKeyError,
-  RangeNotSatisfiableError,
-  RecordTooLargeError,
-  TokenNotProvidedError,
-} from '../../errors.js';
+import { InvalidContentTypeError, InvalidRecordKeyError, RangeNotSatisfiableError, RecordTooLargeError } from '../../errors.js';
 import type { RecordMeta, StoredRecord } from '../../storage/driver.js';
 import { acceptsEncoding } from '../accept-encoding.js';
 import { declaredDigests, declaredLength, parseContentEncoding, recordBody } from '../body.js';
-import { resolveCaller } from '../caller.js';
+import { requestToken } from '../caller.js';
 import { isNotModified, parseRange, recordEtag, sliceStream, writeCondition } from '../conditional.js';
 import { declaredContentType } from '../content-type.js';
 import { toBool, toOptional } from '../query.js';
@@ -104,9 +98,13 @@ function answerBody(record: StoredRecord, answer: RecordAnswer): Buffer | Readab
 export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => string, maxRecordBytes: number): void {
   app.get(RECORD_PATH, { schema: getRecordSchema, exposeHeadRoute: false, preValidation: checkKey }, async (request, reply) => {
     const req = request as RecordRequest;
-    const caller = await resolveCaller(kvs, req);
     const key = req.params['*'];
-    const record = await kvs.records.get(caller, parseStoreRef(req.params.storeId), key, toOptional(req.query.signature));
+    const record = await kvs.records.get(
+      requestToken(req),
+      parseStoreRef(req.params.storeId),
+      key,
+      toOptional(req.query.signature),
+    );
     let answer: RecordAnswer;
     try {
       answer = answerRecord(req, reply, record, toBool(req.query.attachment), true);
@@ -120,9 +118,13 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
   const head = { schema: headRecordSchema, preValidation: checkKey, config: { swagger: { exposeHeadRoute: true } } };
   app.head(RECORD_PATH, head, async (request, reply) => {
     const req = request as RecordRequest;
-    const caller = await resolveCaller(kvs, req);
     const key = req.params['*'];
-    const meta = await kvs.records.head(caller, parseStoreRef(req.params.storeId), key, toOptional(req.query.signature));
+    const meta = await kvs.records.head(
+      requestToken(req),
+      parseStoreRef(req.params.storeId),
+      key,
+      toOptional(req.query.signature),
+    );
     answerRecord(req, reply, meta, toBool(req.query.attachment), false);
     return reply.send();
   });
@@ -130,8 +132,8 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
   const put = async (request: FastifyRequest, reply: FastifyReply) => {
     const req = request as RecordRequest;
     const key = req.params['*'];
-    const caller = await resolveCaller(kvs, req);
-    if (!caller.user) throw new TokenNotProvidedError();
+    // Who may write is settled before anything about the body: refusals cost nothing.
+    const store = await kvs.records.storeForWrite(requestToken(req), parseStoreRef(req.params.storeId));
     const encoding = parseContentEncoding(req.headers['content-encoding']);
     const contentType = declaredContentType(req.raw) || 'application/octet-stream';
     if (contentType.length > MAX_CONTENT_TYPE_LENGTH) {
@@ -140,7 +142,6 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
     const digests = declaredDigests(req.raw);
     const length = declaredLength(req.raw);
     if (length !== undefined && length > maxRecordBytes) throw new RecordTooLargeError(maxRecordBytes, length);
-    const store = await kvs.records.storeForWrite(caller, parseStoreRef(req.params.storeId));
     const { body, decodedSize, etag } = recordBody(req.raw, encoding, maxRecordBytes, digests);
     await kvs.records.put(store, key, {
       contentType,
@@ -160,9 +161,7 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
 
   app.delete(RECORD_PATH, { schema: deleteRecordSchema, preValidation: checkKey }, async (request, reply) => {
     const req = request as RecordRequest;
-    const caller = await resolveCaller(kvs, req);
-    if (!caller.user) throw new TokenNotProvidedError();
-    await kvs.records.delete(caller, parseStoreRef(req.params.storeId), req.params['*'], writeCondition(req));
+    await kvs.records.delete(requestToken(req), parseStoreRef(req.params.storeId), req.params['*'], writeCondition(req));
     return reply.code(204).send();
   });
 }

@@ -6,7 +6,7 @@ import { STORE_NAME_MAX, STORE_NAME_REGEX, TITLE_MAX } from '../../domain/valida
 import { InvalidRequestError } from '../../errors.js';
 import { GENERAL_ACCESS } from '../../storage/driver.js';
 import { readJsonBody } from '../body.js';
-import { requireUser, resolveCaller } from '../caller.js';
+import { requestToken, requireUser } from '../caller.js';
 import { boolParam, toBool, toInt, toOptional, uintParam } from '../query.js';
 import { dataOf, errorResponses, header, noBody, storeIdParam } from '../schemas.js';
 
@@ -142,8 +142,7 @@ export function storeRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => str
       },
     },
     async (req) => {
-      const caller = await resolveCaller(kvs, req);
-      return { data: await kvs.stores.get(caller, parseStoreRef(req.params.storeId)) };
+      return { data: await kvs.stores.get(requestToken(req), parseStoreRef(req.params.storeId)) };
     },
   );
 

@@ -7,6 +7,8 @@ import type {
   NewRecord,
   PutResult,
   RecordMeta,
+  RequestLookup,
+  RequestRows,
   StagedValue,
   StatsDelta,
   StorageDriver,
@@ -19,7 +21,17 @@ import type {
   UserRow,
   WriteCondition,
 } from '../driver.js';
-import { type RecordDbRow, rowToMeta, rowToStore, type StoreDbRow } from '../rows.js';
+import {
+  LOOKUP_VALUE_COL,
+  lookupKinds,
+  lookupParams,
+  lookupRows,
+  lookupSql,
+  type RecordDbRow,
+  rowToMeta,
+  rowToStore,
+  type StoreDbRow,
+} from '../rows.js';
 import { guardStorage } from './errors.js';
 import { migrate } from './migrations.js';
 import { chunkStream, deleteChunks, type PgStaged, stageValue, sweepValues } from './values.js';
@@ -42,6 +54,8 @@ export class PostgresDriver implements StorageDriver {
   readonly kind = 'postgres';
   readonly #sql: Sql;
   #sweeper: NodeJS.Timeout | undefined;
+  /** The request lookup statements by kind of store reference and record, with their parameters in order. */
+  readonly #lookups = new Map<string, { text: string; order: (keyof ReturnType<typeof lookupParams>)[] }>();
 
   private constructor(sql: Sql) {
     this.#sql = sql;
@@ -228,6 +242,40 @@ export class PostgresDriver implements StorageDriver {
         return deleted.length === 1;
       }),
     );
+  }
+
+  lookupRequest(lookup: RequestLookup): Promise<RequestRows> {
+    const { store, record } = lookupKinds(lookup);
+    const name = `${store}:${record}`;
+    let statement = this.#lookups.get(name);
+    if (!statement) {
+      const order: (keyof ReturnType<typeof lookupParams>)[] = [];
+      const text = lookupSql(
+        store,
+        record,
+        (p) => {
+          order.push(p);
+          return `$${order.length}::text`;
+        },
+        'r.value, r.value_id',
+      );
+      statement = { text, order };
+      this.#lookups.set(name, statement);
+    }
+    const values = lookupParams(lookup);
+    const { text, order } = statement;
+    return guardStorage(async () => {
+      const [row] = await this.#sql
+        .unsafe(
+          text,
+          order.map((p) => values[p]),
+          { prepare: true },
+        )
+        .values();
+      return lookupRows(row, record === 'value', (r) =>
+        r[LOOKUP_VALUE_COL + 1] === null ? ((r[LOOKUP_VALUE_COL] as Buffer | null) ?? Buffer.alloc(0)) : null,
+      );
+    });
   }
 
   getRecord(storeId: string, key: string): Promise<StoredRecord | undefined> {

@@ -10,6 +10,8 @@ import type {
   NewRecord,
   PutResult,
   RecordMeta,
+  RequestLookup,
+  RequestRows,
   StagedValue,
   StatsDelta,
   StorageDriver,
@@ -22,7 +24,17 @@ import type {
   UserRow,
   WriteCondition,
 } from '../driver.js';
-import { type RecordDbRow, rowToMeta, rowToStore, type StoreDbRow } from '../rows.js';
+import {
+  LOOKUP_VALUE_COL,
+  lookupKinds,
+  lookupParams,
+  lookupRows,
+  lookupSql,
+  type RecordDbRow,
+  rowToMeta,
+  rowToStore,
+  type StoreDbRow,
+} from '../rows.js';
 import { BlobFiles, type SqliteStaged } from './blobs.js';
 import { migrate } from './migrations.js';
 import { createStatements } from './statements.js';
@@ -41,6 +53,8 @@ export class SqliteDriver implements StorageDriver {
   readonly #blobs: BlobFiles;
   readonly #memory: boolean;
   readonly #q: ReturnType<typeof createStatements>;
+  /** The request lookup statements, prepared on first use (one per kind of store reference and record). */
+  readonly #lookups = new Map<string, Database.Statement>();
 
   constructor(options: SqliteDriverOptions) {
     this.#memory = options.path === ':memory:';
@@ -184,6 +198,20 @@ export class SqliteDriver implements StorageDriver {
     })();
     for (const b of blobs) await this.#blobs.remove(b.blob_path);
     return removed;
+  }
+
+  async lookupRequest(lookup: RequestLookup): Promise<RequestRows> {
+    const { store, record } = lookupKinds(lookup);
+    const name = `${store}:${record}`;
+    let statement = this.#lookups.get(name);
+    if (!statement) {
+      statement = this.#db.prepare(lookupSql(store, record, (p) => `@${p}`, 'r.value, r.blob_path')).raw();
+      this.#lookups.set(name, statement);
+    }
+    const row = statement.get(lookupParams(lookup)) as unknown[] | undefined;
+    return lookupRows(row, record === 'value', (r) =>
+      r[LOOKUP_VALUE_COL + 1] === null ? ((r[LOOKUP_VALUE_COL] as Buffer | null) ?? Buffer.alloc(0)) : null,
+    );
   }
 
   async getRecord(storeId: string, key: string): Promise<StoredRecord | undefined> {
