@@ -200,7 +200,10 @@ try {
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwrote ${out} (${results.minutes.toFixed(1)} min)`);
 } catch (err) {
-  console.error(err);
+  // A missing tool says how to install it in its message; anything else also shows where it failed.
+  const e = err as Error;
+  console.error(`bench: ${e.message}`);
+  if (!/install/.test(e.message)) console.error(e.stack);
   process.exitCode = 1;
 } finally {
   await cleanUp();
