@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AccountAccess } from './domain/access.js';
 import { CLOUD_RATE_LIMITS, type RateLimits } from './http/limits.js';
-import type { StorageSpec } from './storage/open.js';
+import type { Durability, StorageSpec } from './storage/open.js';
 
 export interface ServeConfig {
   host: string;
@@ -38,6 +38,7 @@ export const DEFAULTS = {
   rateLimitOther: CLOUD_RATE_LIMITS.otherPerSecond,
   corsOrigins: '*',
   unnamedRetentionDays: 7,
+  durability: 'normal',
 } as const;
 
 /** Raw values by option name, as strings from flags or the environment. */
@@ -59,16 +60,22 @@ export const ENV_NAMES = {
   rateLimitOther: 'OPENKVS_RATE_LIMIT_OTHER',
   corsOrigins: 'OPENKVS_CORS_ORIGINS',
   unnamedRetentionDays: 'OPENKVS_UNNAMED_RETENTION_DAYS',
+  durability: 'OPENKVS_DURABILITY',
 } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-export function parseStorage(value: string, poolSize?: number): StorageSpec {
+export function parseDurability(value: string): Durability {
+  if (value !== 'normal' && value !== 'fsync') throw new ConfigError('--durability: must be normal or fsync');
+  return value;
+}
+
+export function parseStorage(value: string, poolSize?: number, durability: Durability = 'normal'): StorageSpec {
   if (value.startsWith('sqlite:')) {
     const path = value.slice('sqlite:'.length);
     if (path === '')
       throw new ConfigError('--storage: "sqlite:" needs a file path, e.g. sqlite:./data/openkvs.sqlite or sqlite::memory:');
-    return { kind: 'sqlite', path };
+    return { kind: 'sqlite', path, durability };
   }
   if (/^postgres(ql)?:\/\//.test(value)) return { kind: 'postgres', url: value, poolSize };
   throw new ConfigError(`--storage: "${value}" is neither sqlite:<path> nor postgres://…`);
@@ -160,6 +167,7 @@ export function resolveServeConfig(flags: RawConfig, env: NodeJS.ProcessEnv = pr
     storage: parseStorage(
       pick('storage') ?? DEFAULTS.storage,
       parseInteger('pg-pool-size', pick('pgPoolSize') ?? String(DEFAULTS.pgPoolSize), 1, 1000),
+      parseDurability(pick('durability') ?? DEFAULTS.durability),
     ),
     publicUrl: publicUrl === undefined ? undefined : parsePublicUrl(publicUrl),
     adminToken,

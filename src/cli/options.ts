@@ -62,7 +62,7 @@ export function cliContext(opts: StorageOptions, env: NodeJS.ProcessEnv = proces
   const file = loadConfigFile(opts.config, env);
   // Only the options these commands use are read, so that a bad value of another (say the port)
   // does not stop them.
-  const used = ['storage', 'pgPoolSize', 'adminToken', 'maxRecordBytes'] as const;
+  const used = ['storage', 'pgPoolSize', 'adminToken', 'maxRecordBytes', 'durability'] as const;
   const usedEnv: NodeJS.ProcessEnv = {};
   const usedFile: RawConfig = {};
   for (const k of used) {
@@ -88,6 +88,10 @@ export function addServeOptions(cmd: Command): Command {
     .option(
       '--default-access <value>',
       `what FOLLOW_USER_SETTING means: ANYONE_WITH_ID_CAN_READ or RESTRICTED (env ${ENV_NAMES.defaultAccess}, default ${DEFAULTS.defaultAccess})`,
+    )
+    .option(
+      '--durability <normal|fsync>',
+      `SQLite: normal (committed to the write-ahead log, survives a killed process) or fsync (every commit fsynced before the answer, concurrent writes grouped into one commit) (env ${ENV_NAMES.durability}, default ${DEFAULTS.durability})`,
     )
     .option('--pg-pool-size <n>', `PostgreSQL connections per node (env ${ENV_NAMES.pgPoolSize}, default ${DEFAULTS.pgPoolSize})`)
     .option('--rate-limit <on|off>', `per-store rate limits (env ${ENV_NAMES.rateLimit}, default ${DEFAULTS.rateLimit})`)

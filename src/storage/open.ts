@@ -3,13 +3,23 @@ import { PostgresDriver } from './postgres/index.js';
 import { SqliteDriver } from './sqlite/index.js';
 
 /** Where data lives: the embedded SQLite file (or memory), or a PostgreSQL server. */
-export type StorageSpec = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize?: number };
+export type StorageSpec =
+  | { kind: 'sqlite'; path: string; durability?: Durability }
+  | { kind: 'postgres'; url: string; poolSize?: number };
+
+/**
+ * When an acknowledged write is on disk. `normal`: committed to SQLite's write-ahead log, which
+ * survives the process being killed; the operating system writes it out soon after (a power cut may
+ * lose the last moments). `fsync`: every commit is fsynced before the answer (concurrent writes share
+ * one commit). PostgreSQL always commits durably (its own `synchronous_commit`).
+ */
+export type Durability = 'normal' | 'fsync';
 
 export type OpenedDriver = StorageDriver & { sweepOrphans?: () => Promise<number> };
 
 /** Opens the driver a storage spec names, with its migrations applied. */
 export async function openStorage(spec: StorageSpec): Promise<OpenedDriver> {
-  if (spec.kind === 'sqlite') return new SqliteDriver({ path: spec.path });
+  if (spec.kind === 'sqlite') return new SqliteDriver({ path: spec.path, durability: spec.durability });
   try {
     return await PostgresDriver.connect({ url: spec.url, poolSize: spec.poolSize });
   } catch (err) {

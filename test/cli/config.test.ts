@@ -186,6 +186,8 @@ describe('bad values stop the start with a one-line reason', () => {
     { name: 'OPENKVS_STORAGE=foo:bar', args: [], env: { OPENKVS_STORAGE: 'foo:bar' }, mentions: /storage/i },
     { name: 'OPENKVS_MAX_RECORD_BYTES=-1', args: [], env: { OPENKVS_MAX_RECORD_BYTES: '-1' }, mentions: /max.record.bytes/i },
     { name: 'OPENKVS_PUBLIC_URL=notaurl', args: [], env: { OPENKVS_PUBLIC_URL: 'notaurl' }, mentions: /public.url/i },
+    { name: '--durability sometimes', args: ['--durability', 'sometimes'], mentions: /durability/i },
+    { name: 'OPENKVS_DURABILITY=never', args: [], env: { OPENKVS_DURABILITY: 'never' }, mentions: /durability/i },
   ];
 
   it.concurrent.for(cases)('$name', async ({ args, env, mentions }, { expect }) => {
@@ -199,6 +201,43 @@ describe('bad values stop the start with a one-line reason', () => {
     expect(lines, result.stderr).toHaveLength(1);
     expect(lines[0]).toMatch(mentions);
     expect(result.stdout).not.toMatch(/listening/i);
+  });
+});
+
+describe('--durability fsync', () => {
+  it('acknowledges concurrent writes (grouped into shared commits) that all survive a killed process', async () => {
+    const cwd = tempDir();
+    const port = await freePort();
+    const token = 'durability-admin-token-0123456789';
+    const args = ['--port', String(port), '--storage', 'sqlite:./data.sqlite', '--admin-token', token];
+    const server = await startServe([...args, '--durability', 'fsync'], { cwd, port });
+    const created = await createStore(server, token, 'durable');
+    expect(created.status).toBe(201);
+    const storeId = (created.json as unknown as { data: { id: string } }).data.id;
+    const bodies = Array.from({ length: 40 }, (_, i) => Buffer.from(`value ${i} `.repeat(i + 1)));
+    const puts = await Promise.all(
+      bodies.map((body, i) =>
+        http(`${server.origin}/v2/key-value-stores/${storeId}/records/k${i}`, {
+          method: 'PUT',
+          token,
+          headers: { 'content-type': 'text/plain' },
+          body,
+        }),
+      ),
+    );
+    expect(puts.map((r) => r.status)).toEqual(bodies.map(() => 201));
+    server.child.kill('SIGKILL');
+    await server.exited;
+    const again = await startServe(args, { cwd, port });
+    for (const [i, body] of bodies.entries()) {
+      const got = await http(`${again.origin}/v2/key-value-stores/${storeId}/records/k${i}`, { token });
+      expect(got.status).toBe(200);
+      expect(got.body.equals(body)).toBe(true);
+    }
+    const store = await http(`${again.origin}/v2/key-value-stores/${storeId}`, { token });
+    const stats = (store.json as unknown as { data: { stats: { writeCount: number; storageBytes: number } } }).data.stats;
+    expect(stats.writeCount).toBe(40);
+    expect(stats.storageBytes).toBe(bodies.reduce((n, b) => n + b.length, 0));
   });
 });
 

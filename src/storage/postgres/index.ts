@@ -1,5 +1,4 @@
 import postgres, { type Sql } from 'postgres';
-import { conditionHolds } from '../conditions.js';
 import type {
   DeleteResult,
   KeyListPage,
@@ -45,6 +44,12 @@ export interface PostgresDriverOptions {
 }
 
 const META_COLS = 'key, size, content_type, content_encoding, decoded_size, modified_at, etag';
+
+/** A list as a PostgreSQL text[] literal parameter, or null. */
+function textArray(list: string[] | undefined): string | null {
+  if (list === undefined) return null;
+  return `{${list.map((v) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}`;
+}
 
 /**
  * The scale-out driver: any number of stateless openkvs nodes on one PostgreSQL. Everything lives
@@ -313,55 +318,23 @@ export class PostgresDriver implements StorageDriver {
     const data = staged.kind === 'inline' ? staged.data : null;
     const valueId = staged.kind === 'chunks' ? staged.valueId : null;
     return guardStorage(async () => {
-      const status = await this.#sql.begin(async (tx): Promise<PutResult> => {
-        // Locking the store row first serializes writers of one store: the size delta and the
-        // precondition check are exact whichever node answers.
-        const [store] = await tx`SELECT id FROM stores WHERE id = ${storeId} FOR UPDATE`;
-        if (!store) return 'no-store';
-        const [old] = await tx`SELECT size, value_id, etag FROM records WHERE store_id = ${storeId} AND key = ${key}`;
-        if (!conditionHolds(old ? (old.etag as string | null) : undefined, condition)) return 'precondition-failed';
-        await tx`
-          INSERT INTO records (store_id, key, size, content_type, content_encoding, decoded_size, modified_at, etag, value, value_id)
-          VALUES (${storeId}, ${key}, ${staged.size}, ${record.contentType}, ${record.contentEncoding}, ${record.decodedSize},
-                  ${record.now}, ${record.etag}, ${data}, ${valueId})
-          ON CONFLICT (store_id, key) DO UPDATE SET size = EXCLUDED.size, content_type = EXCLUDED.content_type,
-            content_encoding = EXCLUDED.content_encoding, decoded_size = EXCLUDED.decoded_size,
-            modified_at = EXCLUDED.modified_at, etag = EXCLUDED.etag, value = EXCLUDED.value, value_id = EXCLUDED.value_id`;
-        const delta = staged.size - ((old?.size as number | undefined) ?? 0);
-        await tx`
-          UPDATE stores SET storage_bytes = storage_bytes + ${delta}, write_count = write_count + 1,
-            modified_at = ${record.now}, accessed_at = GREATEST(accessed_at, ${record.now})
-          WHERE id = ${storeId}`;
-        if (old?.value_id) {
-          await tx`INSERT INTO value_garbage (store_id, value_id, released_at) VALUES (${storeId}, ${old.value_id}, ${record.now})
-                   ON CONFLICT DO NOTHING`;
-        }
-        return 'ok';
-      });
+      const [row] = await this.#sql`
+        SELECT openkvs_put_record(${storeId}, ${key}, ${staged.size}::bigint, ${record.contentType}, ${record.contentEncoding}::text,
+          ${record.decodedSize}::bigint, ${record.now}::bigint, ${record.etag}, ${data}::bytea, ${valueId}::text,
+          ${textArray(condition?.ifMatch)}::text[], ${textArray(condition?.ifNoneMatch)}::text[]) AS status`;
+      const status = row?.status as PutResult;
       if (status !== 'ok' && valueId !== null) await deleteChunks(this.#sql, storeId, valueId);
       return status;
     });
   }
 
   deleteRecord(storeId: string, key: string, now: number, condition?: WriteCondition): Promise<DeleteResult> {
-    return guardStorage(() =>
-      this.#sql.begin(async (tx): Promise<DeleteResult> => {
-        const [store] = await tx`SELECT id FROM stores WHERE id = ${storeId} FOR UPDATE`;
-        if (!store) return 'no-store';
-        const [old] = await tx`SELECT size, value_id, etag FROM records WHERE store_id = ${storeId} AND key = ${key}`;
-        if (!conditionHolds(old ? (old.etag as string | null) : undefined, condition)) return 'precondition-failed';
-        if (old) await tx`DELETE FROM records WHERE store_id = ${storeId} AND key = ${key}`;
-        await tx`
-          UPDATE stores SET storage_bytes = storage_bytes - ${(old?.size as number | undefined) ?? 0},
-            delete_count = delete_count + ${old ? 1 : 0}, modified_at = ${now}, accessed_at = GREATEST(accessed_at, ${now})
-          WHERE id = ${storeId}`;
-        if (old?.value_id) {
-          await tx`INSERT INTO value_garbage (store_id, value_id, released_at) VALUES (${storeId}, ${old.value_id}, ${now})
-                   ON CONFLICT DO NOTHING`;
-        }
-        return old ? 'deleted' : 'absent';
-      }),
-    );
+    return guardStorage(async () => {
+      const [row] = await this.#sql`
+        SELECT openkvs_delete_record(${storeId}, ${key}, ${now}::bigint,
+          ${textArray(condition?.ifMatch)}::text[], ${textArray(condition?.ifNoneMatch)}::text[]) AS status`;
+      return row?.status as DeleteResult;
+    });
   }
 
   listKeys(storeId: string, query: KeyListQuery): Promise<KeyListPage> {

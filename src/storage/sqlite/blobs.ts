@@ -10,6 +10,15 @@ export type SqliteStaged =
   | { readonly size: number; readonly kind: 'inline'; readonly data: Buffer }
   | { readonly size: number; readonly kind: 'file'; readonly tmpPath: string };
 
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Large record values as files under one directory: `tmp/` while uploading, then `xx/<name>` once
  * fsynced and renamed. The row that names a file is committed after the rename, so a crash leaves
@@ -17,10 +26,13 @@ export type SqliteStaged =
  */
 export class BlobFiles {
   readonly #dir: string;
+  /** fsync directories after a rename, so that the file's name is on disk before the row naming it. */
+  readonly #syncDirs: boolean;
   #ready: Promise<void> | undefined;
 
-  constructor(dir: string) {
+  constructor(dir: string, syncDirs = false) {
     this.#dir = dir;
+    this.#syncDirs = syncDirs;
   }
 
   get dir(): string {
@@ -75,8 +87,12 @@ export class BlobFiles {
   async publish(tmpPath: string): Promise<string> {
     const name = randomBytes(16).toString('hex');
     const rel = join(name.slice(0, 2), name);
-    await mkdir(join(this.#dir, name.slice(0, 2)), { recursive: true });
+    const made = await mkdir(join(this.#dir, name.slice(0, 2)), { recursive: true });
     await rename(tmpPath, join(this.#dir, rel));
+    if (this.#syncDirs) {
+      await syncDir(join(this.#dir, name.slice(0, 2)));
+      if (made !== undefined) await syncDir(this.#dir);
+    }
     return rel;
   }
 

@@ -24,6 +24,7 @@ import type {
   UserRow,
   WriteCondition,
 } from '../driver.js';
+import type { Durability } from '../open.js';
 import {
   LOOKUP_VALUE_COL,
   lookupKinds,
@@ -44,6 +45,15 @@ type OldRecord = { size: number; blob_path: string | null; etag: string | null }
 export interface SqliteDriverOptions {
   /** A file path, or `:memory:`. */
   path: string;
+  /** `fsync`: every commit (and every value file's directory entry) is fsynced before a write resolves. */
+  durability?: Durability;
+}
+
+/** A record write waiting for the next group commit. */
+interface PendingWrite {
+  run: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
 }
 
 /** The embedded driver: one SQLite file in WAL mode, large values as files beside it. */
@@ -53,6 +63,12 @@ export class SqliteDriver implements StorageDriver {
   readonly #blobs: BlobFiles;
   readonly #memory: boolean;
   readonly #q: ReturnType<typeof createStatements>;
+  /** Record writes that arrived since the last group commit. */
+  #pending: PendingWrite[] = [];
+  #flushing = false;
+  /** One transaction for a group of writes; each runs inside it in a savepoint of its own. */
+  readonly #group: Database.Transaction<(batch: PendingWrite[], outcomes: unknown[]) => void>;
+  readonly #savepoint: Database.Transaction<(run: () => unknown) => unknown>;
   /** The request lookup statements, prepared on first use (one per kind of store reference and record). */
   readonly #lookups = new Map<string, Database.Statement>();
 
@@ -65,19 +81,67 @@ export class SqliteDriver implements StorageDriver {
       const file = resolve(options.path);
       mkdirSync(dirname(file), { recursive: true });
       this.#db = new Database(file);
-      this.#blobs = new BlobFiles(`${file}-blobs`);
+      this.#blobs = new BlobFiles(`${file}-blobs`, options.durability === 'fsync');
     }
     this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = NORMAL');
+    // NORMAL in WAL mode: a commit is in the log before it is acknowledged, which survives the
+    // process being killed; FULL also fsyncs the log at every commit.
+    this.#db.pragma(options.durability === 'fsync' ? 'synchronous = FULL' : 'synchronous = NORMAL');
     this.#db.pragma('foreign_keys = ON');
     this.#db.pragma('busy_timeout = 5000');
     this.#db.pragma('cache_size = -65536');
     migrate(this.#db);
     this.#q = createStatements(this.#db);
+    this.#savepoint = this.#db.transaction((run: () => unknown) => run());
+    this.#group = this.#db.transaction((batch: PendingWrite[], outcomes: unknown[]) => {
+      for (const w of batch) {
+        try {
+          outcomes.push({ ok: true, value: this.#savepoint(w.run) });
+        } catch (err) {
+          outcomes.push({ ok: false, err });
+        }
+      }
+    });
+  }
+
+  /**
+   * Group commit: record writes arriving in the same turn of the event loop share one transaction
+   * (and, with durability fsync, one fsync). Each still runs alone in a savepoint, sees the writes
+   * before it, and resolves only after the commit; a failed commit rejects the whole group.
+   */
+  #write<T>(run: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.#flushing) {
+        this.#flushing = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#flushing = false;
+    const batch = this.#pending;
+    this.#pending = [];
+    const outcomes: unknown[] = [];
+    try {
+      // Immediate: a transaction that reads before it writes would fail at once ("database is
+      // locked") when another process commits in between, instead of waiting for its turn.
+      this.#group.immediate(batch, outcomes);
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+      return;
+    }
+    batch.forEach((w, i) => {
+      const o = outcomes[i] as { ok: true; value: unknown } | { ok: false; err: unknown };
+      if (o.ok) w.resolve(o.value);
+      else w.reject(o.err);
+    });
   }
 
   async close(): Promise<void> {
     if (!this.#db.open) return;
+    if (this.#pending.length > 0) this.#flush();
     this.#db.close();
     if (this.#memory) await this.#blobs.destroy();
   }
@@ -252,10 +316,9 @@ export class SqliteDriver implements StorageDriver {
     const staged = value as SqliteStaged;
     const blobPath = staged.kind === 'file' ? await this.#blobs.publish(staged.tmpPath) : null;
     const data = staged.kind === 'inline' ? staged.data : null;
-    // Immediate: a transaction that reads before it writes would fail at once ("database is
-    // locked") when another process commits in between, instead of waiting for its turn.
-    const result = this.#db
-      .transaction((): { status: PutResult; oldBlob: string | null } => {
+    let result: { status: PutResult; oldBlob: string | null };
+    try {
+      result = await this.#write((): { status: PutResult; oldBlob: string | null } => {
         if (!this.#q.storeExists.get(storeId)) return { status: 'no-store', oldBlob: null };
         const old = this.#q.recordBlob.get(storeId, key) as OldRecord | undefined;
         if (!conditionHolds(old ? old.etag : undefined, condition)) return { status: 'precondition-failed', oldBlob: null };
@@ -274,8 +337,11 @@ export class SqliteDriver implements StorageDriver {
           data,
         );
         return { status: 'ok', oldBlob: old?.blob_path ?? null };
-      })
-      .immediate();
+      });
+    } catch (err) {
+      await this.#blobs.remove(blobPath);
+      throw err;
+    }
     if (result.status !== 'ok') {
       await this.#blobs.remove(blobPath);
       return result.status;
@@ -285,17 +351,15 @@ export class SqliteDriver implements StorageDriver {
   }
 
   async deleteRecord(storeId: string, key: string, now: number, condition?: WriteCondition): Promise<DeleteResult> {
-    const result = this.#db
-      .transaction((): { status: DeleteResult; blob: string | null } => {
-        if (!this.#q.storeExists.get(storeId)) return { status: 'no-store', blob: null };
-        const old = this.#q.recordBlob.get(storeId, key) as OldRecord | undefined;
-        if (!conditionHolds(old ? old.etag : undefined, condition)) return { status: 'precondition-failed', blob: null };
-        this.#q.storeDeleted.run({ delta: old ? -old.size : 0, count: old ? 1 : 0, now, id: storeId });
-        if (!old) return { status: 'absent', blob: null };
-        this.#q.deleteRecord.run(storeId, key);
-        return { status: 'deleted', blob: old.blob_path };
-      })
-      .immediate();
+    const result = await this.#write((): { status: DeleteResult; blob: string | null } => {
+      if (!this.#q.storeExists.get(storeId)) return { status: 'no-store', blob: null };
+      const old = this.#q.recordBlob.get(storeId, key) as OldRecord | undefined;
+      if (!conditionHolds(old ? old.etag : undefined, condition)) return { status: 'precondition-failed', blob: null };
+      this.#q.storeDeleted.run({ delta: old ? -old.size : 0, count: old ? 1 : 0, now, id: storeId });
+      if (!old) return { status: 'absent', blob: null };
+      this.#q.deleteRecord.run(storeId, key);
+      return { status: 'deleted', blob: old.blob_path };
+    });
     await this.#blobs.remove(result.blob);
     return result.status;
   }
