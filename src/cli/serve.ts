@@ -3,7 +3,7 @@ import type { ServeConfig } from '../config.js';
 import { createKvs } from '../domain/index.js';
 import { createRetentionSweeper } from '../domain/retention.js';
 import { createApp } from '../http/app.js';
-import { loggerOptions } from '../http/request-log.js';
+import { logDestination, loggerOptions } from '../http/request-log.js';
 import { openStorage } from '../storage/open.js';
 
 /** How long a stopping server lets requests in flight finish before closing their connections. */
@@ -36,13 +36,14 @@ export async function startServer(config: ServeConfig, print: (line: string) => 
   // A given admin token works from the first request on; a generated one is made once listening.
   if (config.adminToken !== undefined) await kvs.users.bootstrapAdmin(config.adminToken);
 
+  const logs = logDestination();
   const app = createApp({
     kvs,
     publicUrl: () => publicUrl,
     maxRecordBytes: config.maxRecordBytes,
     rateLimits: config.rateLimits,
     corsOrigins: config.corsOrigins,
-    logger: loggerOptions(config.logLevel),
+    logger: loggerOptions(config.logLevel, logs),
   });
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -85,6 +86,11 @@ export async function startServer(config: ServeConfig, print: (line: string) => 
       }
       await kvs.close();
       await driver.close();
+      try {
+        logs.flushSync();
+      } catch {
+        // Standard output is gone or full: the lines left are lost, the shutdown goes on.
+      }
     })();
     return closing;
   };

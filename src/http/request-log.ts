@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import pino from 'pino';
 
 /** Query parameters whose values never reach the logs. */
 const SECRET_PARAMS = /([?&](?:token|signature)=)[^&]*/gi;
@@ -23,9 +24,10 @@ export function requestId(req: IncomingMessage): string {
  * `token` and `signature` redacted; headers never, and `Authorization` / `Cookie` censored should
  * anything log them.
  */
-export function loggerOptions(level: string): NonNullable<FastifyServerOptions['logger']> {
+export function loggerOptions(level: string, stream?: pino.DestinationStream): NonNullable<FastifyServerOptions['logger']> {
   return {
     level,
+    ...(stream ? { stream } : {}),
     serializers: {
       req: (req: { method: string; url: string; id: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
     },
@@ -62,4 +64,13 @@ export function installRequestLog(app: FastifyInstance): void {
     );
     done();
   });
+}
+
+/**
+ * Standard output written asynchronously: lines logged while a write is under way go out together
+ * in the next one, so that a busy server does not pay a system call per request line. `flushSync()`
+ * writes out what is left (at shutdown).
+ */
+export function logDestination(): pino.DestinationStream & { flushSync(): void } {
+  return pino.destination({ dest: 1, sync: false, minLength: 0 });
 }

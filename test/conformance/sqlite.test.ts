@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../../src/domain/ids.js';
 import { SqliteDriver } from '../../src/storage/sqlite/index.js';
-import { describeDriverConformance } from './suite.js';
+import { chunks, describeDriverConformance, storeRow } from './suite.js';
 
 describeDriverConformance('sqlite (in memory)', async () => ({ driver: new SqliteDriver({ path: ':memory:' }) }));
 
@@ -12,4 +15,75 @@ describeDriverConformance('sqlite (file)', async () => {
     driver: new SqliteDriver({ path: join(dir, 'kvs.sqlite') }),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
+});
+
+describe('sqlite: record lookups served from memory stay exact', () => {
+  let dir: string;
+  let server: SqliteDriver;
+  let other: SqliteDriver;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'openkvs-cache-'));
+    server = new SqliteDriver({ path: join(dir, 'kvs.sqlite') });
+    // Another connection to the same file, as the CLI (`openkvs tokens revoke`, `import`) is.
+    other = new SqliteDriver({ path: join(dir, 'kvs.sqlite') });
+  });
+  afterAll(async () => {
+    await server.close();
+    await other.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const put = (driver: SqliteDriver, storeId: string, key: string, text: string) =>
+    driver
+      .stageValue(storeId, chunks(Buffer.from(text)), text.length)
+      .then((staged) =>
+        driver.putRecord(
+          storeId,
+          key,
+          { contentType: 'text/plain', contentEncoding: null, decodedSize: text.length, etag: text, now: Date.now() },
+          staged,
+        ),
+      );
+
+  it('sees writes, revocations and deletions of this and of other connections at once', async () => {
+    const user = { id: newId(), username: `cache${newId().toLowerCase()}`, createdAt: Date.now() };
+    await server.createUser(user);
+    const hash = createHash('sha256').update(newId()).digest('hex');
+    await server.addToken({ id: newId(), userId: user.id, hash, label: null, createdAt: Date.now() });
+    const { store } = await server.createStore(storeRow(user.id, 'cached'));
+    const lookup = { tokenHash: hash, store: { id: store.id }, record: { key: 'k', withValue: true } };
+    const value = async () => (await server.lookupRequest(lookup)).record?.inline?.toString();
+
+    expect(await value()).toBeUndefined();
+    expect(await put(server, store.id, 'k', 'one')).toBe('ok');
+    expect(await value()).toBe('one');
+    expect(await value()).toBe('one');
+    expect(await put(other, store.id, 'k', 'two')).toBe('ok');
+    expect(await value()).toBe('two');
+    expect(await other.deleteRecord(store.id, 'k', Date.now())).toBe('deleted');
+    expect(await value()).toBeUndefined();
+    expect(await put(server, store.id, 'k', 'three')).toBe('ok');
+    expect(await value()).toBe('three');
+    expect(await server.deleteRecord(store.id, 'k', Date.now())).toBe('deleted');
+    expect(await value()).toBeUndefined();
+
+    expect((await server.lookupRequest(lookup)).user?.id).toBe(user.id);
+    expect(await other.revokeToken(hash)).toBe(true);
+    expect((await server.lookupRequest(lookup)).token).toBeUndefined();
+    await other.addToken({ id: newId(), userId: user.id, hash, label: null, createdAt: Date.now() });
+    expect((await server.lookupRequest(lookup)).user?.id).toBe(user.id);
+    expect(await server.revokeToken(hash)).toBe(true);
+    expect((await server.lookupRequest(lookup)).user).toBeUndefined();
+
+    const byName = { store: { name: 'cached', ownerName: user.username }, record: { key: 'k', withValue: false } };
+    expect((await server.lookupRequest(byName)).store?.id).toBe(store.id);
+    const renamed = await other.updateStore(store.id, { name: 'renamed', modifiedAt: Date.now() });
+    expect(renamed.ok).toBe(true);
+    expect((await server.lookupRequest(byName)).store).toBeUndefined();
+    await server.updateStore(store.id, { name: 'cached', modifiedAt: Date.now() });
+    expect((await server.lookupRequest(byName)).store?.id).toBe(store.id);
+    expect(await other.deleteStore(store.id)).toBe(true);
+    expect((await server.lookupRequest(byName)).store).toBeUndefined();
+    expect((await server.lookupRequest(lookup)).store).toBeUndefined();
+  });
 });

@@ -7,7 +7,7 @@ import type { RecordValue, StorageDriver, StoreRow, WriteCondition } from '../..
 /** Creates a driver on empty storage; `cleanup` removes what it created. */
 export type DriverFactory = () => Promise<{ driver: StorageDriver; cleanup?: () => Promise<void> }>;
 
-async function* chunks(data: Buffer, size = 64 * 1024): AsyncGenerator<Buffer> {
+export async function* chunks(data: Buffer, size = 64 * 1024): AsyncGenerator<Buffer> {
   for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
 }
 
@@ -20,7 +20,7 @@ async function bytesOf(value: RecordValue): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-function storeRow(userId: string, name: string | null): StoreRow {
+export function storeRow(userId: string, name: string | null): StoreRow {
   const now = Date.now();
   return {
     id: newId(),

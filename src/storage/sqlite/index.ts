@@ -37,6 +37,7 @@ import {
   type StoreDbRow,
 } from '../rows.js';
 import { BlobFiles, type SqliteStaged } from './blobs.js';
+import { LookupCache } from './lookup-cache.js';
 import { migrate } from './migrations.js';
 import { createStatements } from './statements.js';
 
@@ -63,6 +64,9 @@ export class SqliteDriver implements StorageDriver {
   readonly #blobs: BlobFiles;
   readonly #memory: boolean;
   readonly #q: ReturnType<typeof createStatements>;
+  readonly #cache = new LookupCache();
+  readonly #dataVersion: Database.Statement;
+  #seenVersion = -1;
   /** Record writes that arrived since the last group commit. */
   #pending: PendingWrite[] = [];
   #flushing = false;
@@ -92,6 +96,7 @@ export class SqliteDriver implements StorageDriver {
     this.#db.pragma('cache_size = -65536');
     migrate(this.#db);
     this.#q = createStatements(this.#db);
+    this.#dataVersion = this.#db.prepare('PRAGMA data_version').pluck();
     this.#savepoint = this.#db.transaction((run: () => unknown) => run());
     this.#group = this.#db.transaction((batch: PendingWrite[], outcomes: unknown[]) => {
       for (const w of batch) {
@@ -153,6 +158,7 @@ export class SqliteDriver implements StorageDriver {
   }
 
   async createUser(user: UserRow): Promise<boolean> {
+    this.#cache.clearTokens();
     return this.#q.insertUser.run(user.id, user.username, user.createdAt).changes === 1;
   }
 
@@ -169,6 +175,7 @@ export class SqliteDriver implements StorageDriver {
   }
 
   async deleteUser(id: string): Promise<boolean> {
+    this.#cache.clear();
     const blobs = this.#q.userBlobPaths.all(id) as { blob_path: string }[];
     const removed = this.#db.transaction(() => {
       this.#q.deleteUserRecords.run(id);
@@ -179,6 +186,7 @@ export class SqliteDriver implements StorageDriver {
   }
 
   async addToken(token: TokenRow): Promise<void> {
+    this.#cache.clearTokens();
     this.#q.insertToken.run(token.hash, token.id, token.userId, token.label, token.createdAt);
   }
 
@@ -191,10 +199,12 @@ export class SqliteDriver implements StorageDriver {
   }
 
   async revokeToken(hash: string): Promise<boolean> {
+    this.#cache.clearTokens();
     return this.#q.deleteToken.run(hash).changes === 1;
   }
 
   async createStore(store: StoreRow): Promise<{ store: StoreRow; created: boolean }> {
+    this.#cache.clearStores();
     return this.#db
       .transaction(() => {
         if (store.name !== null) {
@@ -237,6 +247,7 @@ export class SqliteDriver implements StorageDriver {
   }
 
   async updateStore(id: string, patch: StorePatch): Promise<UpdateStoreResult> {
+    this.#cache.clearStores();
     return this.#db
       .transaction((): UpdateStoreResult => {
         const row = this.#q.storeById.get(id) as StoreDbRow | undefined;
@@ -255,6 +266,7 @@ export class SqliteDriver implements StorageDriver {
   }
 
   async deleteStore(id: string): Promise<boolean> {
+    this.#cache.clearStores();
     const blobs = this.#q.storeBlobPaths.all(id) as { blob_path: string }[];
     const removed = this.#db.transaction(() => {
       this.#q.deleteStoreRecords.run(id);
@@ -266,6 +278,13 @@ export class SqliteDriver implements StorageDriver {
 
   async lookupRequest(lookup: RequestLookup): Promise<RequestRows> {
     const { store, record } = lookupKinds(lookup);
+    // Record requests are served from the cache while nothing changed it; store reads (whose
+    // counters must be current) always query.
+    const cached = record !== 'none' && this.#cacheValid();
+    if (cached) {
+      const rows = this.#cache.get(lookup);
+      if (rows) return rows;
+    }
     const name = `${store}:${record}`;
     let statement = this.#lookups.get(name);
     if (!statement) {
@@ -273,9 +292,21 @@ export class SqliteDriver implements StorageDriver {
       this.#lookups.set(name, statement);
     }
     const row = statement.get(lookupParams(lookup)) as unknown[] | undefined;
-    return lookupRows(row, record === 'value', (r) =>
+    const rows = lookupRows(row, record === 'value', (r) =>
       r[LOOKUP_VALUE_COL + 1] === null ? ((r[LOOKUP_VALUE_COL] as Buffer | null) ?? Buffer.alloc(0)) : null,
     );
+    if (cached) this.#cache.put(lookup, rows);
+    return rows;
+  }
+
+  /** Whether the lookup cache may be used: empties it when another connection has committed since. */
+  #cacheValid(): boolean {
+    const version = this.#dataVersion.get() as number;
+    if (version !== this.#seenVersion) {
+      this.#cache.clear();
+      this.#seenVersion = version;
+    }
+    return true;
   }
 
   async getRecord(storeId: string, key: string): Promise<StoredRecord | undefined> {
@@ -324,6 +355,7 @@ export class SqliteDriver implements StorageDriver {
         if (!conditionHolds(old ? old.etag : undefined, condition)) return { status: 'precondition-failed', oldBlob: null };
         const delta = staged.size - (old?.size ?? 0);
         this.#q.storeWritten.run({ delta, now: record.now, id: storeId });
+        this.#cache.dropRecord(storeId, key);
         this.#q.upsertRecord.run(
           storeId,
           key,
@@ -357,6 +389,7 @@ export class SqliteDriver implements StorageDriver {
       if (!conditionHolds(old ? old.etag : undefined, condition)) return { status: 'precondition-failed', blob: null };
       this.#q.storeDeleted.run({ delta: old ? -old.size : 0, count: old ? 1 : 0, now, id: storeId });
       if (!old) return { status: 'absent', blob: null };
+      this.#cache.dropRecord(storeId, key);
       this.#q.deleteRecord.run(storeId, key);
       return { status: 'deleted', blob: old.blob_path };
     });
