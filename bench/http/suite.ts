@@ -165,14 +165,14 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
   }
 
   /**
-   * A measured run, after waiting (10 s at most) for the machine to be quiet, and taken again (up
+   * A measured run, after waiting (5 s at most) for the machine to be quiet, and taken again (up
    * to `RETRIES` times) when other work disturbed it. On a machine that stays busy it stops
    * waiting and retrying, and the runs are only flagged.
    */
   async function measureUndisturbed(op: Operation, t: Target, reference: Target, round: number): Promise<RunRecord> {
     let best: RunRecord | undefined;
     for (let attempt = 0; attempt <= (o.quick ? 0 : RETRIES); attempt++) {
-      const maxWait = o.quick ? 0 : busyStreak >= 3 ? 1000 : 10_000;
+      const maxWait = o.quick ? 0 : busyStreak >= 3 ? 1000 : 5000;
       const waited = await waitForQuiet(0.2, maxWait);
       busyStreak = waited >= maxWait ? busyStreak + 1 : 0;
       if (waited > 1000) console.log(`  (waited ${(waited / 1000).toFixed(1)} s for other work on the machine to stop)`);

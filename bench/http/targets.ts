@@ -14,7 +14,7 @@ export const TARGET_LABELS: Record<TargetName, string> = {
   bare: 'bare node:http',
   sqlite: 'openkvs SQLite',
   postgres: 'openkvs PostgreSQL',
-  'sqlite-fsync': 'SQLite, fsync',
+  'sqlite-fsync': 'SQLite --durability fsync',
 };
 /** What `--durability fsync` is measured on: writes (the flag changes nothing else). */
 export const FSYNC_OPS: readonly OperationName[] = ['put-new', 'put-existing'];

@@ -1,0 +1,122 @@
+/**
+ * Prints the tables of a results file (bench/results/latest.json by default) as Markdown, for the
+ * README's Benchmarks section.
+ *
+ *   node dist-bench/bench/markdown.js [bench/results/latest.json]
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Goal } from './goals.js';
+import type { PageLatency } from './http/key-pages.js';
+import { OPERATIONS } from './http/operations.js';
+import type { Summary } from './http/report.js';
+import { TARGET_LABELS, TARGET_NAMES } from './http/targets.js';
+import type { PeerResult } from './peers/run.js';
+import { PEER_LABELS, PEER_NAMES, PEER_OPS } from './peers/types.js';
+import { START_CASES, START_LABELS, type StartResult } from './start/run.js';
+
+interface Results {
+  date: string;
+  commit: string;
+  machine: { cpu?: string; cpus: number; memoryGb: number; node: string; loadAverage?: { before: number[]; after: number[] } };
+  goals: Goal[];
+  http?: { summaries: Summary[]; keyPages: PageLatency[] };
+  peers?: PeerResult;
+  start?: StartResult;
+  minutes: number;
+}
+
+const file = process.argv[2] ?? fileURLToPath(new URL('../../bench/results/latest.json', import.meta.url));
+const r = JSON.parse(readFileSync(file, 'utf8')) as Results;
+const int = (n: number) => Math.round(n).toLocaleString('en');
+const table = (header: string[], rows: string[][]) =>
+  [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+const out: string[] = [];
+// The run was built from the working tree: say so when src/ had changes not yet committed.
+const commit = r.commit.replace(' (src modified)', ' with changes to src/ not yet committed');
+
+out.push(
+  `${r.date.slice(0, 10)}, commit ${commit}, ${r.machine.cpus} cores (${r.machine.cpu ?? '?'}), ${r.machine.memoryGb} GB, ` +
+    `Node ${r.machine.node}; ${r.minutes.toFixed(0)} minutes.`,
+);
+
+if (r.http) {
+  const targets = TARGET_NAMES.filter((t) => r.http!.summaries.some((s) => s.target === t));
+  const header = ['operation'];
+  for (const t of targets) header.push(TARGET_LABELS[t], ...(t === 'bare' ? [] : ['× bare']));
+  const rows = OPERATIONS.filter((op) => r.http!.summaries.some((s) => s.op === op.name)).map((op) => {
+    const row = [op.label];
+    for (const t of targets) {
+      const s = r.http!.summaries.find((x) => x.op === op.name && x.target === t);
+      row.push(s ? (s.mbps !== undefined ? `${int(s.mbps)} MB/s` : `${int(s.rps)}/s`) : '');
+      if (t !== 'bare') row.push(s?.vsBare === undefined ? '' : s.vsBare.toFixed(2));
+    }
+    return row;
+  });
+  out.push(table(header, rows));
+  const rss = targets
+    .map((t) => [t, r.http!.summaries.find((s) => s.op === 'put-9mb' && s.target === t)?.rssPeakMb] as const)
+    .filter(([, v]) => v !== undefined)
+    .map(([t, v]) => `${TARGET_LABELS[t]} ${v!.toFixed(0)} MB`);
+  if (rss.length) out.push(`Peak RSS during the 9 MB uploads (16 at once): ${rss.join(', ')}.`);
+
+  const pages = r.http.keyPages;
+  if (pages.length) {
+    const sizes = [...new Set(pages.map((p) => p.size))].sort((a, b) => a - b);
+    const storages = (['sqlite', 'postgres'] as const).filter((t) => pages.some((p) => p.target === t));
+    const header2 = ['1000-key page', ...storages.flatMap((t) => [TARGET_LABELS[t], '× 1k store', 'server CPU'])];
+    const rows2: string[][] = [];
+    for (const size of sizes) {
+      for (const page of ['first', 'middle'] as const) {
+        if (!pages.some((p) => p.size === size && p.page === page)) continue;
+        const row = [`store of ${size.toLocaleString('en')}, ${page === 'first' ? 'first page' : 'from the middle'}`];
+        for (const t of storages) {
+          const p = pages.find((x) => x.target === t && x.size === size && x.page === page);
+          const base = pages.find((x) => x.target === t && x.size === 1000 && x.page === 'first');
+          row.push(
+            p ? `${p.ms.toFixed(2)} ms` : '',
+            p && base ? (p.ms / base.ms).toFixed(2) : '',
+            p ? `${p.cpuMs.toFixed(2)} ms` : '',
+          );
+        }
+        rows2.push(row);
+      }
+    }
+    out.push(table(header2, rows2));
+  }
+}
+
+if (r.peers) {
+  const best = r.peers.best;
+  const header = ['operation', ...PEER_NAMES.map((p) => `${PEER_LABELS[p]} (in process)`)];
+  const rows = PEER_OPS.map((op) => [
+    op,
+    ...PEER_NAMES.map((peer) => {
+      const s = r.peers!.summaries.filter((x) => x.op === op && x.peer === peer).reduce((a, b) => (b.rate > a.rate ? b : a));
+      return `${int(s.rate)}/s (${s.concurrency} in flight)${best[op] === s ? ' best' : ''}`;
+    }),
+  ]);
+  out.push(table(header, rows));
+}
+
+if (r.start) {
+  const header = ['start to GET /health 200', 'median', 'fastest–slowest'];
+  const rows = START_CASES.map((c) => {
+    const s = r.start!.cases[c];
+    return [START_LABELS[c], `${s.ms.toFixed(0)} ms`, `${s.spread[0].toFixed(0)}–${s.spread[1].toFixed(0)} ms`];
+  });
+  out.push(table(header, rows));
+}
+
+const mark = (g: Goal) => (g.pass === undefined ? '—' : g.pass ? 'pass' : '**miss**');
+out.push(
+  table(
+    ['goal', 'measured', ''],
+    r.goals.map((g) => [g.goal, g.measured, mark(g)]),
+  ),
+);
+console.log(out.join('\n\n'));
