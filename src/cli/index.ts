@@ -5,8 +5,6 @@ import { ApiError } from '../errors.js';
 import { StorageOpenError } from '../storage/open.js';
 import { CliError, createToken, createUser, deleteUser, listTokens, listUsers, revokeToken } from './admin.js';
 import { effectiveConfig, formatConfig } from './config-command.js';
-import { exportStores } from './export.js';
-import { importStores } from './import.js';
 import { addServeOptions, cliContext, type Output, type StorageOptions, userOption, withStorage } from './options.js';
 import { startServer } from './serve.js';
 import { createStore, deleteStore, listStores } from './stores.js';
@@ -135,11 +133,20 @@ withStorage(program.command('import <dir>'))
   )
   .addOption(userOption())
   .addOption(storeOption('import only this store folder (repeatable)'))
-  .action(run((ctx, o: TransferCliOptions, dir: string) => importStores(ctx, { dir, user: o.user, stores: o.store }, output)));
+  .action(
+    run(async (ctx, o: TransferCliOptions, dir: string) =>
+      // Loaded when used: `serve` starts without the import and export code (and progress bars).
+      (await import('./import.js')).importStores(ctx, { dir, user: o.user, stores: o.store }, output),
+    ),
+  );
 withStorage(program.command('export <dir>'))
   .description('export stores to DIR/key_value_stores/<name or id>/<key>.<ext>, the layout Crawlee and the Apify CLI read')
   .addOption(userOption())
   .addOption(storeOption('export only this store, by name or id (repeatable)'))
-  .action(run((ctx, o: TransferCliOptions, dir: string) => exportStores(ctx, { dir, user: o.user, stores: o.store }, output)));
+  .action(
+    run(async (ctx, o: TransferCliOptions, dir: string) =>
+      (await import('./export.js')).exportStores(ctx, { dir, user: o.user, stores: o.store }, output),
+    ),
+  );
 
 program.parseAsync(process.argv).catch(fail);

@@ -1,5 +1,4 @@
 import type { StorageDriver } from './driver.js';
-import { PostgresDriver } from './postgres/index.js';
 import { SqliteDriver } from './sqlite/index.js';
 
 /** Where data lives: the embedded SQLite file (or memory), or a PostgreSQL server. */
@@ -21,6 +20,8 @@ export type OpenedDriver = StorageDriver & { sweepOrphans?: () => Promise<number
 export async function openStorage(spec: StorageSpec): Promise<OpenedDriver> {
   if (spec.kind === 'sqlite') return new SqliteDriver({ path: spec.path, durability: spec.durability });
   try {
+    // Loaded only for PostgreSQL: the embedded default starts without it.
+    const { PostgresDriver } = await import('./postgres/index.js');
     return await PostgresDriver.connect({ url: spec.url, poolSize: spec.poolSize });
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);

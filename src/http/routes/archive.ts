@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { ZipFile } from 'yazl';
+import type { ZipFile } from 'yazl';
 import { parseStoreRef } from '../../domain/access.js';
 import type { Kvs } from '../../domain/index.js';
 import type { RecordsArchive } from '../../domain/records.js';
@@ -75,7 +75,8 @@ export function archiveRoutes(app: FastifyInstance, kvs: Kvs): void {
         collection: toOptional(req.query.collection),
         signature: toOptional(req.query.signature),
       });
-      const zip = new ZipFile();
+      // Loaded with the first download, not at start.
+      const zip = new (await import('yazl')).ZipFile();
       const output = zip.outputStream as Readable;
       zip.on('error', (err: Error) => output.destroy(err));
       await addPages(zip, archive);

@@ -60,6 +60,11 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
     version: 3,
     sql: 'CREATE INDEX stores_unnamed_modified ON stores(modified_at) WHERE name IS NULL;',
   },
+  {
+    // The sweep of orphan value files at start reads every file name: from this index, not the table.
+    version: 4,
+    sql: 'CREATE INDEX records_blob_path ON records(blob_path) WHERE blob_path IS NOT NULL;',
+  },
 ];
 
 /** Applies pending migrations inside one immediate transaction, so concurrent starters do not race. */
