@@ -80,11 +80,16 @@ export function evaluateGoals(i: GoalInputs): Goal[] {
       value: v,
       pass: v === undefined ? undefined : v <= 2,
     });
+    // The slower of the first page (read again and again) and pages across the store (each read once).
+    const spread = i.pages?.find((p) => p.target === t && p.size === 1_000_000 && p.page === 'spread');
+    const worst = [large, spread].filter((p) => p !== undefined).sort((a, b) => b.ms - a.ms)[0];
     goals.push({
       goal: `1000-key page from a 1M-key store ≤ 10 ms (${TARGET_LABELS[t]})`,
-      measured: large ? `${large.ms.toFixed(2)} ms (server CPU ${large.cpuMs.toFixed(2)} ms)` : 'not measured in this run',
-      value: large?.ms,
-      pass: large ? large.ms <= 10 : undefined,
+      measured: worst
+        ? `${worst.ms.toFixed(2)} ms, server CPU ${worst.cpuMs.toFixed(2)} ms (${worst.page === 'spread' ? 'pages across the store' : 'first page'})`
+        : 'not measured in this run',
+      value: worst?.ms,
+      pass: worst ? worst.ms <= 10 : undefined,
     });
   }
   for (const t of STORAGES) {

@@ -10,6 +10,7 @@ import type { Goal } from './goals.js';
 import type { PageLatency } from './http/key-pages.js';
 import { OPERATIONS } from './http/operations.js';
 import type { Summary } from './http/report.js';
+import { SPREAD_PAGES } from './http/stores.js';
 import { TARGET_LABELS, TARGET_NAMES } from './http/targets.js';
 import type { PeerResult } from './peers/run.js';
 import { PEER_LABELS, PEER_NAMES, PEER_OPS } from './peers/types.js';
@@ -71,9 +72,12 @@ if (r.http) {
     const header2 = ['1000-key page', ...storages.flatMap((t) => [TARGET_LABELS[t], '× 1k store', 'server CPU'])];
     const rows2: string[][] = [];
     for (const size of sizes) {
-      for (const page of ['first', 'middle'] as const) {
+      for (const page of ['first', 'middle', 'spread'] as const) {
         if (!pages.some((p) => p.size === size && p.page === page)) continue;
-        const row = [`store of ${size.toLocaleString('en')}, ${page === 'first' ? 'first page' : 'from the middle'}`];
+        const where = { first: 'first page', middle: 'page in the middle', spread: `${SPREAD_PAGES} pages across it, in turn` }[
+          page
+        ];
+        const row = [`store of ${size.toLocaleString('en')}, ${where}`];
         for (const t of storages) {
           const p = pages.find((x) => x.target === t && x.size === size && x.page === page);
           const base = pages.find((x) => x.target === t && x.size === 1000 && x.page === 'first');

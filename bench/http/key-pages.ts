@@ -3,12 +3,15 @@ import { treeCpuSeconds } from './cpu.js';
 import { PAGE_KEYS } from './operations.js';
 import { TARGET_LABELS, type Target, type TargetName } from './targets.js';
 
+export type PageKind = 'first' | 'middle' | 'spread';
+
 /** The time of one key page read alone: one keep-alive connection, one request after another. */
 export interface PageLatency {
   target: TargetName;
   /** Keys in the store. */
   size: number;
-  page: 'first' | 'middle';
+  /** The first page, the page in the middle, or pages spread over the store, a different one each request. */
+  page: PageKind;
   /** Keys on the page. */
   items: number;
   /** Median of the round medians, milliseconds from sending the request to the last byte of the answer. */
@@ -21,7 +24,9 @@ export interface PageLatency {
 
 interface Case extends Omit<PageLatency, 'ms' | 'spread' | 'cpuMs'> {
   t: Target;
-  url: string;
+  /** Read in turn, one a request. */
+  urls: string[];
+  next: number;
   medians: number[];
   cpu: number;
   requests: number;
@@ -29,8 +34,10 @@ interface Case extends Omit<PageLatency, 'ms' | 'spread' | 'cpuMs'> {
 
 /**
  * Reads `limit=1000` pages from each target's key stores (1,000 keys and the larger ones): the
- * first page of each, and a page from the middle of the larger ones. Rounds interleave the cases,
- * so that a slow moment of the machine hits all of them alike.
+ * first page of each; of the larger ones also the page in the middle, and pages spread over the
+ * store, a different one each request (a client reading through a store; nothing a server caches
+ * per page helps there). Rounds interleave the cases, so that a slow moment of the machine hits
+ * all of them alike.
  */
 export async function measureKeyPages(
   targets: readonly Target[],
@@ -41,26 +48,34 @@ export async function measureKeyPages(
   for (const t of targets) {
     const stores = t.openkvs!.stores;
     const base = (id: string) => `${t.origin}/v2/key-value-stores/${id}/keys?limit=${PAGE_KEYS}`;
-    const add = (size: number, page: 'first' | 'middle', url: string, items: number) =>
-      cases.push({ t, target: t.name, size, page, items, url, medians: [], cpu: 0, requests: 0 });
-    add(PAGE_KEYS, 'first', base(stores.keys), PAGE_KEYS);
+    const add = (size: number, page: PageKind, urls: string[]) =>
+      cases.push({ t, target: t.name, size, page, items: PAGE_KEYS, urls, next: 0, medians: [], cpu: 0, requests: 0 });
+    const after = (id: string, key: string) => `${base(id)}&exclusiveStartKey=${encodeURIComponent(key)}`;
+    add(PAGE_KEYS, 'first', [base(stores.keys)]);
     for (const [size, s] of stores.large) {
-      add(size, 'first', base(s.id), PAGE_KEYS);
-      add(size, 'middle', `${base(s.id)}&exclusiveStartKey=${encodeURIComponent(s.middleKey)}`, PAGE_KEYS);
+      add(size, 'first', [base(s.id)]);
+      add(size, 'middle', [after(s.id, s.middleKey)]);
+      add(
+        size,
+        'spread',
+        s.spreadKeys.map((k) => after(s.id, k)),
+      );
     }
   }
   const client = new HttpTimer(token);
+  const read = (c: Case) => client.get(c.urls[c.next++ % c.urls.length]!);
   try {
     for (const c of cases) {
-      const res = await client.get(c.url);
+      const url = c.urls[0]!;
+      const res = await client.get(url);
       const count = res.status === 200 ? (JSON.parse(res.body.toString()) as { data: { count: number } }).data.count : -1;
-      if (count !== c.items) throw new Error(`GET ${c.url}: status ${res.status}, ${count} keys, not ${c.items}`);
-      await timeRuns(Math.max(5, o.requests), () => client.get(c.url));
+      if (count !== c.items) throw new Error(`GET ${url}: status ${res.status}, ${count} keys, not ${c.items}`);
+      await timeRuns(Math.max(5, o.requests), () => read(c));
     }
     for (let r = 0; r < o.rounds; r++) {
       for (const c of cases) {
         const before = treeCpuSeconds(c.t.pid) + treeCpuSeconds(c.t.dbPid);
-        c.medians.push(median(await timeRuns(o.requests, () => client.get(c.url))));
+        c.medians.push(median(await timeRuns(o.requests, () => read(c))));
         c.cpu += treeCpuSeconds(c.t.pid) + treeCpuSeconds(c.t.dbPid) - before;
         c.requests += o.requests;
       }

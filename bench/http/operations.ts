@@ -50,9 +50,10 @@ export const OPERATIONS: readonly Operation[] = [
   { name: 'put-existing', label: 'PUT 1 KB, existing key', generator: 'wrk' },
   { name: 'delete', label: 'DELETE record', generator: 'wrk' },
   { name: 'store', label: 'GET store', generator: 'wrk' },
-  { name: 'keys', label: 'GET 1000 keys, store of 1k', generator: 'wrk' },
-  { name: 'keys-100k', label: 'GET 1000 keys, store of 100k', generator: 'wrk', bareAs: 'keys' },
-  { name: 'keys-1m', label: 'GET 1000 keys, store of 1M', generator: 'wrk', bareAs: 'keys' },
+  { name: 'keys', label: 'GET 1000 keys, 1k store (its one page)', generator: 'wrk' },
+  // The larger stores are read through 200 pages spread over them, as a client reading through does.
+  { name: 'keys-100k', label: 'GET 1000 keys, 100k store (200 pages)', generator: 'wrk', bareAs: 'keys' },
+  { name: 'keys-1m', label: 'GET 1000 keys, 1M store (200 pages)', generator: 'wrk', bareAs: 'keys' },
   { name: 'mix', label: 'mix 80 GET/15 PUT/5 list', generator: 'wrk' },
   { name: 'get-9mb', label: 'GET 9 MB record', generator: 'node', connections: BIG_CONNECTIONS, bytes: BIG_BYTES },
   { name: 'put-9mb', label: 'PUT 9 MB record', generator: 'node', connections: BIG_CONNECTIONS, bytes: BIG_BYTES },
@@ -86,8 +87,8 @@ export interface ScriptContext {
   /** Store of exactly `PAGE_KEYS` keys. */
   keysStore: string;
   /** Stores of 100,000 and 1,000,000 keys (when the run reads them). */
-  keys100kStore?: string;
-  keys1mStore?: string;
+  keys100kStore?: { id: string; spreadKeys: readonly string[] };
+  keys1mStore?: { id: string; spreadKeys: readonly string[] };
   /** Store whose keys `${deletePrefix}0` … the DELETE run removes, one each. */
   deleteStore: string;
   deletePrefix: string;
@@ -110,7 +111,7 @@ export function luaString(value: string | Buffer): string {
 
 const keysPath = (store: string) => `/v2/key-value-stores/${store}/keys?limit=${PAGE_KEYS}`;
 
-function need(store: string | undefined, op: OperationName): string {
+function need<T>(store: T | undefined, op: OperationName): T {
   if (store === undefined) throw new Error(`${op}: the store was not created for this run`);
   return store;
 }
@@ -143,6 +144,23 @@ local function seq()
   return i
 end
 `;
+
+/** Pages of a large store, one after another from the spread of start keys, formatted once in init. */
+function spreadPages(store: { id: string; spreadKeys: readonly string[] }, threads: number): string {
+  const starts = store.spreadKeys.map((k) => luaString(k)).join(', ');
+  return `${THREADS(threads)}
+local starts = { ${starts} }
+local pages = {}
+function init(args)
+  for i, k in ipairs(starts) do
+    pages[i - 1] = wrk.format("GET", ${luaString(keysPath(store.id))} .. "&exclusiveStartKey=" .. k)
+  end
+end
+function request()
+  return pages[seq() % #starts]
+end
+`;
+}
 
 /** A PUT's headers: wrk.format takes either its own headers or wrk.headers, never both. */
 const PUT = `
@@ -177,9 +195,9 @@ function scriptBody(op: OperationName, c: ScriptContext): string {
     case 'keys':
       return staticGet(keysPath(c.keysStore));
     case 'keys-100k':
-      return staticGet(keysPath(need(c.keys100kStore, op)));
+      return spreadPages(need(c.keys100kStore, op), c.threads);
     case 'keys-1m':
-      return staticGet(keysPath(need(c.keys1mStore, op)));
+      return spreadPages(need(c.keys1mStore, op), c.threads);
     case 'put-new':
       return `${THREADS(c.threads)}${PUT}
 local base = ${luaString(recordPath(c.recordsStore, `new-${c.runTag}-`))}

@@ -16,11 +16,26 @@ export interface BenchStores {
   records: string;
   keys: string;
   deletes: string;
-  /** Stores of more keys than `keys`, by their number of keys (100,000 and 1,000,000), with the key in their middle. */
-  large: Map<number, { id: string; middleKey: string }>;
+  /** Stores of more keys than `keys`, by their number of keys (100,000 and 1,000,000). */
+  large: Map<number, LargeStore>;
   /** Whether `records` holds the 9 MB record `BIG_KEY`. */
   big: boolean;
 }
+
+/** A store of many keys and where its pages start. */
+export interface LargeStore {
+  id: string;
+  /** The key before the page in the middle of the store. */
+  middleKey: string;
+  /**
+   * `exclusiveStartKey`s of pages spread evenly over the store: a client reading through a store
+   * reads a page once, so these pages are what a server cannot have cached.
+   */
+  spreadKeys: string[];
+}
+
+/** Pages in the spread of a large store. */
+export const SPREAD_PAGES = 200;
 
 /** What else a run needs beside the stores every run has. */
 export interface StoreNeeds {
@@ -124,7 +139,8 @@ export async function createBenchStores(api: Api, needs: StoreNeeds): Promise<Be
     const id = await api.createStore(`bench-keys-${size}`);
     const keys = makeKeys(size, `bench-keys-${size}`);
     for (let from = 0; from < size; from += SEED_BATCH) await needs.seed(id, keys.slice(from, from + SEED_BATCH));
-    stores.large.set(size, { id, middleKey: keys[(size >> 1) - 1]! });
+    const spreadKeys = Array.from({ length: SPREAD_PAGES }, (_, i) => keys[Math.floor((i * (size - PAGE_KEYS)) / SPREAD_PAGES)]!);
+    stores.large.set(size, { id, middleKey: keys[(size >> 1) - 1]!, spreadKeys });
   }
   if (needs.big) {
     const body = Buffer.alloc(BIG_BYTES, 'openkvs 9 MB benchmark record\n');

@@ -93,8 +93,8 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
       token,
       recordsStore: stores.records,
       keysStore: stores.keys,
-      keys100kStore: stores.large.get(100_000)?.id,
-      keys1mStore: stores.large.get(1_000_000)?.id,
+      keys100kStore: stores.large.get(100_000),
+      keys1mStore: stores.large.get(1_000_000),
       deleteStore: stores.deletes,
       deletePrefix: `d${runCount}-`,
       runTag: `r${runCount}`,
@@ -156,7 +156,7 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
       ? `${((run.rps * op.bytes) / 1e6).toFixed(0).padStart(5)} MB/s`
       : `${Math.round(run.rps).toLocaleString('en').padStart(7)} req/s`;
     console.log(
-      `[${label}] ${op.label.padEnd(28)} ${TARGET_LABELS[t.name].padEnd(18)} ${rate}` +
+      `[${label}] ${op.label.padEnd(38)} ${TARGET_LABELS[t.name].padEnd(18)} ${rate}` +
         `  p99 ${(run.p99Us / 1000).toFixed(1).padStart(6)} ms  server ${pct(run.serverCpu, run.seconds)}  db ${pct(run.dbCpu, run.seconds)}` +
         `  client ${pct(run.generatorCpu, run.seconds)}  other ${pct(run.otherCpu, run.seconds)}` +
         (run.rssPeakKb ? `  RSS ≤ ${(run.rssPeakKb / 1024).toFixed(0)} MB` : ''),
