@@ -69,7 +69,7 @@ if (r.http) {
   if (pages.length) {
     const sizes = [...new Set(pages.map((p) => p.size))].sort((a, b) => a - b);
     const storages = (['sqlite', 'postgres'] as const).filter((t) => pages.some((p) => p.target === t));
-    const header2 = ['1000-key page', ...storages.flatMap((t) => [TARGET_LABELS[t], '× 1k store', 'server CPU'])];
+    const header2 = ['1000-key page', ...storages.flatMap((t) => [TARGET_LABELS[t], '× 1k store', 'CPU a page'])];
     const rows2: string[][] = [];
     for (const size of sizes) {
       for (const page of ['first', 'middle', 'spread'] as const) {
