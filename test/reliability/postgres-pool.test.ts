@@ -1,0 +1,178 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import postgres, { type Sql } from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Cluster, startCluster } from '../setup/postgres-cluster.js';
+
+/**
+ * The postgres.js pool (3.4.9 with patches/postgres+3.4.9.patch) when the server closes its
+ * connections: each case failed without the patch. The pool options are the driver's
+ * (src/storage/postgres/index.ts), with one connection so that a stuck one shows at once.
+ */
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const nextCheckPhase = () => new Promise((r) => setImmediate(r));
+
+let cluster: Cluster;
+let admin: Sql;
+const pools: Sql[] = [];
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  admin = postgres(cluster.url, { max: 1, onnotice: () => undefined });
+});
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.end({ timeout: 1 })));
+  await admin?.end();
+  await cluster?.stop();
+});
+
+function pool(name: string, url = cluster.url): Sql {
+  const sql = postgres(url, {
+    max: 1,
+    connect_timeout: 3,
+    backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
+    onnotice: () => undefined,
+    connection: { application_name: name },
+  });
+  pools.push(sql);
+  return sql;
+}
+
+/** Ends the server side of every connection of the pool named `name` (FATAL 57P01, then FIN). */
+async function terminate(name: string): Promise<number> {
+  const rows = await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${name}`;
+  return rows.length;
+}
+
+/** Milliseconds until the pool answers a query right again. */
+async function recovery(sql: Sql, limitMs: number): Promise<number> {
+  const start = performance.now();
+  while (performance.now() - start < limitMs) {
+    const tag = `t${Math.random()}`;
+    const rows = await sql`SELECT ${tag}::text AS tag`.catch(() => undefined);
+    if (rows) {
+      expect([...rows]).toEqual([{ tag }]);
+      return performance.now() - start;
+    }
+    await sleep(10);
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+describe('postgres.js pool (patched) when PostgreSQL closes its connections', () => {
+  it('reconnects at once when a query reaches a connection the server has just ended', async () => {
+    // A query issued from a setImmediate callback, after the server's FATAL but before the socket's
+    // 'close', left postgres.js's write timer set: every later write of that connection (the next
+    // socket's StartupMessage first) stayed in its buffer, and each reconnect ran into connect_timeout.
+    const sql = pool('pump');
+    let stop = false;
+    let n = 0;
+    const pump = (async () => {
+      while (!stop) {
+        await nextCheckPhase();
+        const rows = await sql`SELECT ${n}::int AS n`.catch(() => undefined);
+        if (rows) expect(rows[0]?.n).toBe(n);
+        n++;
+      }
+    })();
+    const times: number[] = [];
+    try {
+      for (let round = 1; round <= 40; round++) {
+        await sleep(30 + Math.random() * 60);
+        expect(await terminate('pump')).toBeGreaterThan(0);
+        const ms = await recovery(sql, 5000);
+        times.push(Math.round(ms));
+        expect(ms, `round ${round}: recovery times so far ${times.join(', ')} ms`).toBeLessThan(1000);
+      }
+    } finally {
+      stop = true;
+      await pump;
+    }
+    expect(n).toBeGreaterThan(100);
+  });
+
+  it('starts the next result at its first row after a query failed part-way through its rows', async () => {
+    const sql = pool('rows');
+    await expect(sql`SELECT 1 / (x - 2) AS v FROM generate_series(1, 3) x`).rejects.toMatchObject({ code: '22012' });
+    expect([...(await sql`SELECT 42 AS v`)]).toEqual([{ v: 42 }]);
+  });
+
+  it('carries nothing of a result cut off by the server into the next query', async () => {
+    const sql = pool('cut');
+    await sql`SELECT 1`;
+    const cut = sql`SELECT x, CASE WHEN x = 3 THEN pg_sleep(3) END AS s FROM generate_series(1, 5) x`.catch(
+      (err: { code?: string }) => err.code,
+    );
+    await sleep(500);
+    expect(await terminate('cut')).toBe(1);
+    expect(await cut).toBe('CONNECTION_CLOSED');
+    // Without the patch: the next query failed with the old connection's 57P01.
+    expect([...(await sql`SELECT 42 AS v`)]).toEqual([{ v: 42 }]);
+  });
+
+  it('fails a transaction whose connection is lost, and sends none of its later queries', async () => {
+    const sql = pool('tx');
+    let later: unknown;
+    const tx = sql.begin(async (t) => {
+      await t`SELECT 1`;
+      await terminate('tx');
+      await sleep(200);
+      later = await t`SELECT 2 AS two`.catch((err: { code?: string }) => err.code);
+      return 'committed';
+    });
+    await expect(tx).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
+    // Meanwhile the pool reconnects for other queries, whose answers must be theirs.
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => (await sql`SELECT ${i}::int AS i`.catch(() => undefined))?.[0]?.i),
+    );
+    await sleep(200);
+    expect(later).toBe('CONNECTION_CLOSED');
+    expect(answers).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(await recovery(sql, 2000)).toBeLessThan(2000);
+  });
+
+  it('fails the query, not the process, when the connection is lost while it fetches the array types', async () => {
+    // A proxy that cuts the connection when postgres.js asks for the array types (right after the
+    // startup). Without the patch the types query's rejection went unhandled, which ends a Node process.
+    const target = new URL(cluster.url);
+    let cutting = true;
+    let cuts = 0;
+    const sockets = new Set<Socket>();
+    const proxy: Server = createServer((client) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      sockets.add(client).add(upstream);
+      client.on('data', (data: Buffer) => {
+        if (cutting && data.includes('pg_catalog.pg_type')) {
+          cuts++;
+          client.destroy();
+          upstream.destroy();
+          return;
+        }
+        upstream.write(data);
+      });
+      upstream.on('data', (data: Buffer) => client.write(data));
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+      client.on('error', () => undefined);
+      upstream.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const port = (proxy.address() as { port: number }).port;
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown) => unhandled.push(err);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const sql = pool('types', `postgres://postgres@127.0.0.1:${port}/postgres`);
+      await expect(sql`SELECT 1 AS one`).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
+      expect(cuts).toBe(1);
+      await sleep(100);
+      expect(unhandled).toEqual([]);
+      cutting = false;
+      expect([...(await sql`SELECT 1 AS one`)]).toEqual([{ one: 1 }]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => proxy.close(r));
+    }
+  });
+});
