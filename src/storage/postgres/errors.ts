@@ -27,8 +27,10 @@ export function isUnavailable(err: unknown): boolean {
 /** How long after a connection failure the pool counts as recovering. */
 const OUTAGE_WINDOW_MS = 30_000;
 /**
- * While recovering, the longest a storage call may wait (for instance queued behind connections
- * that are still reconnecting) before its request is answered 503 instead.
+ * While recovering, the longest a storage call may wait before its request is answered 503 instead.
+ * While PostgreSQL is down, a query that finds no open connection waits in postgres.js's queue, and
+ * each failed reconnect attempt fails only the one query it was opened for: with more requests than
+ * connections, the others would wait as long as the outage lasts.
  */
 const OUTAGE_DEADLINE_MS = 2_000;
 let lastOutage = Number.NEGATIVE_INFINITY;

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Sql } from 'postgres';
 import { newId } from '../../domain/ids.js';
+import { guardStorage } from './errors.js';
 
 /** Values up to this size live in the records row; larger ones as chunks in `value_chunks`. */
 export const INLINE_MAX_BYTES = 256 * 1024;
@@ -58,7 +59,11 @@ export async function deleteChunks(sql: Sql, storeId: string, valueId: string): 
   await sql`DELETE FROM value_chunks WHERE store_id = ${storeId} AND value_id = ${valueId}`;
 }
 
-/** A stream over a chunked value, fetching one chunk at a time as the reader asks for more. */
+/**
+ * A stream over a chunked value, fetching one chunk at a time as the reader asks for more. A chunk
+ * that cannot be read (PostgreSQL lost, or still unreachable after the outage deadline of
+ * `guardStorage`) ends the stream with an error, which cuts the response off instead of stalling it.
+ */
 export function chunkStream(sql: Sql, storeId: string, valueId: string, size: number): Readable {
   let seq = 0;
   let sent = 0;
@@ -69,7 +74,9 @@ export function chunkStream(sql: Sql, storeId: string, valueId: string, size: nu
         this.push(null);
         return;
       }
-      sql`SELECT data FROM value_chunks WHERE store_id = ${storeId} AND value_id = ${valueId} AND seq = ${seq}`.then(
+      guardStorage(
+        () => sql`SELECT data FROM value_chunks WHERE store_id = ${storeId} AND value_id = ${valueId} AND seq = ${seq}`,
+      ).then(
         ([row]) => {
           if (!row) {
             this.destroy(new Error(`value ${valueId} ended after ${sent} of ${size} bytes`));
