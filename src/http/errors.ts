@@ -81,9 +81,11 @@ export async function sendError(err: FastifyError | Error, req: FastifyRequest, 
   if (api.statusCode === 503) req.log.warn({ method: req.method, path, type: api.type, cause: err.message }, 'request failed');
   else if (api.statusCode >= 500) req.log.error({ err, method: req.method, path }, 'request failed');
   reply.code(api.statusCode).headers(api.headers);
-  if (api.statusCode === 413) {
+  // A body the handler stopped reading (too large, or the storage failed mid-upload) is read and
+  // discarded for a while, so that the client sees the answer; what is still unread then closes the
+  // connection, which could carry no other request anyway.
+  if (!req.raw.complete) {
     await drain(req.raw);
-    // Whatever is left of an oversized body is not worth reading.
     if (!req.raw.complete) reply.header('connection', 'close');
   }
   if (req.method === 'HEAD') return reply.send();
