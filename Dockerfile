@@ -34,5 +34,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.OPENKVS_PORT || 8910}/health`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM: openkvs stops accepting, finishes the requests in flight, closes the storage and exits 0.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "dist/cli/index.js"]
+ENTRYPOINT ["node", "dist/bin/openkvs.js"]
 CMD ["serve"]

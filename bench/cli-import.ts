@@ -26,7 +26,7 @@ const { values: opts } = parseArgs({
 const n = Number(opts.records);
 const TARGET = 5000;
 /** The built command (`npm run build`), as an operator runs it. */
-const CLI = fileURLToPath(new URL('../../dist/cli/index.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/openkvs.js', import.meta.url));
 const CONTENT_TYPE = 'application/json; charset=utf-8';
 
 const dir = mkdtempSync(join(os.tmpdir(), 'openkvs-bench-cli-'));

@@ -41,7 +41,7 @@ export interface Target {
 
 /** This file runs as dist-bench/bench/http/targets.js. */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const CLI = join(ROOT, 'dist', 'cli', 'index.js');
+export const CLI = join(ROOT, 'dist', 'bin', 'openkvs.js');
 const BARE = fileURLToPath(new URL('./bare-server.js', import.meta.url));
 
 export interface Server {

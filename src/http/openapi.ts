@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import swagger, { type SwaggerTransform, type SwaggerTransformObject } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema } from 'fastify';
+import { packageVersion } from '../paths.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 
 /** An OpenAPI request body object. */
@@ -27,15 +27,6 @@ export const DOCS_PREFIX = '/docs';
 
 /** The operation field that carries `requestBody` from `transform` to `transformObject`. */
 const BODY_FIELD = 'x-openkvs-request-body';
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
 
 /**
  * Per route: the record key wildcard `*` becomes `{recordKey}`, the documented body travels as an

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 /** The project root and the built command (what `npm install -g` would put on the PATH). */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const BIN = join(ROOT, 'dist', 'cli', 'index.js');
+export const BIN = join(ROOT, 'dist', 'bin', 'openkvs.js');
 
 /**
  * Builds `dist/` when it is missing (a bare `vitest run` on a fresh clone). `npm test` builds in

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { extname, join, sep } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { projectRoot } from '../../paths.js';
 import { binary, errorResponses } from '../schemas.js';
 
-/** `dist/web/` of the project, where `npm run build:web` puts the console (same path from `src/` and `dist/`). */
-const WEB_ROOT = fileURLToPath(new URL('../../../dist/web/', import.meta.url));
+/** `dist/web/` of the project, where `npm run build:web` puts the console. */
+const WEB_ROOT = `${join(projectRoot(), 'dist', 'web')}${sep}`;
 
 /** Asset names are flat, as the web build writes them; nothing else (`..`, `/`, `%`) is looked up. */
 const ASSET_NAME = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9]+)+$/;
