@@ -45,6 +45,12 @@ describe('sqlite: record lookups served from memory stay exact', () => {
         ),
       );
 
+  /**
+   * A commit of another connection is seen from the next event-loop turn on (the cache checks
+   * `data_version` once per turn; every request arrives in a turn of its own).
+   */
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
   it('sees writes, revocations and deletions of this and of other connections at once', async () => {
     const user = { id: newId(), username: `cache${newId().toLowerCase()}`, createdAt: Date.now() };
     await server.createUser(user);
@@ -61,6 +67,7 @@ describe('sqlite: record lookups served from memory stay exact', () => {
     expect(await put(other, store.id, 'k', 'two')).toBe('ok');
     expect(await value()).toBe('two');
     expect(await other.deleteRecord(store.id, 'k', Date.now())).toBe('deleted');
+    await nextTurn();
     expect(await value()).toBeUndefined();
     expect(await put(server, store.id, 'k', 'three')).toBe('ok');
     expect(await value()).toBe('three');
@@ -69,8 +76,10 @@ describe('sqlite: record lookups served from memory stay exact', () => {
 
     expect((await server.lookupRequest(lookup)).user?.id).toBe(user.id);
     expect(await other.revokeToken(hash)).toBe(true);
+    await nextTurn();
     expect((await server.lookupRequest(lookup)).token).toBeUndefined();
     await other.addToken({ id: newId(), userId: user.id, hash, label: null, createdAt: Date.now() });
+    await nextTurn();
     expect((await server.lookupRequest(lookup)).user?.id).toBe(user.id);
     expect(await server.revokeToken(hash)).toBe(true);
     expect((await server.lookupRequest(lookup)).user).toBeUndefined();
@@ -78,11 +87,13 @@ describe('sqlite: record lookups served from memory stay exact', () => {
     const byName = { store: { name: 'cached', ownerName: user.username }, record: { key: 'k', withValue: false } };
     expect((await server.lookupRequest(byName)).store?.id).toBe(store.id);
     const renamed = await other.updateStore(store.id, { name: 'renamed', modifiedAt: Date.now() });
+    await nextTurn();
     expect(renamed.ok).toBe(true);
     expect((await server.lookupRequest(byName)).store).toBeUndefined();
     await server.updateStore(store.id, { name: 'cached', modifiedAt: Date.now() });
     expect((await server.lookupRequest(byName)).store?.id).toBe(store.id);
     expect(await other.deleteStore(store.id)).toBe(true);
+    await nextTurn();
     expect((await server.lookupRequest(byName)).store).toBeUndefined();
     expect((await server.lookupRequest(lookup)).store).toBeUndefined();
   });

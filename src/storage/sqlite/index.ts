@@ -67,6 +67,7 @@ export class SqliteDriver implements StorageDriver {
   readonly #cache = new LookupCache();
   readonly #dataVersion: Database.Statement;
   #seenVersion = -1;
+  #versionChecked = false;
   /** Record writes that arrived since the last group commit. */
   #pending: PendingWrite[] = [];
   #flushing = false;
@@ -280,8 +281,9 @@ export class SqliteDriver implements StorageDriver {
     const { store, record } = lookupKinds(lookup);
     // Record requests are served from the cache while nothing changed it; store reads (whose
     // counters must be current) always query.
-    const cached = record !== 'none' && this.#cacheValid();
+    const cached = record !== 'none';
     if (cached) {
+      this.#refreshCache();
       const rows = this.#cache.get(lookup);
       if (rows) return rows;
     }
@@ -299,15 +301,25 @@ export class SqliteDriver implements StorageDriver {
     return rows;
   }
 
-  /** Whether the lookup cache may be used: empties it when another connection has committed since. */
-  #cacheValid(): boolean {
+  /**
+   * Empties the lookup cache when another connection has committed since it was last checked (a
+   * CLI revoke, an import). Checked once per event-loop turn: the requests of one turn arrived
+   * together, and a commit elsewhere during the turn is concurrent with all of them.
+   */
+  #refreshCache(): void {
+    if (this.#versionChecked) return;
+    this.#versionChecked = true;
+    setImmediate(this.#nextTurn);
     const version = this.#dataVersion.get() as number;
     if (version !== this.#seenVersion) {
       this.#cache.clear();
       this.#seenVersion = version;
     }
-    return true;
   }
+
+  readonly #nextTurn = () => {
+    this.#versionChecked = false;
+  };
 
   async getRecord(storeId: string, key: string): Promise<StoredRecord | undefined> {
     for (let attempt = 0; attempt < 5; attempt++) {
