@@ -212,3 +212,36 @@ describe('listKeys', () => {
     expect((await keys.listKeys({ prefix: 'nothing-' })).items).toEqual([]);
   });
 });
+
+describe('the record keys "." and ".." (valid by the key pattern, removed from URLs as dot segments)', () => {
+  it('deleteRecord("..") and setRecord({ key: ".." }) leave the store, its name and its records alone', async () => {
+    const client = new ApifyClient({ baseUrl: server.origin, token: server.token('alice'), maxRetries: 0, timeoutSecs: 60 });
+    const dots = await client.keyValueStores().getOrCreate('dots');
+    const kvs = client.keyValueStore(dots.id);
+    await kvs.setRecord({ key: 'keep', value: { kept: true } });
+    // The client sends DELETE /v2/key-value-stores/{id}/ — it must not delete the store.
+    const deleted = await kvs.deleteRecord('..').then(
+      () => 'resolved',
+      (err: unknown) => err,
+    );
+    if (deleted !== 'resolved') expect((deleted as ApifyApiError).statusCode).toBe(400);
+    // PUT /v2/key-value-stores/{id}/ with the record as the body — it must not rename the store.
+    const put = await kvs.setRecord({ key: '..', value: { name: 'renamed-by-a-record' } }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(put).toBeInstanceOf(ApifyApiError);
+    expect((put as ApifyApiError).statusCode).toBe(400);
+    expect((put as ApifyApiError).type).toBe('invalid-request');
+    const after = await kvs.get();
+    expect(after?.name).toBe('dots');
+    expect((await kvs.getRecord('keep'))?.value).toEqual({ kept: true });
+    // "." becomes …/records/ (no key at all).
+    const dot = await kvs.setRecord({ key: '.', value: 1 }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect((dot as ApifyApiError).statusCode).toBe(400);
+    expect((await kvs.listKeys()).items.map((i) => i.key)).toEqual(['keep']);
+  });
+});

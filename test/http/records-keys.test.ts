@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { expectError, expectRecordBytes, getRecord, putRecord, recordUrl } from '../helpers/records.js';
@@ -160,5 +161,57 @@ describe('valid edge keys', () => {
     expect(put.headers.location).toMatch(new RegExp(`/v2/key-value-stores/${storeId}/records/Abc$`));
     const get = await getRecord(ctx, storeId, 'Abc', {}, 'attachment=1');
     expect(get.headers['content-disposition']).toBe('attachment; filename="Abc"');
+  });
+});
+
+/** A request whose path goes out exactly as written (URL parsers would remove dot segments). */
+function verbatim(origin: string, method: string, path: string, token: string, body?: string) {
+  const { hostname, port } = new URL(origin);
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpRequest({ hostname, port, path, method, headers: { authorization: `Bearer ${token}` }, agent: false });
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        text += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('the keys "." and ".." (no URL can carry them: clients remove dot segments)', () => {
+  it('are refused with 400 invalid-record-key when a path does carry them, plain or percent-encoded', async () => {
+    const origin = await ctx.listen();
+    for (const key of ['.', '..', '%2E', '%2e%2E']) {
+      for (const method of ['GET', 'PUT', 'DELETE']) {
+        const body = method === 'PUT' ? 'x' : undefined;
+        const res = await verbatim(origin, method, `/v2/key-value-stores/${storeId}/records/${key}`, ctx.alice, body);
+        expect(res.status, `${method} ${key}`).toBe(400);
+        expect(JSON.parse(res.body).error.type, `${method} ${key}: ${res.body}`).toBe('invalid-record-key');
+      }
+    }
+    expect(
+      (await ctx.request({ method: 'GET', url: `/v2/key-value-stores/${storeId}/keys`, token: ctx.alice })).json().data.items,
+    ).toEqual([]);
+  });
+
+  it('a store path ending in "/" (what "…/records/.." becomes) neither deletes nor updates the store', async () => {
+    const origin = await ctx.listen();
+    expect((await putRecord(ctx, storeId, 'kept', Buffer.from('still here'))).statusCode).toBe(201);
+    const del = await verbatim(origin, 'DELETE', `/v2/key-value-stores/${storeId}/`, ctx.alice);
+    expect(del.status).toBe(400);
+    expect(JSON.parse(del.body).error.type).toBe('invalid-request');
+    const put = await verbatim(origin, 'PUT', `/v2/key-value-stores/${storeId}/?x=1`, ctx.alice, '{"name":"renamed"}');
+    expect(put.status).toBe(400);
+    const store = await ctx.request({ method: 'GET', url: `/v2/key-value-stores/${storeId}/`, token: ctx.alice });
+    expect(store.statusCode).toBe(200);
+    expect(store.json().data.name).toBe('keys');
+    await expectRecordBytes(ctx, storeId, 'kept', Buffer.from('still here'));
+    // Without the slash both work as always.
+    const renamed = await verbatim(origin, 'PUT', `/v2/key-value-stores/${storeId}`, ctx.alice, '{"name":"renamed"}');
+    expect(renamed.status).toBe(200);
   });
 });

@@ -22,9 +22,15 @@ type RecordRequest = FastifyRequest<{
   Querystring: { attachment?: string; signature?: string; disableRedirect?: string };
 }>;
 
-/** The key is checked before anything else: an invalid key is 400 whatever else is wrong. */
+/**
+ * The key is checked before anything else: an invalid key is 400 whatever else is wrong. `.` and
+ * `..` match the key pattern but no URL can carry them: clients remove them as dot segments (even
+ * percent-encoded), so a record under either could never be read, changed or deleted again.
+ */
 async function checkKey(req: FastifyRequest): Promise<void> {
   const key = (req.params as { '*': string })['*'];
+  if (key === '.' || key === '..')
+    throw new InvalidRecordKeyError(`Record key "${key}" cannot be used: URLs remove "." and ".." path segments.`);
   if (!isValidRecordKey(key)) throw new InvalidRecordKeyError();
 }
 

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseStoreRef } from '../../domain/access.js';
 import type { Kvs } from '../../domain/index.js';
 import { parseStorePatch } from '../../domain/stores.js';
@@ -52,6 +52,22 @@ const storeBody = (description: string, properties: Record<string, object>) => (
 });
 
 /** `/v2/key-value-stores` and `/v2/key-value-stores/{storeId}`. */
+/**
+ * A store is not changed or deleted through a path ending in `/`. Real clients never send one, but
+ * a record key `..` becomes one: `…/records/..` is `…/{storeId}/` once the client has removed the
+ * dot segments, so `deleteRecord('..')` would delete the whole store and `setValue('..', …)` would
+ * rename it. Refused before anything else.
+ */
+async function refuseTrailingSlash(req: FastifyRequest): Promise<void> {
+  const url = req.raw.url ?? '';
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  if (path.endsWith('/'))
+    throw new InvalidRequestError(
+      'A store is not updated or deleted through a path ending in "/" (a record key ".." in a URL turns into one): send the path without it.',
+    );
+}
+
 export function storeRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => string): void {
   app.get<{ Querystring: ListQuery }>(
     '/v2/key-value-stores',
@@ -165,6 +181,7 @@ export function storeRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => str
         },
         response: { 200: dataOf(store, 'The updated store.'), ...errorResponses(400, 401, 403, 404, 413, 415, 429) },
       },
+      preValidation: refuseTrailingSlash,
     },
     async (req) => {
       const user = await requireUser(kvs, req);
@@ -182,8 +199,9 @@ export function storeRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => str
         tags: TAGS,
         security: TOKEN_ONLY,
         params: storeParams,
-        response: { 204: noBody('Deleted, with all its records.'), ...errorResponses(401, 403, 404, 429) },
+        response: { 204: noBody('Deleted, with all its records.'), ...errorResponses(400, 401, 403, 404, 429) },
       },
+      preValidation: refuseTrailingSlash,
     },
     async (req, reply) => {
       const user = await requireUser(kvs, req);
