@@ -3,7 +3,12 @@ import type { LookedUpRecord, RequestLookup, RequestRows, StoreRow, TokenRow, Us
 /** Entries per map before it is emptied (a crude bound that keeps memory flat under key sprays). */
 const MAX_ENTRIES = 20_000;
 /** Inline bytes held before the record map is emptied. */
-const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+/**
+ * Larger values are not kept: sending them costs more than looking them up, and a few of them
+ * would fill the map (and the process's memory) with little use.
+ */
+const MAX_VALUE_BYTES = 16 * 1024;
 
 type Found<T> = T | null;
 
@@ -67,6 +72,7 @@ export class LookupCache {
     if (this.#stores.size >= MAX_ENTRIES) this.#stores.clear();
     this.#stores.set(storeKey, rows.store ?? null);
     if (!rows.store || !lookup.record) return;
+    if ((rows.record?.inline?.length ?? 0) > MAX_VALUE_BYTES) return;
     if (this.#records.size >= MAX_ENTRIES || this.#recordBytes >= MAX_RECORD_BYTES) this.clearRecords();
     this.#records.set(LookupCache.recordKey(rows.store.id, lookup.record.key, lookup.record.withValue), rows.record ?? null);
     this.#recordBytes += rows.record?.inline?.length ?? 0;
