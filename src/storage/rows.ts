@@ -82,13 +82,15 @@ export type LookupRecordKind = 'none' | 'meta' | 'value';
  * The one statement of a request lookup, the same in both SQL dialects: the token, its user, the
  * store and the record, each LEFT JOINed so that whatever is missing comes back as nulls.
  * `param(name)` writes a placeholder; `valueCols` are two columns that tell where a record's bytes
- * are: the bytes when inline, and the driver's pointer to bytes stored elsewhere.
+ * are: the bytes when inline, and the driver's pointer to bytes stored elsewhere. `valueJoin`, when
+ * given, is joined after the record (`r`), for a driver that keeps inline bytes in a table of their own.
  */
 export function lookupSql(
   store: LookupStoreKind,
   record: LookupRecordKind,
   param: (name: 'hash' | 'storeId' | 'owner' | 'name' | 'key') => string,
   valueCols: string,
+  valueJoin?: string,
 ): string {
   const cols = [LOOKUP_BASE_COLS];
   if (record !== 'none') cols.push(LOOKUP_RECORD_COLS, valueCols);
@@ -106,6 +108,7 @@ export function lookupSql(
     );
   else joins.push('LEFT JOIN stores s ON 0 = 1');
   if (record !== 'none') joins.push(`LEFT JOIN records r ON r.store_id = s.id AND r.key = ${param('key')}`);
+  if (record !== 'none' && valueJoin) joins.push(valueJoin);
   return `SELECT ${cols.join(', ')} ${joins.join(' ')}`;
 }
 

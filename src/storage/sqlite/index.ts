@@ -41,7 +41,7 @@ import { LookupCache } from './lookup-cache.js';
 import { migrate } from './migrations.js';
 import { createStatements } from './statements.js';
 
-type OldRecord = { size: number; blob_path: string | null; etag: string | null };
+type OldRecord = { size: number; blob_path: string | null; etag: string | null; value_id: number | null };
 
 export interface SqliteDriverOptions {
   /** A file path, or `:memory:`. */
@@ -179,6 +179,7 @@ export class SqliteDriver implements StorageDriver {
     this.#cache.clear();
     const blobs = this.#q.userBlobPaths.all(id) as { blob_path: string }[];
     const removed = this.#db.transaction(() => {
+      this.#q.deleteUserValues.run(id);
       this.#q.deleteUserRecords.run(id);
       return this.#q.deleteUser.run(id).changes === 1;
     })();
@@ -270,6 +271,7 @@ export class SqliteDriver implements StorageDriver {
     this.#cache.clearStores();
     const blobs = this.#q.storeBlobPaths.all(id) as { blob_path: string }[];
     const removed = this.#db.transaction(() => {
+      this.#q.deleteStoreValues.run(id);
       this.#q.deleteStoreRecords.run(id);
       return this.#q.deleteStore.run(id).changes === 1;
     })();
@@ -290,7 +292,12 @@ export class SqliteDriver implements StorageDriver {
     const name = `${store}:${record}`;
     let statement = this.#lookups.get(name);
     if (!statement) {
-      statement = this.#db.prepare(lookupSql(store, record, (p) => `@${p}`, 'r.value, r.blob_path')).raw();
+      // Only a lookup with the value joins the value row; a metadata lookup reads the record alone.
+      const sql =
+        record === 'value'
+          ? lookupSql(store, record, (p) => `@${p}`, 'v.data, r.blob_path', 'LEFT JOIN record_values v ON v.id = r.value_id')
+          : lookupSql(store, record, (p) => `@${p}`, 'NULL, r.blob_path');
+      statement = this.#db.prepare(sql).raw();
       this.#lookups.set(name, statement);
     }
     const row = statement.get(lookupParams(lookup)) as unknown[] | undefined;
@@ -368,6 +375,14 @@ export class SqliteDriver implements StorageDriver {
         const delta = staged.size - (old?.size ?? 0);
         this.#q.storeWritten.run({ delta, now: record.now, id: storeId });
         this.#cache.dropRecord(storeId, key);
+        // The value row is reused by an inline overwrite, deleted when the new bytes are a file.
+        let valueId: number | null = null;
+        if (data !== null) {
+          if (old?.value_id != null) {
+            this.#q.updateValue.run(data, old.value_id);
+            valueId = old.value_id;
+          } else valueId = Number(this.#q.insertValue.run(data).lastInsertRowid);
+        } else if (old?.value_id != null) this.#q.deleteValue.run(old.value_id);
         this.#q.upsertRecord.run(
           storeId,
           key,
@@ -378,7 +393,7 @@ export class SqliteDriver implements StorageDriver {
           record.now,
           record.etag,
           blobPath,
-          data,
+          valueId,
         );
         return { status: 'ok', oldBlob: old?.blob_path ?? null };
       });
@@ -402,6 +417,7 @@ export class SqliteDriver implements StorageDriver {
       this.#q.storeDeleted.run({ delta: old ? -old.size : 0, count: old ? 1 : 0, now, id: storeId });
       if (!old) return { status: 'absent', blob: null };
       this.#cache.dropRecord(storeId, key);
+      if (old.value_id !== null) this.#q.deleteValue.run(old.value_id);
       this.#q.deleteRecord.run(storeId, key);
       return { status: 'deleted', blob: old.blob_path };
     });

@@ -18,6 +18,10 @@ export function createStatements(db: Database.Database) {
     userByName: p(`SELECT ${USER_COLS} FROM users WHERE username = ?`),
     listUsers: p(`SELECT ${USER_COLS} FROM users ORDER BY created_at, id`),
     deleteUser: p('DELETE FROM users WHERE id = ?'),
+    deleteUserValues: p(
+      `DELETE FROM record_values WHERE id IN
+       (SELECT value_id FROM records WHERE store_id IN (SELECT id FROM stores WHERE user_id = ?) AND value_id IS NOT NULL)`,
+    ),
     deleteUserRecords: p('DELETE FROM records WHERE store_id IN (SELECT id FROM stores WHERE user_id = ?)'),
     userBlobPaths: p(
       'SELECT blob_path FROM records WHERE store_id IN (SELECT id FROM stores WHERE user_id = ?) AND blob_path IS NOT NULL',
@@ -39,6 +43,9 @@ export function createStatements(db: Database.Database) {
     listStoresDesc: listStores('DESC'),
     updateStore: p('UPDATE stores SET name = ?, title = ?, general_access = ?, modified_at = ? WHERE id = ?'),
     deleteStore: p('DELETE FROM stores WHERE id = ?'),
+    deleteStoreValues: p(
+      'DELETE FROM record_values WHERE id IN (SELECT value_id FROM records WHERE store_id = ? AND value_id IS NOT NULL)',
+    ),
     deleteStoreRecords: p('DELETE FROM records WHERE store_id = ?'),
     storeBlobPaths: p('SELECT blob_path FROM records WHERE store_id = ? AND blob_path IS NOT NULL'),
     storeWritten: p(
@@ -54,17 +61,24 @@ export function createStatements(db: Database.Database) {
        accessed_at = max(accessed_at, ?) WHERE id = ?`,
     ),
 
-    recordFull: p(`SELECT ${META_COLS}, value FROM records WHERE store_id = ? AND key = ?`),
+    recordFull: p(
+      `SELECT ${META_COLS}, v.data AS value FROM records r LEFT JOIN record_values v ON v.id = r.value_id
+       WHERE r.store_id = ? AND r.key = ?`,
+    ),
     recordMeta: p(`SELECT ${META_COLS} FROM records WHERE store_id = ? AND key = ?`),
-    recordBlob: p('SELECT size, blob_path, etag FROM records WHERE store_id = ? AND key = ?'),
+    recordBlob: p('SELECT size, blob_path, etag, value_id FROM records WHERE store_id = ? AND key = ?'),
     storeExists: p('SELECT 1 AS x FROM stores WHERE id = ?'),
     upsertRecord: p(
-      `INSERT INTO records (store_id, key, size, content_type, content_encoding, decoded_size, modified_at, etag, blob_path, value)
+      `INSERT INTO records (store_id, key, size, content_type, content_encoding, decoded_size, modified_at, etag, blob_path, value_id)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (store_id, key) DO UPDATE SET size = excluded.size, content_type = excluded.content_type,
          content_encoding = excluded.content_encoding, decoded_size = excluded.decoded_size,
-         modified_at = excluded.modified_at, etag = excluded.etag, blob_path = excluded.blob_path, value = excluded.value`,
+         modified_at = excluded.modified_at, etag = excluded.etag, blob_path = excluded.blob_path, value_id = excluded.value_id`,
     ),
+    /** Inline bytes live in `record_values`; the record's `value_id` names its row (NULL for a file). */
+    insertValue: p('INSERT INTO record_values (data) VALUES (?)'),
+    updateValue: p('UPDATE record_values SET data = ? WHERE id = ?'),
+    deleteValue: p('DELETE FROM record_values WHERE id = ?'),
     deleteRecord: p('DELETE FROM records WHERE store_id = ? AND key = ?'),
     allBlobPaths: p('SELECT blob_path FROM records WHERE blob_path IS NOT NULL'),
     keysAfter: p('SELECT key, size FROM records WHERE store_id = ? AND key > ? ORDER BY key LIMIT ?'),
