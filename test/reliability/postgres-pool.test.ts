@@ -1,4 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { finished } from 'node:stream/promises';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, startCluster } from '../setup/postgres-cluster.js';
@@ -173,6 +174,54 @@ describe('postgres.js pool (patched) when PostgreSQL closes its connections', ()
       process.off('unhandledRejection', onUnhandled);
       for (const s of sockets) s.destroy();
       await new Promise((r) => proxy.close(r));
+    }
+  });
+
+  it('fails a COPY FROM STDIN that the server refuses after the stream was ended, and the next query gets its own answer', async () => {
+    // The error comes after the client's CopyDone, while the stream waits for its CommandComplete:
+    // without the patch the stream never finished, and the next query's CommandComplete finished it.
+    const sql = pool('copy-in');
+    const table = `copy_refused_${Date.now()}`;
+    await admin.unsafe(`
+      CREATE TABLE ${table} (x int);
+      CREATE FUNCTION ${table}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_sleep(0.2); RAISE EXCEPTION 'refused'; END $$;
+      CREATE TRIGGER refuse BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION ${table}();`);
+    try {
+      const conn = await sql.reserve();
+      const out = await conn.unsafe(`COPY ${table} (x) FROM STDIN`).writable();
+      out.end('1\n');
+      const outcome = await Promise.race([
+        finished(out).then(
+          () => 'finished',
+          (err: Error) => err.message,
+        ),
+        sleep(3000).then(() => 'no answer'),
+      ]);
+      conn.release();
+      expect(outcome).toBe('refused');
+      expect([...(await sql`SELECT 42 AS v`)]).toEqual([{ v: 42 }]);
+    } finally {
+      await admin.unsafe(`DROP TABLE ${table}; DROP FUNCTION ${table}();`);
+    }
+  });
+
+  it('reads the end of a COPY TO STDOUT whose reader was behind, and the connection answers the next query', async () => {
+    // A CopyData larger than the stream's buffer paused the socket; the stream ended before anything
+    // resumed it, so the COPY's CommandComplete and ReadyForQuery were never read when they came
+    // in a later packet. Each round has a fair chance of that.
+    const sql = pool('copy-out');
+    for (let round = 0; round < 20; round++) {
+      const conn = await sql.reserve();
+      const input = await conn
+        .unsafe(`COPY (SELECT decode(repeat('ab', ${512 * 1024 + round}), 'hex')) TO STDOUT WITH (FORMAT binary)`)
+        .readable();
+      let bytes = 0;
+      for await (const part of input) bytes += (part as Buffer).length;
+      conn.release();
+      expect(bytes).toBeGreaterThan(512 * 1024);
+      const answer = await Promise.race([sql`SELECT ${round}::int AS round`, sleep(3000).then(() => 'no answer')]);
+      expect(answer, `round ${round}`).toEqual([{ round }]);
     }
   });
 });

@@ -157,6 +157,13 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
       $fn$;
     `,
   },
+  {
+    // Chunks of large values are stored out of line without compression: PostgreSQL would try pglz
+    // on every 1 MiB chunk (storage EXTENDED), at a cost in CPU on every write, for values that are
+    // mostly compressed already. Applies to chunks written from now on.
+    version: 6,
+    sql: 'ALTER TABLE value_chunks ALTER COLUMN data SET STORAGE EXTERNAL;',
+  },
 ];
 
 /** An arbitrary constant naming openkvs's migration lock. */

@@ -1,4 +1,5 @@
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { Sql } from 'postgres';
 import { newId } from '../../domain/ids.js';
 import { guardStorage } from './errors.js';
@@ -16,27 +17,137 @@ export type PgStaged =
   | { readonly size: number; readonly kind: 'inline'; readonly data: Buffer }
   | { readonly size: number; readonly kind: 'chunks'; readonly storeId: string; readonly valueId: string };
 
+/*
+ * Chunks move in COPY's binary format: bytea as its raw bytes, where a query's parameters and
+ * results would carry it as hex text (twice the bytes, encoded and decoded on both sides).
+ *
+ * Each COPY runs on a connection reserved for it: the pool pipelines queries onto busy
+ * connections, and a query written behind a COPY FROM STDIN would land in the middle of the copy
+ * (or fail with COPY_IN_PROGRESS behind a COPY TO STDOUT). One chunk per COPY, so that neither a
+ * slow client nor a slow reader keeps a connection longer than one chunk takes.
+ */
+
+/** The binary COPY header: signature, flags (none), header extension length (0). */
+const COPY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
+/** The binary COPY trailer: a tuple of -1 fields. */
+const COPY_TRAILER = Buffer.from([0xff, 0xff]);
+
+/** A string literal for a COPY statement (COPY takes no parameters); E'' reads the same whatever standard_conforming_strings says. */
+function literal(s: string): string {
+  return `E'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+/** The header and one tuple's fields up to the bytes of `data`: (store_id, value_id, seq, created_at, data). */
+function chunkTupleHead(storeId: string, valueId: string, seq: number, createdAt: number, dataBytes: number): Buffer {
+  const store = Buffer.from(storeId, 'utf8');
+  const value = Buffer.from(valueId, 'utf8');
+  const head = Buffer.alloc(COPY_HEADER.length + 2 + (4 + store.length) + (4 + value.length) + (4 + 4) + (4 + 8) + 4);
+  let at = COPY_HEADER.copy(head, 0);
+  at = head.writeInt16BE(5, at);
+  at = head.writeInt32BE(store.length, at);
+  at += store.copy(head, at);
+  at = head.writeInt32BE(value.length, at);
+  at += value.copy(head, at);
+  at = head.writeInt32BE(4, at);
+  at = head.writeInt32BE(seq, at);
+  at = head.writeInt32BE(8, at);
+  at = head.writeBigInt64BE(BigInt(createdAt), at);
+  head.writeInt32BE(dataBytes, at);
+  return head;
+}
+
+/** Writes one chunk, made of `pieces` (`bytes` in all), in one COPY: committed whole or not at all. */
+async function writeChunk(sql: Sql, storeId: string, valueId: string, seq: number, pieces: Buffer[], bytes: number) {
+  const conn = await sql.reserve();
+  try {
+    const out: Writable = await conn
+      .unsafe('COPY value_chunks (store_id, value_id, seq, created_at, data) FROM STDIN WITH (FORMAT binary)')
+      .writable();
+    const done = finished(out);
+    // Awaited below, unless a write throws first: never an unhandled rejection.
+    done.catch(() => undefined);
+    out.write(chunkTupleHead(storeId, valueId, seq, Date.now(), bytes));
+    for (const piece of pieces) out.write(piece);
+    out.end(COPY_TRAILER);
+    await done;
+  } finally {
+    conn.release();
+  }
+}
+
+/** Reads one chunk in one COPY; undefined when there is no such chunk. */
+async function readChunk(sql: Sql, storeId: string, valueId: string, seq: number): Promise<Buffer | undefined> {
+  const conn = await sql.reserve();
+  try {
+    const input: Readable = await conn
+      .unsafe(
+        `COPY (SELECT data FROM value_chunks WHERE store_id = ${literal(storeId)} AND value_id = ${literal(valueId)}
+               AND seq = ${Math.trunc(seq)}) TO STDOUT WITH (FORMAT binary)`,
+      )
+      .readable();
+    // Read to the end whatever happens to the download: a COPY left unread would hold the connection.
+    const parts: Buffer[] = [];
+    for await (const part of input) parts.push(part as Buffer);
+    return parseChunkCopy(parts);
+  } finally {
+    conn.release();
+  }
+}
+
+/** The `data` of the one row of a binary COPY of `SELECT data`, or undefined if it has no row. */
+export function parseChunkCopy(parts: Buffer[]): Buffer | undefined {
+  // The header and the row usually arrive in one message: the data is then a view into it.
+  let buf = parts[0] ?? Buffer.alloc(0);
+  const need = (bytes: number) => {
+    if (buf.length < bytes && parts.length > 1) buf = Buffer.concat(parts);
+    if (buf.length < bytes) throw new Error('binary COPY output cut short');
+  };
+  need(COPY_HEADER.length);
+  if (!buf.subarray(0, 11).equals(COPY_HEADER.subarray(0, 11))) throw new Error('not a binary COPY output');
+  let at = COPY_HEADER.length + buf.readInt32BE(15);
+  need(at + 2);
+  const fields = buf.readInt16BE(at);
+  if (fields === -1) return undefined;
+  if (fields !== 1) throw new Error(`binary COPY row of ${fields} fields, expected 1`);
+  need(at + 6);
+  const bytes = buf.readInt32BE(at + 2);
+  if (bytes < 0) throw new Error('NULL chunk data');
+  at += 6;
+  need(at + bytes);
+  return buf.subarray(at, at + bytes);
+}
+
 /**
  * Reads an upload: small bodies stay in memory, large ones are written as 1 MiB chunks as they
- * arrive (each insert its own short transaction), so no upload holds more than a chunk or two.
+ * arrive (each its own COPY, its own transaction), so no upload holds more than a chunk or two.
  */
 export async function stageValue(sql: Sql, storeId: string, body: AsyncIterable<Buffer>): Promise<PgStaged> {
-  let pending: Buffer[] = [];
+  const pending: Buffer[] = [];
   let pendingBytes = 0;
   let size = 0;
   let valueId: string | undefined;
   let seq = 0;
   const writeChunks = async (all: boolean) => {
     valueId ??= newId();
-    let joined = Buffer.concat(pending);
-    while (joined.length >= CHUNK_BYTES || (all && joined.length > 0)) {
-      const piece = joined.subarray(0, CHUNK_BYTES);
-      await sql`INSERT INTO value_chunks (store_id, value_id, seq, data, created_at)
-                VALUES (${storeId}, ${valueId}, ${seq++}, ${piece}, ${Date.now()})`;
-      joined = joined.subarray(piece.length);
+    while (pendingBytes >= CHUNK_BYTES || (all && pendingBytes > 0)) {
+      const bytes = Math.min(CHUNK_BYTES, pendingBytes);
+      const pieces: Buffer[] = [];
+      let taken = 0;
+      while (taken < bytes) {
+        const piece = pending[0] as Buffer;
+        if (taken + piece.length <= bytes) {
+          pieces.push(piece);
+          pending.shift();
+          taken += piece.length;
+        } else {
+          pieces.push(piece.subarray(0, bytes - taken));
+          pending[0] = piece.subarray(bytes - taken);
+          taken = bytes;
+        }
+      }
+      pendingBytes -= bytes;
+      await writeChunk(sql, storeId, valueId, seq++, pieces, bytes);
     }
-    pending = joined.length > 0 ? [joined] : [];
-    pendingBytes = joined.length;
   };
   try {
     for await (const chunk of body) {
@@ -74,16 +185,13 @@ export function chunkStream(sql: Sql, storeId: string, valueId: string, size: nu
         this.push(null);
         return;
       }
-      guardStorage(
-        () => sql`SELECT data FROM value_chunks WHERE store_id = ${storeId} AND value_id = ${valueId} AND seq = ${seq}`,
-      ).then(
-        ([row]) => {
-          if (!row) {
+      guardStorage(() => readChunk(sql, storeId, valueId, seq)).then(
+        (data) => {
+          if (data === undefined) {
             this.destroy(new Error(`value ${valueId} ended after ${sent} of ${size} bytes`));
             return;
           }
           seq++;
-          const data = row.data as Buffer;
           sent += data.length;
           this.push(data);
           if (sent >= size) this.push(null);
