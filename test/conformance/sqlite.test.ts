@@ -17,6 +17,14 @@ describeDriverConformance('sqlite (file)', async () => {
   };
 });
 
+describeDriverConformance('sqlite (file, durability fsync)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'openkvs-conf-'));
+  return {
+    driver: new SqliteDriver({ path: join(dir, 'kvs.sqlite'), durability: 'fsync' }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
 describe('sqlite: record lookups served from memory stay exact', () => {
   let dir: string;
   let server: SqliteDriver;
@@ -96,5 +104,70 @@ describe('sqlite: record lookups served from memory stay exact', () => {
     await nextTurn();
     expect((await server.lookupRequest(byName)).store).toBeUndefined();
     expect((await server.lookupRequest(lookup)).store).toBeUndefined();
+  });
+});
+
+describe('sqlite: durability fsync', () => {
+  it('acknowledges a group of record writes only once the log is flushed, and not at all if it cannot be', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'openkvs-fsync-'));
+    const flushes: { release: () => void; fail: (err: Error) => void }[] = [];
+    const logSync = {
+      sync: () => new Promise<void>((release, fail) => flushes.push({ release, fail })),
+      close: async () => undefined,
+    };
+    const driver = new SqliteDriver({ path: join(dir, 'kvs.sqlite'), durability: 'fsync', logSync });
+    const reader = new SqliteDriver({ path: join(dir, 'kvs.sqlite') });
+    try {
+      const user = { id: newId(), username: `fsync${newId().toLowerCase()}`, createdAt: Date.now() };
+      await driver.createUser(user);
+      const { store } = await driver.createStore(storeRow(user.id, 'durable'));
+      const put = (key: string, text: string) =>
+        driver
+          .stageValue(store.id, chunks(Buffer.from(text)), text.length)
+          .then((staged) =>
+            driver.putRecord(
+              store.id,
+              key,
+              { contentType: 'text/plain', contentEncoding: null, decodedSize: text.length, etag: text, now: Date.now() },
+              staged,
+            ),
+          );
+      const settled = async (p: Promise<unknown>) => {
+        let done = false;
+        p.then(
+          () => {
+            done = true;
+          },
+          () => {
+            done = true;
+          },
+        );
+        for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+        return done;
+      };
+      const waitForFlush = async (n: number) => {
+        for (let i = 0; i < 1000 && flushes.length < n; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+        expect(flushes.length).toBe(n);
+      };
+
+      // Three writes of one turn: one group, one flush; committed (another connection reads them)
+      // but not acknowledged until the flush is done.
+      const group = [put('a', 'one'), put('b', 'two'), put('c', 'three')];
+      await waitForFlush(1);
+      expect(await settled(Promise.all(group))).toBe(false);
+      expect((await reader.getRecord(store.id, 'b'))?.size).toBe(3);
+      flushes[0]?.release();
+      expect(await Promise.all(group)).toEqual(['ok', 'ok', 'ok']);
+
+      // A flush that fails acknowledges none of its group.
+      const failing = [put('d', 'four'), put('e', 'five')];
+      await waitForFlush(2);
+      flushes[1]?.fail(new Error('EIO: the disk is gone'));
+      for (const p of failing) await expect(p).rejects.toThrow('EIO');
+    } finally {
+      await reader.close();
+      await driver.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
