@@ -91,3 +91,32 @@ describe('openkvs serve on a fresh folder', () => {
     expect((await http(`${second.origin}/v2/key-value-stores`, { token: fresh })).json.data.total).toBe(0);
   });
 });
+
+describe('the bundled program (dist/bin/openkvs.js)', () => {
+  it('serves the API documentation with its own files, the YAML document, the OpenAPI document and the console', async () => {
+    const cwd = tempDir();
+    const port = await freePort();
+    const args = ['--storage', 'sqlite::memory:', '--port', String(port), '--admin-token', 'bundle-check-token-0123456789'];
+    const server = await startServe(args, {
+      cwd,
+      port,
+    });
+    const docs = await http(`${server.origin}/docs/`);
+    expect(docs.status).toBe(200);
+    expect(docs.body.toString()).toContain('swagger-ui');
+    // A file of @fastify/swagger-ui's own package folder (found without the bundle's __dirname).
+    const ui = await http(`${server.origin}/docs/static/swagger-ui-bundle.js`);
+    expect(ui.status).toBe(200);
+    expect(ui.body.length).toBeGreaterThan(100_000);
+    expect((await http(`${server.origin}/docs/static/logo.svg`)).headers['content-type']).toContain('image/svg+xml');
+    // YAML is loaded on first use.
+    const yaml = await http(`${server.origin}/docs/yaml`);
+    expect(yaml.status).toBe(200);
+    expect(yaml.body.toString()).toMatch(/^openapi: 3\.1\.0$/m);
+    const openapi = await http(`${server.origin}/v2/openapi.json`);
+    expect(openapi.json).toMatchObject({ openapi: '3.1.0', info: { title: 'openkvs' } });
+    const page = await http(`${server.origin}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toContain('text/html');
+  });
+});
