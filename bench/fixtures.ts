@@ -46,15 +46,15 @@ const RECORD_COLUMNS = [
   'decoded_size',
   'modified_at',
   'blob_path',
-  'value',
   'etag',
+  'value_id',
 ];
 
 /**
  * The same rows as `loadViaDriver`, written by a second connection to the SQLite file in large
  * transactions (`putRecord` takes ~90 µs a record, so a million would take minutes). Benchmark
- * code only: it knows the `records` table of migrations 1 and 2, checks that the table still matches,
- * and keeps the store's counters as `putRecord` would.
+ * code only: it knows the `records` and `record_values` tables of migration 5, checks that the
+ * table still matches, and keeps the store's counters as `putRecord` would.
  */
 export function bulkLoad(file: string, storeId: string, keys: readonly string[]): void {
   const db = new Database(file);
@@ -65,13 +65,23 @@ export function bulkLoad(file: string, storeId: string, keys: readonly string[])
       throw new Error(`bench/fixtures.ts knows records(${RECORD_COLUMNS.join()}), the schema now has (${columns.join()})`);
     }
     const insert = db.prepare(`INSERT INTO records (${RECORD_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, NULL, ?, ?, NULL, ?, ?)`);
+    const insertValue = db.prepare('INSERT INTO record_values (data) VALUES (?)');
     const counters = db.prepare(
       'UPDATE stores SET storage_bytes = storage_bytes + ?, write_count = write_count + ?, modified_at = ? WHERE id = ?',
     );
     const batch = db.transaction((from: number, to: number) => {
       const now = Date.now();
       for (let i = from; i < to; i++)
-        insert.run(storeId, keys[i], VALUE.length, CONTENT_TYPE, VALUE.length, now, VALUE, VALUE_ETAG);
+        insert.run(
+          storeId,
+          keys[i],
+          VALUE.length,
+          CONTENT_TYPE,
+          VALUE.length,
+          now,
+          VALUE_ETAG,
+          insertValue.run(VALUE).lastInsertRowid,
+        );
       counters.run((to - from) * VALUE.length, to - from, now, storeId);
     });
     const BATCH = 50_000;

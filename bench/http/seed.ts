@@ -6,7 +6,8 @@ import { RECORD_CONTENT_TYPE } from './operations.js';
  * Writes the keys a DELETE run removes straight into the storage, beside the running server: a
  * run needs more keys than there is time to PUT first (tens of thousands a round), and each
  * request must delete a record that exists. Benchmark code only: it writes the columns of the
- * `records` table of migration 1 and keeps the store's counters as `putRecord` does. The rows are
+ * `records` table (on SQLite since migration 5: the value in `record_values`, by `value_id`) and
+ * keeps the store's counters as `putRecord` does. The rows are
  * only ever deleted, never read, so columns added since may stay NULL; a column that must not be
  * NULL stops the run with the list of columns to update here.
  */
@@ -15,7 +16,9 @@ export type Seeder = (storeId: string, keys: readonly string[]) => Promise<void>
 /** A small value: what is measured is the DELETE, not the size of what it deletes. */
 const VALUE = Buffer.from('{"deleted":"by the benchmark"}');
 
-const COLUMNS = ['store_id', 'key', 'size', 'content_type', 'content_encoding', 'decoded_size', 'modified_at', 'value'];
+const BASE_COLUMNS = ['store_id', 'key', 'size', 'content_type', 'content_encoding', 'decoded_size', 'modified_at'];
+const SQLITE_COLUMNS = [...BASE_COLUMNS, 'value_id'];
+const POSTGRES_COLUMNS = [...BASE_COLUMNS, 'value'];
 
 interface Column {
   name: string;
@@ -23,13 +26,13 @@ interface Column {
   required: boolean;
 }
 
-function checkColumns(driver: string, columns: Column[]): void {
+function checkColumns(driver: string, columns: Column[], written: string[]): void {
   const names = columns.map((c) => c.name);
-  const missing = COLUMNS.filter((c) => !names.includes(c));
-  const unknownRequired = columns.filter((c) => c.required && !COLUMNS.includes(c.name)).map((c) => c.name);
+  const missing = written.filter((c) => !names.includes(c));
+  const unknownRequired = columns.filter((c) => c.required && !written.includes(c.name)).map((c) => c.name);
   if (missing.length || unknownRequired.length) {
     throw new Error(
-      `bench/http/seed.ts writes records(${COLUMNS.join()}) on ${driver}; the schema now has (${names.join()})` +
+      `bench/http/seed.ts writes records(${written.join()}) on ${driver}; the schema now has (${names.join()})` +
         (unknownRequired.length ? `, of which ${unknownRequired.join()} must be given` : ''),
     );
   }
@@ -45,14 +48,19 @@ export function sqliteSeeder(file: string, value: Buffer = VALUE): Seeder {
       checkColumns(
         'SQLite',
         info.map((c) => ({ name: c.name, required: c.notnull === 1 && c.dflt_value === null })),
+        SQLITE_COLUMNS,
       );
-      const insert = db.prepare(`INSERT INTO records (${COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, NULL, ?, ?, ?)`);
+      const insert = db.prepare(`INSERT INTO records (${SQLITE_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, NULL, ?, ?, ?)`);
+      const insertValue = db.prepare('INSERT INTO record_values (data) VALUES (?)');
       const counters = db.prepare(
         'UPDATE stores SET storage_bytes = storage_bytes + ?, write_count = write_count + ?, modified_at = ? WHERE id = ?',
       );
       db.transaction(() => {
         const now = Date.now();
-        for (const key of keys) insert.run(storeId, key, value.length, RECORD_CONTENT_TYPE, value.length, now, value);
+        for (const key of keys) {
+          const valueId = insertValue.run(value).lastInsertRowid;
+          insert.run(storeId, key, value.length, RECORD_CONTENT_TYPE, value.length, now, valueId);
+        }
         counters.run(keys.length * value.length, keys.length, now, storeId);
       }).immediate();
     } finally {
@@ -73,6 +81,7 @@ export function postgresSeeder(url: string): { seed: Seeder; close: () => Promis
       checkColumns(
         'PostgreSQL',
         rows.map((r) => ({ name: r.column_name as string, required: r.is_nullable === 'NO' && r.column_default === null })),
+        POSTGRES_COLUMNS,
       );
       checked = true;
     }
