@@ -1,4 +1,5 @@
 import type { StorageDriver } from './driver.js';
+import { StorageOpenError } from './open-error.js';
 import { SqliteDriver } from './sqlite/index.js';
 
 /** Where data lives: the embedded SQLite file (or memory), or a PostgreSQL server. */
@@ -29,8 +30,7 @@ export async function openStorage(spec: StorageSpec): Promise<OpenedDriver> {
   }
 }
 
-/** The storage could not be opened; the message is the one line an operator sees. */
-export class StorageOpenError extends Error {}
+export { StorageOpenError } from './open-error.js';
 
 /** A connection URL without its password, for messages and logs. */
 export function redactPassword(url: string): string {

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config.js';
-import { cleanupAll, ensureBuilt, freePort, http, isPortFree, printedTokens, startServe, tempDir } from './helpers.js';
+import { cleanupAll, ensureBuilt, freePort, http, isPortFree, printedTokens, runCli, startServe, tempDir } from './helpers.js';
 
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{32,}$/;
 
@@ -118,5 +119,29 @@ describe('the bundled program (dist/bin/openkvs.js)', () => {
     const page = await http(`${server.origin}/`);
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toContain('text/html');
+  });
+});
+
+describe('a database written by a newer openkvs', () => {
+  it('is refused with one line naming both schema versions, and left as it was', async () => {
+    const cwd = tempDir();
+    const file = join(cwd, 'kvs.sqlite');
+    const created = await runCli(['stores', 'create', 'kept', '--storage', `sqlite:${file}`], { cwd });
+    expect(created.code, created.stderr).toBe(0);
+    const db = new Database(file);
+    const known = (db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number }).v;
+    db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(known + 1, Date.now());
+    db.close();
+    const port = await freePort();
+    const serve = await runCli(['serve', '--storage', `sqlite:${file}`, '--port', String(port)], { cwd });
+    expect(serve.code).toBe(1);
+    expect(serve.stderr.trim()).toBe(
+      `openkvs: the database has schema version ${known + 1}, newer than this openkvs knows (${known}): it was written by a newer openkvs; run that version or a later one`,
+    );
+    const listed = await runCli(['stores', 'list', '--storage', `sqlite:${file}`], { cwd });
+    expect(listed.code).toBe(1);
+    const after = new Database(file, { readonly: true });
+    expect((after.prepare('SELECT name FROM stores').all() as { name: string }[]).map((r) => r.name)).toEqual(['kept']);
+    after.close();
   });
 });

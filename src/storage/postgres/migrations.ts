@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import { refuseNewerSchema } from '../open-error.js';
 
 /** Numbered migrations; every table's key begins with the store id where it holds store data. */
 export const MIGRATIONS: readonly { version: number; sql: string }[] = [
@@ -181,6 +182,7 @@ export async function migrate(sql: Sql): Promise<void> {
       await conn`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)`;
       const [row] = await conn`SELECT COALESCE(MAX(version), 0)::int AS v FROM schema_migrations`;
       const current = (row?.v as number | undefined) ?? 0;
+      refuseNewerSchema(current, Math.max(0, ...MIGRATIONS.map((m) => m.version)));
       for (const m of MIGRATIONS) {
         if (m.version <= current) continue;
         await conn.unsafe('BEGIN');

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { refuseNewerSchema } from '../open-error.js';
 
 /** Numbered migrations; a number once released never changes meaning. */
 export const MIGRATIONS: readonly { version: number; sql: string }[] = [
@@ -115,6 +116,7 @@ export function migrate(db: Database.Database): void {
   const apply = db.transaction(() => {
     const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
     const current = row.v ?? 0;
+    refuseNewerSchema(current, Math.max(0, ...MIGRATIONS.map((m) => m.version)));
     for (const m of MIGRATIONS) {
       if (m.version <= current) continue;
       db.exec(m.sql);
