@@ -101,8 +101,9 @@ export class BlobFiles {
   async openRead(rel: string): Promise<Readable | undefined> {
     try {
       const handle = await open(join(this.#dir, rel), 'r');
-      // Large reads: fewer system calls per megabyte than the default 64 KiB.
-      return handle.createReadStream({ autoClose: true, highWaterMark: 1024 * 1024 });
+      // 256 KiB reads: fewer system calls per megabyte than the default 64 KiB; 1 MiB reads kept
+      // 16 concurrent 9 MB downloads at 266–385 MB of RSS (buffers waiting for the GC), these at ~150.
+      return handle.createReadStream({ autoClose: true, highWaterMark: 256 * 1024 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
