@@ -60,6 +60,8 @@ const CORS_EXPOSED_HEADERS = [
   'X-Request-Id',
 ];
 
+const HEALTH_BODY = JSON.stringify({ status: 'ok' });
+
 const HEALTH_SCHEMA = {
   operationId: 'health_get',
   summary: 'Health check',
@@ -210,7 +212,11 @@ export function createApp(options: AppOptions): FastifyInstance {
   installOpenApi(app);
   // Routes are registered after the plugins above, so that their hooks apply to every route.
   app.register(async (api) => {
-    api.get('/health', { schema: HEALTH_SCHEMA }, async () => ({ status: 'ok' }));
+    // A fixed body, not serialized: the first /health after a start (what supervisors and load
+    // balancers wait for) would otherwise wait for the response serializer to be built.
+    api.get('/health', { schema: HEALTH_SCHEMA }, async (_req, reply) =>
+      reply.type('application/json; charset=utf-8').send(HEALTH_BODY),
+    );
     storeRoutes(api, options.kvs, options.publicUrl);
     keyRoutes(api, options.kvs);
     archiveRoutes(api, options.kvs);

@@ -102,6 +102,9 @@ describe('the bundled program (dist/bin/openkvs.js)', () => {
       cwd,
       port,
     });
+    const health = await http(`${server.origin}/health`);
+    expect(health.json).toEqual({ status: 'ok' });
+    expect(health.headers['content-type']).toBe('application/json; charset=utf-8');
     const docs = await http(`${server.origin}/docs/`);
     expect(docs.status).toBe(200);
     expect(docs.body.toString()).toContain('swagger-ui');
