@@ -35,7 +35,8 @@ export class WalSync implements LogSync {
   readonly #path: string;
   #fd: number | undefined;
   #ino = -1;
-  #running = false;
+  /** The fsyncs under way (one after another while callers keep coming); undefined when idle. */
+  #running: Promise<void> | undefined;
   #next: Waiter[] = [];
   #closed = false;
   #dirSynced = false;
@@ -54,27 +55,23 @@ export class WalSync implements LogSync {
     if (this.#closed) return Promise.reject(new Error('the log is closed'));
     return new Promise<void>((resolve, reject) => {
       this.#next.push({ resolve, reject });
-      if (!this.#running) this.#start();
+      this.#running ??= this.#run();
     });
   }
 
-  #start(): void {
-    const batch = this.#next;
-    this.#next = [];
-    this.#running = true;
-    this.#syncOnce()
-      .then(
-        () => {
-          for (const w of batch) w.resolve();
-        },
-        (err: unknown) => {
-          for (const w of batch) w.reject(err);
-        },
-      )
-      .finally(() => {
-        this.#running = false;
-        if (this.#next.length > 0) this.#start();
-      });
+  /** fsyncs until no caller waits: each round serves the callers that came before it started. */
+  async #run(): Promise<void> {
+    while (this.#next.length > 0) {
+      const batch = this.#next;
+      this.#next = [];
+      try {
+        await this.#syncOnce();
+        for (const w of batch) w.resolve();
+      } catch (err) {
+        for (const w of batch) w.reject(err);
+      }
+    }
+    this.#running = undefined;
   }
 
   async #syncOnce(): Promise<void> {
@@ -108,7 +105,7 @@ export class WalSync implements LogSync {
   async close(): Promise<void> {
     this.#closed = true;
     // Whatever is under way finishes first.
-    while (this.#running) await new Promise((resolve) => setImmediate(resolve));
+    await this.#running;
     if (this.#fd !== undefined) await closeP(this.#fd).catch(() => undefined);
     this.#fd = undefined;
   }
