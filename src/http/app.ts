@@ -94,6 +94,15 @@ function lazyValidator(compile: () => (data: unknown) => unknown): (data: unknow
   return lazy;
 }
 
+/** What `build` makes, made on the first call and kept. */
+function onFirstUse<T>(build: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => {
+    made ??= { value: build() };
+    return made.value;
+  };
+}
+
 /**
  * Fastify's own schema compilers (Ajv for requests, fast-json-stringify for responses), each route's
  * schema compiled when first used rather than all at start, where they took half the start time.
@@ -101,29 +110,20 @@ function lazyValidator(compile: () => (data: unknown) => unknown): (data: unknow
 const lazyCompilers = {
   buildValidator: (external: unknown, options: unknown) => {
     // Even loading Ajv waits for the first request that needs it.
-    let compile: Compile | undefined;
-    const compiler = () => {
-      const selector = require('@fastify/ajv-compiler') as () => (e: unknown, o: unknown) => Compile;
-      compile ??= selector()(external, options);
-      return compile;
-    };
+    const compiler = onFirstUse(() =>
+      (require('@fastify/ajv-compiler') as () => (e: unknown, o: unknown) => Compile)()(external, options),
+    );
     return (route: unknown) => lazyValidator(() => compiler()(route));
   },
   buildSerializer: (external: unknown, options: unknown) => {
-    let compile: Compile | undefined;
-    const compiler = () => {
-      const { SerializerSelector } = require('@fastify/fast-json-stringify-compiler') as {
-        SerializerSelector: () => (e: unknown, o: unknown) => Compile;
-      };
-      compile ??= SerializerSelector()(external, options);
-      return compile;
-    };
+    const compiler = onFirstUse(() =>
+      (
+        require('@fastify/fast-json-stringify-compiler') as { SerializerSelector: () => (e: unknown, o: unknown) => Compile }
+      ).SerializerSelector()(external, options),
+    );
     return (route: unknown) => {
-      let serialize: ((data: unknown) => unknown) | undefined;
-      return (data: unknown) => {
-        serialize ??= compiler()(route);
-        return serialize(data);
-      };
+      const serializer = onFirstUse(() => compiler()(route));
+      return (data: unknown) => serializer()(data);
     };
   },
 };
