@@ -161,14 +161,12 @@ export class Records {
     const store = await this.#contentStore(token, ref, o.signature);
     const page = await this.#page(store, o);
     this.#d.stats.list(store.id);
-    const base = `${this.#d.publicUrl()}/v2/key-value-stores/${store.id}/records/`;
     const last = page.items[page.items.length - 1];
+    const secret = store.urlSigningSecretKey;
     return {
-      items: page.items.map((i) => ({
-        key: i.key,
-        size: i.size,
-        recordPublicUrl: `${base}${i.key}?signature=${recordSignature(store.urlSigningSecretKey, i.key)}`,
-      })),
+      /** Each record's public URL is this, the key, then `?signature=` and its signature. */
+      recordUrlBase: `${this.#d.publicUrl()}/v2/key-value-stores/${store.id}/records/`,
+      items: page.items.map((i) => ({ key: i.key, size: i.size, signature: recordSignature(secret, i.key) })),
       count: page.items.length,
       limit: o.limit,
       exclusiveStartKey: o.exclusiveStartKey ?? null,

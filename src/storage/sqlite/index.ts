@@ -464,10 +464,15 @@ export class SqliteDriver implements StorageDriver {
     const from = inclusive ? prefix : after;
     const stmt = prefix ? (inclusive ? this.#q.keysFromPrefix : this.#q.keysAfterPrefix) : this.#q.keysAfter;
     const args = prefix ? [storeId, from, `${prefix}\uffff`, query.limit + 1] : [storeId, from, query.limit + 1];
-    const rows = stmt.all(...args) as { key: string; size: number }[];
+    const rows = stmt.all(...args) as [key: string, size: number][];
     const isTruncated = rows.length > query.limit;
-    if (isTruncated) rows.pop();
-    return { items: rows, isTruncated };
+    const n = isTruncated ? query.limit : rows.length;
+    const items = new Array<{ key: string; size: number }>(n);
+    for (let i = 0; i < n; i++) {
+      const row = rows[i] as [string, number];
+      items[i] = { key: row[0], size: row[1] };
+    }
+    return { items, isTruncated };
   }
 
   async totals(): Promise<{ stores: number; bytes: number }> {

@@ -81,10 +81,11 @@ export function createStatements(db: Database.Database) {
     deleteValue: p('DELETE FROM record_values WHERE id = ?'),
     deleteRecord: p('DELETE FROM records WHERE store_id = ? AND key = ?'),
     allBlobPaths: p('SELECT blob_path FROM records WHERE blob_path IS NOT NULL'),
-    keysAfter: p('SELECT key, size FROM records WHERE store_id = ? AND key > ? ORDER BY key LIMIT ?'),
-    keysAfterPrefix: p('SELECT key, size FROM records WHERE store_id = ? AND key > ? AND key < ? ORDER BY key LIMIT ?'),
+    // Key pages read rows as arrays: a thousand objects built by better-sqlite3 cost half again as much.
+    keysAfter: p('SELECT key, size FROM records WHERE store_id = ? AND key > ? ORDER BY key LIMIT ?').raw(true),
+    keysAfterPrefix: p('SELECT key, size FROM records WHERE store_id = ? AND key > ? AND key < ? ORDER BY key LIMIT ?').raw(true),
     totals: p('SELECT COUNT(*) AS stores, COALESCE(SUM(storage_bytes), 0) AS bytes FROM stores'),
     expiredUnnamedStores: p('SELECT id FROM stores WHERE name IS NULL AND modified_at < ? ORDER BY modified_at LIMIT ?'),
-    keysFromPrefix: p('SELECT key, size FROM records WHERE store_id = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?'),
+    keysFromPrefix: p('SELECT key, size FROM records WHERE store_id = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?').raw(true),
   };
 }
