@@ -45,6 +45,8 @@ export interface LookupOptions {
   signature?: SignatureCheck;
   /** Finds this record of the store in the same lookup (only ever returned when access is granted). */
   record?: { key: string; withValue: boolean };
+  /** The store's counters are answered: read the row as it is now (see `RequestLookup.fresh`). */
+  fresh?: boolean;
 }
 
 /** The longest token looked up; anything longer is refused without a lookup. */
@@ -95,7 +97,12 @@ export class AccessPolicy {
     if (token !== undefined && (token.length === 0 || token.length > MAX_TOKEN_LENGTH)) throw new InvalidTokenError();
     const tokenHash = token === undefined ? undefined : hashToken(token);
     const store = storeLookup(ref);
-    const rows = await this.#driver.lookupRequest({ tokenHash, store, record: store ? options.record : undefined });
+    const rows = await this.#driver.lookupRequest({
+      tokenHash,
+      store,
+      record: store ? options.record : undefined,
+      fresh: options.fresh,
+    });
     let caller: Caller = { user: undefined };
     if (tokenHash !== undefined) {
       // The lookup is by hash; the comparison keeps the check constant-time all the same.

@@ -212,7 +212,7 @@ export class Stores {
   }
 
   async get(token: string | undefined, ref: StoreRef): Promise<ApiStore> {
-    const { store, canWrite } = await this.#d.access.lookup(token, ref, 'read');
+    const { store, canWrite } = await this.#d.access.lookup(token, ref, 'read', { fresh: true });
     this.#d.stats.access(store.id);
     return this.toApi(store, canWrite);
   }

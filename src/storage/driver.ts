@@ -143,6 +143,11 @@ export interface RequestLookup {
   store?: StoreLookup;
   /** The record of that store too: its metadata, and with `withValue` its bytes when stored inline. */
   record?: { key: string; withValue: boolean };
+  /**
+   * The store row as it is now, counters included (they are answered to the caller): never from a
+   * cache. Without it the row may come from one, and serves access decisions and the store's id.
+   */
+  fresh?: boolean;
 }
 
 export interface LookedUpRecord {

@@ -312,9 +312,9 @@ export class SqliteDriver implements StorageDriver {
 
   async lookupRequest(lookup: RequestLookup): Promise<RequestRows> {
     const { store, record } = lookupKinds(lookup);
-    // Record requests are served from the cache while nothing changed it; store reads (whose
-    // counters must be current) always query.
-    const cached = record !== 'none';
+    // Served from the cache while nothing changed it, but for a store read (whose counters must be
+    // current): record reads and writes, key pages.
+    const cached = lookup.fresh !== true;
     if (cached) {
       this.#refreshCache();
       const rows = this.#cache.get(lookup);
