@@ -105,6 +105,32 @@ describe('sqlite: record lookups served from memory stay exact', () => {
     expect((await server.lookupRequest(byName)).store).toBeUndefined();
     expect((await server.lookupRequest(lookup)).store).toBeUndefined();
   });
+
+  it('serves lookups of writes from the cache as exactly, and reads a fresh store row with current counters', async () => {
+    const user = { id: newId(), username: `write${newId().toLowerCase()}`, createdAt: Date.now() };
+    await server.createUser(user);
+    const hash = createHash('sha256').update(newId()).digest('hex');
+    await server.addToken({ id: newId(), userId: user.id, hash, label: null, createdAt: Date.now() });
+    const { store } = await server.createStore(storeRow(user.id, 'writes'));
+    // What a record write or delete looks up: token and store, no record.
+    const write = { tokenHash: hash, store: { id: store.id } };
+    expect((await server.lookupRequest(write)).store?.id).toBe(store.id);
+    expect(await put(server, store.id, 'k', 'four')).toBe('ok');
+    expect((await server.lookupRequest({ ...write, fresh: true })).store?.stats.storageBytes).toBe(4);
+    expect(await put(other, store.id, 'k', 'sixsix')).toBe('ok');
+    expect((await server.lookupRequest({ ...write, fresh: true })).store?.stats.storageBytes).toBe(6);
+
+    expect(await other.revokeToken(hash)).toBe(true);
+    await nextTurn();
+    expect((await server.lookupRequest(write)).token).toBeUndefined();
+    await server.addToken({ id: newId(), userId: user.id, hash, label: null, createdAt: Date.now() });
+    expect((await server.lookupRequest(write)).user?.id).toBe(user.id);
+    expect(await server.revokeToken(hash)).toBe(true);
+    expect((await server.lookupRequest(write)).token).toBeUndefined();
+    expect(await other.deleteStore(store.id)).toBe(true);
+    await nextTurn();
+    expect((await server.lookupRequest(write)).store).toBeUndefined();
+  });
 });
 
 describe('sqlite: durability fsync', () => {
