@@ -1,7 +1,5 @@
-import { createHmac } from 'node:crypto';
+import { BASE62, hmacSha256Base62 } from './hmac-sha256.js';
 import { safeEqual } from './ids.js';
-
-const BASE62 = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
 /** Base62 of a non-negative integer, most significant digit first (apify-shared `encodeBase62`). */
 export function base62(value: bigint): string {
@@ -15,32 +13,9 @@ export function base62(value: bigint): string {
   return out;
 }
 
-/**
- * Base62 of a number given as hex digits (a multiple of 5 of them), by long division on 20-bit
- * limbs: the same digits as `base62(BigInt('0x' + hex))`, without BigInt's cost on the hot path of
- * key listings (one signature per key).
- */
-function base62OfHex(hex: string): string {
-  const limbs: number[] = [];
-  for (let i = 0; i < hex.length; i += 5) limbs.push(Number.parseInt(hex.slice(i, i + 5), 16));
-  let out = '';
-  let start = 0;
-  while (start < limbs.length) {
-    let rem = 0;
-    for (let i = start; i < limbs.length; i++) {
-      const cur = rem * 0x100000 + (limbs[i] as number);
-      limbs[i] = Math.floor(cur / 62);
-      rem = cur % 62;
-    }
-    out = BASE62[rem] + out;
-    while (start < limbs.length && limbs[start] === 0) start++;
-  }
-  return out === '' ? '0' : out;
-}
-
 /** apify-shared `createHmacSignature`: HMAC-SHA256, first 30 hex digits, in base62. */
 export function hmacSig(secret: string, message: string): string {
-  return base62OfHex(createHmac('sha256', secret).update(message).digest('hex').slice(0, 30));
+  return hmacSha256Base62(secret, message);
 }
 
 /** Record signatures remembered (they never change); the map is emptied when it reaches this size. */
@@ -49,7 +24,7 @@ const remembered = new Map<string, string>();
 
 /**
  * The signature of a record URL: permanent, bound to the key. Remembered, because every page of
- * keys signs each of its 1000 keys again (an HMAC and a base62 conversion, about 3 µs each).
+ * keys signs each of its 1000 keys again (an HMAC and a base62 conversion, about 1 µs each).
  */
 export function recordSignature(secret: string, key: string): string {
   const id = `${secret}\0${key}`;
