@@ -164,6 +164,7 @@ export function createApp(options: AppOptions): FastifyInstance {
     done();
   });
   app.addHook('onRequest', (req, reply, done) => {
+    reply.header('x-request-id', req.id);
     holdContentType(req.raw);
     if (closing) {
       // A stopping server finishes what it has, and takes nothing new; clients retry 503s.
@@ -191,9 +192,8 @@ export function createApp(options: AppOptions): FastifyInstance {
       `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
-  installRequestLog(app);
   const metrics = createMetrics(options.kvs.driver);
-  app.addHook('onResponse', metrics.onResponse);
+  installRequestLog(app, metrics.observe);
   const origins = options.corsOrigins ?? '*';
   if (origins !== false) {
     // No credentials: tokens travel in the Authorization header, never in cookies.

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { StorageDriver } from '../storage/driver.js';
 import { errorResponses } from './schemas.js';
@@ -22,8 +22,8 @@ function processMetrics(): Registry {
 type Label = 'method' | 'route' | 'status';
 
 export interface HttpMetrics {
-  /** An `onResponse` hook that counts the request and its latency. */
-  onResponse(req: FastifyRequest, reply: FastifyReply, done: () => void): void;
+  /** Counts an answered request and its latency (`route` is the route pattern). */
+  observe(method: string, route: string, status: number, ms: number): void;
   /** Adds `GET /metrics`. */
   routes(app: FastifyInstance): void;
 }
@@ -60,19 +60,16 @@ export function createMetrics(driver: StorageDriver): HttpMetrics {
   const series = new Map<string, { count: Counter.Internal; time: Histogram.Internal<Label> }>();
 
   return {
-    onResponse(req, reply, done) {
-      const route = req.routeOptions.url ?? '(unmatched)';
-      const status = reply.statusCode;
-      const key = `${req.method} ${status} ${route}`;
+    observe(method, route, status, ms) {
+      const key = `${method} ${status} ${route}`;
       let s = series.get(key);
       if (!s) {
-        const labels = { method: req.method, route, status: String(status) };
+        const labels = { method, route, status: String(status) };
         s = { count: requests.labels(labels), time: latency.labels(labels) };
         series.set(key, s);
       }
       s.count.inc();
-      s.time.observe(reply.elapsedTime / 1000);
-      done();
+      s.time.observe(ms / 1000);
     },
 
     routes(app) {

@@ -5,9 +5,11 @@ import pino from 'pino';
 
 /** Query parameters whose values never reach the logs. */
 const SECRET_PARAMS = /([?&](?:token|signature)=)[^&]*/gi;
+const HAS_SECRET = /[?&](?:token|signature)=/i;
 
 export function redactUrl(url: string): string {
-  return url.replace(SECRET_PARAMS, '$1[redacted]');
+  // Most URLs carry neither: tested first, they are not copied.
+  return HAS_SECRET.test(url) ? url.replace(SECRET_PARAMS, '$1[redacted]') : url;
 }
 
 /** An `X-Request-Id` worth keeping (set by a proxy in front); anything else is replaced. */
@@ -38,30 +40,30 @@ export function loggerOptions(level: string, stream?: pino.DestinationStream): N
   };
 }
 
+/** What else wants to know of each answered request (the metrics): `route` is the route pattern. */
+export type OnAnswered = (method: string, route: string, status: number, ms: number) => void;
+
 /**
- * Echoes the request id as `X-Request-Id` and, when the level is `info` or finer, logs one line per
- * answered request: method, route pattern, URL (secrets redacted), status and milliseconds; the
- * request id comes with every line of `req.log` as `reqId`.
+ * When the level is `info` or finer, logs one line per answered request: method, route pattern,
+ * URL (secrets redacted), status and milliseconds; the request id comes with every line of
+ * `req.log` as `reqId` (and goes back to the client as `X-Request-Id`, set in the app's
+ * `onRequest` hook). One hook for the line and for `onAnswered`: the route pattern is looked up
+ * once per request.
  */
-export function installRequestLog(app: FastifyInstance): void {
-  app.addHook('onRequest', (req, reply, done) => {
-    reply.header('x-request-id', req.id);
-    done();
-  });
+export function installRequestLog(app: FastifyInstance, onAnswered: OnAnswered): void {
   // Fastify's stand-in logger (logging off) has no `isLevelEnabled`.
   const log = app.log as { isLevelEnabled?: (level: string) => boolean };
-  if (!log.isLevelEnabled?.('info')) return;
+  const logging = log.isLevelEnabled?.('info') === true;
   app.addHook('onResponse', (req, reply, done) => {
-    req.log.info(
-      {
-        method: req.method,
-        route: req.routeOptions.url,
-        url: redactUrl(req.url),
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 100) / 100,
-      },
-      'request',
-    );
+    const route = req.routeOptions.url;
+    const ms = reply.elapsedTime;
+    onAnswered(req.method, route ?? '(unmatched)', reply.statusCode, ms);
+    if (logging) {
+      req.log.info(
+        { method: req.method, route, url: redactUrl(req.url), status: reply.statusCode, ms: Math.round(ms * 100) / 100 },
+        'request',
+      );
+    }
     done();
   });
 }
