@@ -1,7 +1,6 @@
-import { once } from 'node:events';
-import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   ApiError,
@@ -14,6 +13,7 @@ import {
   RequestTooLargeError,
   ServiceUnavailableError,
 } from '../errors.js';
+import { dropUnreadBody, lingeringClose, stopLingering } from './linger.js';
 
 const RECORD_PATH = /^\/v2\/key-value-stores\/[^/]+\/records\/.+$/;
 
@@ -53,27 +53,6 @@ function toApiError(err: FastifyError | Error, path: string): ApiError {
   return new InternalServerError();
 }
 
-/** How long a refused upload is read (and discarded) so that its client gets to see the answer. */
-const DRAIN_MS = 5000;
-
-/**
- * Reads and discards the rest of a request body, for at most `DRAIN_MS`. A client still sending
- * when the socket closes sees a connection reset instead of the answer (and retries it).
- */
-async function drain(raw: IncomingMessage): Promise<void> {
-  if (raw.complete || raw.readableEnded || raw.destroyed) return;
-  const ac = new AbortController();
-  // A reader that gave up (an abandoned async iterator) may still listen for 'readable', which keeps resume() from flowing.
-  raw.removeAllListeners('readable');
-  raw.resume();
-  await Promise.race([
-    once(raw, 'end', { signal: ac.signal }),
-    once(raw, 'close', { signal: ac.signal }),
-    delay(DRAIN_MS, undefined, { signal: ac.signal }),
-  ]).catch(() => undefined);
-  ac.abort();
-}
-
 export async function sendError(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const path = req.url.split('?')[0] ?? '/';
   const api = toApiError(err, path);
@@ -81,18 +60,19 @@ export async function sendError(err: FastifyError | Error, req: FastifyRequest, 
   if (api.statusCode === 503) req.log.warn({ method: req.method, path, type: api.type, cause: err.message }, 'request failed');
   else if (api.statusCode >= 500) req.log.error({ err, method: req.method, path }, 'request failed');
   reply.code(api.statusCode).headers(api.headers);
-  // A body the handler stopped reading (too large, or the storage failed mid-upload) is read and
-  // discarded for a while, so that the client sees the answer; what is still unread then closes the
-  // connection, which could carry no other request anyway.
-  if (!req.raw.complete) {
-    await drain(req.raw);
-    if (!req.raw.complete) reply.header('connection', 'close');
-  }
+  // A body the handler did not read (refused before, too large, or the storage failed mid-upload)
+  // does not delay the answer: it is dropped afterwards (see linger.ts).
+  if (dropUnreadBody(req.raw, reply.raw)) reply.header('connection', 'close');
   if (req.method === 'HEAD') return reply.send();
   return reply.type('application/json; charset=utf-8').send({ error: { type: api.type, message: api.message } });
 }
 
+/** Installs the error and not-found handlers, and stops refused uploads from lingering once the app closes. */
 export function installErrorHandlers(app: FastifyInstance): void {
+  app.addHook('preClose', (done) => {
+    stopLingering(app.server);
+    done();
+  });
   app.setErrorHandler((err, req, reply) => sendError(err instanceof Error ? err : new Error(String(err)), req, reply));
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? '/';
@@ -106,7 +86,8 @@ export function installErrorHandlers(app: FastifyInstance): void {
 
 /**
  * Answers requests that never became HTTP requests (a malformed request line, headers past the
- * size limit, a client too slow to send its headers) with the Apify envelope, then closes.
+ * size limit, a client too slow to send its headers) with the Apify envelope, then closes: with a
+ * lingering close when the client may still be sending, at once when it was too slow.
  */
 export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
@@ -129,5 +110,6 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): 
         `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
     );
   }
-  socket.destroy();
+  if (status !== 408 && socket instanceof Socket) lingeringClose(socket);
+  else socket.destroy();
 }

@@ -1,0 +1,237 @@
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LINGER_BYTES, LINGER_IDLE_MS, LINGER_MS } from '../../src/http/linger.js';
+import { createTestContext, type TestContext } from '../helpers/context.js';
+import { type ParsedResponse, parseResponse } from '../helpers/raw-socket.js';
+import { recordUrl } from '../helpers/records.js';
+import { openUpload } from '../helpers/upload-socket.js';
+
+/**
+ * A refused upload is answered at once, then the server closes the connection the way nginx's
+ * lingering close does: it stops writing, reads and drops what the client still sends for a while,
+ * and only then closes. The client reads its answer instead of a connection reset.
+ */
+
+const MiB = 1024 * 1024;
+/** A record cap small enough that a refused body can still be read and dropped on a kept-alive connection. */
+const CAP = 64 * 1024;
+/** How soon an answer that does not wait for the body arrives (a loaded CI machine included). */
+const PROMPT_MS = 1000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let ctx: TestContext;
+let storeId: string;
+let port: number;
+
+beforeEach(async () => {
+  ctx = await createTestContext({ maxRecordBytes: CAP });
+  storeId = (await ctx.createStore('lingering')).id;
+  await ctx.listen();
+  port = (ctx.app.server.address() as AddressInfo).port;
+});
+afterEach(() => ctx.close());
+
+/** A request head for `path` with `length` bytes of body to come. */
+function head(method: string, path: string, length: number, token = ctx.alice, more = ''): string {
+  return (
+    `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n` +
+    `Content-Type: application/octet-stream\r\nContent-Length: ${length}\r\n${more}\r\n`
+  );
+}
+
+function expectEnvelope(response: ParsedResponse, status: number, type: string): void {
+  expect(response.status, response.body.toString()).toBe(status);
+  expect(JSON.parse(response.body.toString()).error.type).toBe(type);
+}
+
+/** How many connections the server has open. */
+function openConnections(): Promise<number> {
+  return new Promise((resolve, reject) => ctx.app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+}
+
+/** The complete responses at the start of `buf`, in order. */
+function responses(buf: Buffer): ParsedResponse[] {
+  const found: ParsedResponse[] = [];
+  let rest = buf;
+  for (;;) {
+    const response = parseResponse(rest, false, false);
+    if (!response) return found;
+    found.push(response);
+    rest = rest.subarray(rest.indexOf('\r\n\r\n') + 4 + response.body.length);
+  }
+}
+
+describe('an upload refused before its body arrived', () => {
+  it('gets its 413 at once while it trickles in, and is closed within the linger limits', async () => {
+    const up = await openUpload(port, head('PUT', recordUrl(storeId, 'big'), 500 * MiB));
+    const sending = up.send(500 * MiB, 16_384, 20);
+    const { response, ms } = await up.answered;
+    expectEnvelope(response, 413, 'record-too-large');
+    expect(response.headers.connection).toBe('close');
+    expect(ms).toBeLessThan(PROMPT_MS);
+    const closedMs = await up.closed;
+    // Kept open as long as the client sent, well past the silence limit, but not past the total.
+    expect(closedMs).toBeGreaterThan(LINGER_MS - 500);
+    expect(closedMs).toBeLessThan(LINGER_MS + PROMPT_MS);
+    expect(await sending).toBeGreaterThan(0);
+    console.info(`413 after ${ms} ms; connection closed after ${closedMs} ms`);
+  });
+
+  it('a client that goes quiet after its answer is let go after the linger silence', async () => {
+    const up = await openUpload(port, head('PUT', recordUrl(storeId, 'big'), 500 * MiB));
+    await up.send(64 * 1024, 16_384, 0);
+    const { response } = await up.answered;
+    const answeredAt = Date.now();
+    expectEnvelope(response, 413, 'record-too-large');
+    // A client that neither sends nor closes does not see the server close: count the server's connections.
+    await expect.poll(openConnections, { timeout: LINGER_IDLE_MS + PROMPT_MS, interval: 50 }).toBe(0);
+    expect(Date.now() - answeredAt).toBeGreaterThan(LINGER_IDLE_MS - 300);
+    up.socket.destroy();
+  });
+
+  it('a client writing 50 MiB more at full speed never gets a write error and reads its 413', async () => {
+    const up = await openUpload(port, head('PUT', recordUrl(storeId, 'big'), 500 * MiB));
+    const sent = await up.send(50 * MiB, 256 * 1024, 0);
+    expect(up.error()).toBeUndefined();
+    expect(sent).toBe(50 * MiB);
+    expectEnvelope((await up.answered).response, 413, 'record-too-large');
+    // Once the client stops sending (and says so), the server closes at once.
+    const endedAt = Date.now();
+    up.end();
+    await up.closed;
+    expect(Date.now() - endedAt).toBeLessThan(PROMPT_MS);
+  });
+
+  it('a client sending past the byte budget is cut off, after it had its answer', async () => {
+    const up = await openUpload(port, head('PUT', recordUrl(storeId, 'big'), 2 * LINGER_BYTES));
+    const sent = await up.send(2 * LINGER_BYTES, MiB, 0);
+    expect(sent).toBeGreaterThanOrEqual(LINGER_BYTES - MiB);
+    expect(sent).toBeLessThan(2 * LINGER_BYTES);
+    expectEnvelope((await up.answered).response, 413, 'record-too-large');
+  });
+
+  it('a bad token on a large upload being streamed is a 401 at once', async () => {
+    const up = await openUpload(port, head('PUT', recordUrl(storeId, 'big'), 500 * MiB, 'not-a-token'));
+    void up.send(500 * MiB, 16_384, 20);
+    const { response, ms } = await up.answered;
+    expectEnvelope(response, 401, 'user-or-token-not-found');
+    expect(ms).toBeLessThan(PROMPT_MS);
+    up.socket.destroy();
+    console.info(`401 after ${ms} ms`);
+  });
+
+  it('what comes after the refused request is never taken for another request', async () => {
+    const inside = `GET /v2/key-value-stores HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ctx.alice}\r\n\r\n`;
+    const body = Buffer.alloc(2 * MiB, inside);
+    const after =
+      `POST /v2/key-value-stores?name=smuggled HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ctx.alice}\r\n` +
+      `Content-Length: 0\r\n\r\n${inside}`;
+    const up = await openUpload(port, head('PUT', recordUrl(storeId, 'big'), body.length));
+    await up.write(Buffer.concat([body, Buffer.from(after)]));
+    await sleep(300);
+    up.end();
+    await up.closed;
+    const got = responses(up.received());
+    expect(got).toHaveLength(1);
+    expectEnvelope(got[0] as ParsedResponse, 413, 'record-too-large');
+    const statusLines = up
+      .received()
+      .toString('latin1')
+      .match(/HTTP\/1\.1 \d{3}/g);
+    expect(statusLines).toHaveLength(1);
+    const smuggled = await ctx.request({ method: 'GET', url: '/v2/key-value-stores/~smuggled', token: ctx.alice });
+    expect(smuggled.statusCode).toBe(404);
+  });
+});
+
+describe('a refused request whose body is small or complete', () => {
+  it('keeps its connection: the next request on it is answered (body sent whole)', async () => {
+    const up = await openUpload(port, head('PUT', recordUrl(storeId, 'k'), CAP + 1));
+    await up.write(Buffer.alloc(CAP + 1, 1));
+    const { response } = await up.answered;
+    expectEnvelope(response, 413, 'record-too-large');
+    expect(response.headers.connection).not.toBe('close');
+    await up.write(`GET /v2/key-value-stores/${storeId} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ctx.alice}\r\n\r\n`);
+    await expect.poll(() => responses(up.received()).length).toBe(2);
+    expect(responses(up.received())[1]?.status).toBe(200);
+    up.socket.destroy();
+  });
+
+  it('keeps its connection: the rest of a small body is dropped after the answer', async () => {
+    const length = 512 * 1024;
+    const up = await openUpload(port, head('PUT', recordUrl(storeId, 'k'), length, 'not-a-token'));
+    await up.write(Buffer.alloc(64 * 1024, 2));
+    const { response, ms } = await up.answered;
+    expectEnvelope(response, 401, 'user-or-token-not-found');
+    expect(ms).toBeLessThan(PROMPT_MS);
+    expect(response.headers.connection).not.toBe('close');
+    await sleep(100);
+    await up.write(Buffer.alloc(length - 64 * 1024, 2));
+    await up.write(`GET /v2/key-value-stores/${storeId} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ctx.alice}\r\n\r\n`);
+    await expect.poll(() => responses(up.received()).length).toBe(2);
+    expect(responses(up.received())[1]?.status).toBe(200);
+    up.socket.destroy();
+  });
+  it('keeps its connection when a compressed body is refused while being read', async () => {
+    const body = gzipSync(Buffer.alloc(16 * MiB, 0x30));
+    expect(body.length).toBeLessThan(64 * 1024);
+    const up = await openUpload(port, head('PUT', recordUrl(storeId, 'k'), body.length, ctx.alice, 'Content-Encoding: gzip\r\n'));
+    // The decoder's verdict on a chunk comes with the next one.
+    await up.write(body.subarray(0, 4096));
+    await sleep(50);
+    await up.write(body.subarray(4096, 8192));
+    expectEnvelope((await up.answered).response, 413, 'record-too-large');
+    await sleep(100);
+    await up.write(body.subarray(8192));
+    await up.write(`GET /v2/key-value-stores/${storeId} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ctx.alice}\r\n\r\n`);
+    await expect.poll(() => responses(up.received()).length).toBe(2);
+    expect(responses(up.received())[1]?.status).toBe(200);
+    up.socket.destroy();
+  });
+
+  it('a client that asked to close reads its answer and sends the rest of a small body without a reset', async () => {
+    const length = 512 * 1024;
+    const up = await openUpload(port, head('PUT', recordUrl(storeId, 'k'), length, 'not-a-token', 'Connection: close\r\n'));
+    await up.write(Buffer.alloc(64 * 1024, 2));
+    const { response, ms } = await up.answered;
+    expectEnvelope(response, 401, 'user-or-token-not-found');
+    expect(ms).toBeLessThan(PROMPT_MS);
+    await sleep(100);
+    expect(await up.send(length - 64 * 1024, 16 * 1024, 0)).toBe(length - 64 * 1024);
+    expect(up.error()).toBeUndefined();
+    up.end();
+    await up.closed;
+  });
+});
+
+describe('headers refused before they were all read', () => {
+  it('a client still sending a huge header reads its 431 instead of a reset', async () => {
+    const up = await openUpload(port, 'GET /v2/key-value-stores HTTP/1.1\r\nHost: x\r\nX-Big: ');
+    const sent = await up.send(8 * MiB, 64 * 1024, 0);
+    expect(up.error()).toBeUndefined();
+    expect(sent).toBe(8 * MiB);
+    expectEnvelope((await up.answered).response, 431, 'request-header-fields-too-large');
+    up.end();
+    await up.closed;
+  });
+});
+
+describe('stopping the server', () => {
+  it('does not wait for a lingering connection, nor for a small refused body still coming', async () => {
+    const lingering = await openUpload(port, head('PUT', recordUrl(storeId, 'big'), 500 * MiB));
+    void lingering.send(500 * MiB, 16_384, 20);
+    expectEnvelope((await lingering.answered).response, 413, 'record-too-large');
+    const stalled = await openUpload(port, head('PUT', recordUrl(storeId, 'k'), 512 * 1024, 'not-a-token'));
+    await stalled.write(Buffer.alloc(64 * 1024, 2));
+    expectEnvelope((await stalled.answered).response, 401, 'user-or-token-not-found');
+    await sleep(200);
+    const started = Date.now();
+    await ctx.app.close();
+    const ms = Date.now() - started;
+    await lingering.closed;
+    expect(ms).toBeLessThan(PROMPT_MS);
+    stalled.socket.destroy();
+    console.info(`close() took ${ms} ms with a lingering connection`);
+  });
+});
