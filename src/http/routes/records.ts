@@ -26,12 +26,14 @@ type RecordRequest = FastifyRequest<{
  * The key is checked before anything else: an invalid key is 400 whatever else is wrong. `.` and
  * `..` match the key pattern but no URL can carry them: clients remove them as dot segments (even
  * percent-encoded), so a record under either could never be read, changed or deleted again.
+ * A callback hook, not an async one: no promise and no extra microtask on every record request.
  */
-async function checkKey(req: FastifyRequest): Promise<void> {
+function checkKey(req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
   const key = (req.params as { '*': string })['*'];
   if (key === '.' || key === '..')
-    throw new InvalidRecordKeyError(`Record key "${key}" cannot be used: URLs remove "." and ".." path segments.`);
-  if (!isValidRecordKey(key)) throw new InvalidRecordKeyError();
+    done(new InvalidRecordKeyError(`Record key "${key}" cannot be used: URLs remove "." and ".." path segments.`));
+  else if (!isValidRecordKey(key)) done(new InvalidRecordKeyError());
+  else done();
 }
 
 /** How a record is answered: as stored or decoded, whole, a byte range, or not at all (304). */
