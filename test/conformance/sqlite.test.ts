@@ -59,12 +59,18 @@ describe('sqlite: record lookups served from memory stay exact', () => {
    */
   const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
-  it('sees writes, revocations and deletions of this and of other connections at once', async () => {
-    const user = { id: newId(), username: `cache${newId().toLowerCase()}`, createdAt: Date.now() };
+  /** A user with a token (its hash) and a store of theirs, made through `server`. */
+  async function owner(prefix: string, storeName: string) {
+    const user = { id: newId(), username: `${prefix}${newId().toLowerCase()}`, createdAt: Date.now() };
     await server.createUser(user);
     const hash = createHash('sha256').update(newId()).digest('hex');
     await server.addToken({ id: newId(), userId: user.id, hash, label: null, createdAt: Date.now() });
-    const { store } = await server.createStore(storeRow(user.id, 'cached'));
+    const { store } = await server.createStore(storeRow(user.id, storeName));
+    return { user, hash, store };
+  }
+
+  it('sees writes, revocations and deletions of this and of other connections at once', async () => {
+    const { user, hash, store } = await owner('cache', 'cached');
     const lookup = { tokenHash: hash, store: { id: store.id }, record: { key: 'k', withValue: true } };
     const value = async () => (await server.lookupRequest(lookup)).record?.inline?.toString();
 
@@ -107,11 +113,7 @@ describe('sqlite: record lookups served from memory stay exact', () => {
   });
 
   it('serves lookups of writes from the cache as exactly, and reads a fresh store row with current counters', async () => {
-    const user = { id: newId(), username: `write${newId().toLowerCase()}`, createdAt: Date.now() };
-    await server.createUser(user);
-    const hash = createHash('sha256').update(newId()).digest('hex');
-    await server.addToken({ id: newId(), userId: user.id, hash, label: null, createdAt: Date.now() });
-    const { store } = await server.createStore(storeRow(user.id, 'writes'));
+    const { user, hash, store } = await owner('write', 'writes');
     // What a record write or delete looks up: token and store, no record.
     const write = { tokenHash: hash, store: { id: store.id } };
     expect((await server.lookupRequest(write)).store?.id).toBe(store.id);
