@@ -104,7 +104,10 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): 
     message = 'The request headers are too large.';
   }
   const body = JSON.stringify({ error: { type, message } });
-  if (socket.writable) {
+  // As node's own handler: no answer into a response already under way (its headers are out), which
+  // would corrupt what the client reads; the connection is closed all the same.
+  const inFlight = (socket as Duplex & { _httpMessage?: { _headerSent?: boolean } | null })._httpMessage;
+  if (socket.writable && !inFlight?._headerSent) {
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
         `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
