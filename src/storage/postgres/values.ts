@@ -86,8 +86,11 @@ async function readChunk(sql: Sql, storeId: string, valueId: string, seq: number
       )
       .readable();
     // Read to the end whatever happens to the download: a COPY left unread would hold the connection.
+    // Each message as it comes ('data'), not through the async iterator: its read() joins what is
+    // buffered (the megabyte row and the trailer) into a copy of the whole chunk.
     const parts: Buffer[] = [];
-    for await (const part of input) parts.push(part as Buffer);
+    input.on('data', (part: Buffer) => parts.push(part));
+    await finished(input);
     return parseChunkCopy(parts);
   } finally {
     conn.release();
