@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { Readable, type Transform } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { brotliDecompressSync, createBrotliDecompress, createGunzip, createInflate, gunzipSync, inflateSync } from 'node:zlib';
 import { InvalidRequestError, RecordTooLargeError, RequestTooLargeError, UnsupportedContentEncodingError } from '../errors.js';
 import type { ContentEncoding } from '../storage/driver.js';
 
@@ -92,6 +92,45 @@ class DecodeCheck {
   }
 }
 
+/** Compressed bodies up to this size (declared) are decoded in one call once they are all here. */
+const SMALL_ENCODED_BYTES = 64 * 1024;
+/** ...when they decode to at most this; a larger result is counted through a decoder stream. */
+const SYNC_DECODED_BYTES = 1024 * 1024;
+
+/**
+ * The decoded length of a whole compressed body, bounded by `maxBytes` (413 past it, 400 when it
+ * does not decode). One synchronous call while the result stays small: apify-client compresses
+ * every upload of 1 KiB or more, and a decoder stream per request (its native state, a trip to the
+ * thread pool, events) costs more than decoding a few kilobytes. The synchronous and the stream
+ * decoders are the same zlib classes and agree on every input (trailing bytes, several gzip
+ * members, an empty or cut-off body).
+ */
+async function decodedLength(
+  encoding: ContentEncoding,
+  data: Buffer,
+  maxBytes: number,
+  tooLarge: (limit: number) => Error,
+): Promise<number> {
+  const cap = Math.min(maxBytes, SYNC_DECODED_BYTES);
+  const decode = encoding === 'gzip' ? gunzipSync : encoding === 'deflate' ? inflateSync : brotliDecompressSync;
+  try {
+    return decode(data, { maxOutputLength: cap }).length;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') throw corrupt(encoding);
+    if (cap === maxBytes) throw tooLarge(maxBytes);
+  }
+  // Larger than the synchronous bound (a compression bomb, or a body that compresses very well):
+  // counted through a decoder stream, which leaves the event loop free meanwhile.
+  const check = new DecodeCheck(encoding, maxBytes, tooLarge);
+  try {
+    await check.write(data);
+    await check.end();
+    return check.decoded;
+  } finally {
+    check.destroy();
+  }
+}
+
 export interface RecordBody {
   body: AsyncIterable<Buffer>;
   decodedSize: () => number;
@@ -137,8 +176,12 @@ export function recordBody(
   let decoded = 0;
   let etag = '';
   const tooLarge = (limit: number) => new RecordTooLargeError(limit);
+  // A small compressed body is kept and decoded whole at the end; a larger one as it arrives.
+  const declared = declaredLength(req);
+  const whole = encoding !== null && declared !== undefined && declared <= SMALL_ENCODED_BYTES;
   async function* read(): AsyncGenerator<Buffer> {
-    const check = encoding ? new DecodeCheck(encoding, maxBytes, tooLarge) : undefined;
+    const check = encoding && !whole ? new DecodeCheck(encoding, maxBytes, tooLarge) : undefined;
+    const held: Buffer[] = [];
     const sha256 = createHash('sha256');
     const md5 = digests.md5 ? createHash('md5') : undefined;
     try {
@@ -146,6 +189,7 @@ export function recordBody(
         received += chunk.length;
         if (received > maxBytes) throw new RecordTooLargeError(maxBytes);
         if (check) await check.write(chunk);
+        else if (whole) held.push(chunk);
         sha256.update(chunk);
         md5?.update(chunk);
         yield chunk;
@@ -159,6 +203,13 @@ export function recordBody(
       if (check) {
         await check.end();
         decoded = check.decoded;
+      } else if (encoding && whole) {
+        decoded = await decodedLength(
+          encoding,
+          held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held),
+          maxBytes,
+          tooLarge,
+        );
       } else {
         decoded = received;
       }
