@@ -41,7 +41,9 @@ const encoders: Record<ContentEncoding, (b: Buffer) => Buffer> = {
   br: (b) => brotliCompressSync(b),
 };
 
-const text = Buffer.from(JSON.stringify({ items: Array.from({ length: 50 }, (_, i) => ({ i, url: `https://example.com/${i}` })) }));
+const text = Buffer.from(
+  JSON.stringify({ items: Array.from({ length: 50 }, (_, i) => ({ i, url: `https://example.com/${i}` })) }),
+);
 const zeros = Buffer.alloc(3 * 1024 * 1024);
 
 describe('recordBody: small compressed bodies decoded whole agree with the stream decoder', () => {
