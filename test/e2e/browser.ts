@@ -47,7 +47,12 @@ export async function launchChromium(): Promise<Browser> {
 }
 
 export interface Watched {
-  /** Every URL the page requested (documents, scripts, fetches, images). */
+  /**
+   * Every URL the page requested (documents, scripts, fetches, images), but requests its content
+   * security policy stopped inside the browser: Chromium's preload scanner may start one for an
+   * image of a sandboxed `srcdoc` document, which the inherited policy then blocks before anything
+   * leaves the browser (reported as a request that failed with "csp").
+   */
   requests: string[];
   /** Console errors (CSP violations among them) and uncaught exceptions. */
   errors: string[];
@@ -57,6 +62,13 @@ export interface Watched {
 export function watch(page: Page): Watched {
   const watched: Watched = { requests: [], errors: [] };
   page.on('request', (r) => watched.requests.push(r.url()));
+  page.on('requestfailed', (r) => {
+    // Playwright reports a load that a content security policy blocked as failed with "csp".
+    const reason = r.failure()?.errorText;
+    if (reason !== 'csp' && reason !== 'net::ERR_BLOCKED_BY_CSP') return;
+    const i = watched.requests.lastIndexOf(r.url());
+    if (i >= 0) watched.requests.splice(i, 1);
+  });
   page.on('console', (m) => {
     if (m.type() === 'error') watched.errors.push(m.text());
   });
