@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
+import { declaredLength } from './body.js';
 
 /**
  * What happens to the unread rest of a refused request's body. The answer never waits for it:
@@ -105,7 +106,8 @@ export function dropUnreadBody(raw: IncomingMessage, res: ServerResponse): boole
   // Node closes a connection after an answer that says `Connection: close` (because of this
   // refusal, or because the client asked for it) with `destroySoon()`, which resets it under a
   // client still sending: linger instead.
-  if (!(Number(raw.headers['content-length']) <= KEEP_ALIVE_BYTES) || isStopping(socket)) {
+  const length = declaredLength(raw);
+  if (length === undefined || length > KEEP_ALIVE_BYTES || isStopping(socket)) {
     socket.destroySoon = () => lingeringClose(socket);
     return true;
   }
