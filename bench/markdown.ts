@@ -109,7 +109,7 @@ if (r.peers) {
 
 if (r.start) {
   const header = ['start to GET /health 200', 'median', 'fastest–slowest'];
-  const rows = START_CASES.map((c) => {
+  const rows = START_CASES.filter((c) => r.start!.cases[c] !== undefined).map((c) => {
     const s = r.start!.cases[c];
     return [START_LABELS[c], `${s.ms.toFixed(0)} ms`, `${s.spread[0].toFixed(0)}–${s.spread[1].toFixed(0)} ms`];
   });

@@ -1,11 +1,13 @@
 // Bundles the compiled CLI (dist/cli/index.js, from `tsc`) and the libraries it loads into
-// dist/bin/: one file for the start (openkvs.js) and chunks for what is loaded later (the
-// PostgreSQL driver, import/export). Node then reads a few files instead of several hundred
-// modules, which is most of the time from start to the first answer. Run by `npm run build`.
-import { readFile, rm } from 'node:fs/promises';
+// dist/bin/openkvs-bundle.js, and writes the program that runs it with V8's code cache,
+// dist/bin/openkvs.js (scripts/cli-loader.cjs). Node then reads two files instead of several
+// hundred modules, and compiled code instead of source. Run by `npm run build`.
+import { createHash } from 'node:crypto';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { warmCompileCache } from './warm-compile-cache.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = join(root, 'dist', 'bin');
@@ -44,24 +46,35 @@ const startLight = {
 await rm(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: { openkvs: 'dist/cli/index.js' },
+  entryPoints: { 'openkvs-bundle': 'dist/cli/index.js' },
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  // CommonJS, because V8's code cache (scripts/cli-loader.cjs) is open to scripts, not to ES
+  // modules, on Node 20. What is loaded later (the PostgreSQL driver, import/export, zip) stays in
+  // the file, evaluated on first use; with the cache its size costs no parse.
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   outdir,
-  chunkNames: 'chunks/[name]-[hash]',
   sourcemap: 'linked',
-  // Less source to parse at every start; names kept (plugins and errors are known by them).
+  // Less source to parse when there is no cache yet; names kept (plugins and errors are known by them).
   minify: true,
   keepNames: true,
-  // Native code, and an optional module prom-client looks for.
-  external: ['better-sqlite3', '@sematext/gc-stats'],
+  // Native code, an optional module prom-client looks for, and a file found at run time.
+  external: ['better-sqlite3', '@sematext/gc-stats', '@fastify/swagger-ui/package.json'],
   plugins: [startLight],
-  // The CommonJS libraries inside an ES module bundle still call require() for Node's own modules.
-  banner: {
-    js: "import { createRequire as openkvsCreateRequire } from 'node:module'; const require = openkvsCreateRequire(import.meta.url);",
-  },
+  define: { 'import.meta.url': 'openkvsModuleUrl' },
+  banner: { js: "var openkvsModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 });
+
+// dist/bin's files are CommonJS; the project's (package.json "type") are ES modules.
+await writeFile(join(outdir, 'package.json'), `${JSON.stringify({ type: 'commonjs' })}\n`);
+const bundleHash = createHash('sha256')
+  .update(await readFile(join(outdir, 'openkvs-bundle.js')))
+  .digest('hex')
+  .slice(0, 16);
+const loader = await readFile(join(root, 'scripts', 'cli-loader.cjs'), 'utf8');
+const program = join(outdir, 'openkvs.js');
+await writeFile(program, `#!/usr/bin/env node\n${loader.replace('__OPENKVS_BUNDLE_HASH__', bundleHash)}`);
+await chmod(program, 0o755);
+await warmCompileCache(outdir);

@@ -8,13 +8,18 @@ import { CLI } from '../http/targets.js';
 import { median } from '../measure.js';
 import { startDatabase } from './database.js';
 
-/** What is started: a bare node:http server, openkvs on a nearly empty database, openkvs on the 1 GB one. */
-export const START_CASES = ['node', 'empty', '1gb'] as const;
+/**
+ * What is started: a bare node:http server, openkvs on a nearly empty database, openkvs on the 1 GB
+ * one, and the same without its code cache (as a first start would be without the one `npm run
+ * build` writes).
+ */
+export const START_CASES = ['node', 'empty', '1gb', '1gb-uncached'] as const;
 export type StartCase = (typeof START_CASES)[number];
 export const START_LABELS: Record<StartCase, string> = {
   node: 'bare node:http (node itself)',
   empty: 'openkvs, empty database',
   '1gb': 'openkvs, 1 GB database',
+  '1gb-uncached': 'openkvs, 1 GB database, no code cache',
 };
 
 export interface StartResult {
@@ -50,9 +55,9 @@ function healthy(port: number): Promise<boolean> {
 }
 
 /** Spawns `args`, polls /health every 2 ms, and stops the process; milliseconds from spawn to the first 200. */
-async function timeStart(args: string[], port: number): Promise<number> {
+async function timeStart(args: string[], port: number, env: NodeJS.ProcessEnv): Promise<number> {
   const start = process.hrtime.bigint();
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
@@ -80,18 +85,19 @@ export async function measureStarts(rounds: number, rebuild: boolean): Promise<S
   const db = await startDatabase(rebuild);
   const dir = mkdtempSync(join(os.tmpdir(), 'openkvs-bench-start-'));
   try {
-    const args = async (c: StartCase): Promise<{ args: string[]; port: number }> => {
+    const args = async (c: StartCase): Promise<{ args: string[]; port: number; env: NodeJS.ProcessEnv }> => {
       const port = await freePort();
-      if (c === 'node') return { args: ['-e', BARE, String(port)], port };
+      const env = c === '1gb-uncached' ? { ...process.env, NODE_DISABLE_COMPILE_CACHE: '1' } : process.env;
+      if (c === 'node') return { args: ['-e', BARE, String(port)], port, env };
       const storage = c === 'empty' ? `sqlite:${join(dir, 'empty.sqlite')}` : `sqlite:${db.file}`;
-      return { args: [CLI, 'serve', '--storage', storage, '--port', String(port), '--log-level', 'warn'], port };
+      return { args: [CLI, 'serve', '--storage', storage, '--port', String(port), '--log-level', 'warn'], port, env };
     };
     const starts = Object.fromEntries(START_CASES.map((c) => [c, [] as number[]])) as Record<StartCase, number[]>;
     for (let r = -1; r < rounds; r++) {
       const order = START_CASES.map((_, i) => START_CASES[(i + Math.max(r, 0)) % START_CASES.length]!);
       for (const c of order) {
         const a = await args(c);
-        const ms = await timeStart(a.args, a.port);
+        const ms = await timeStart(a.args, a.port, a.env);
         if (r >= 0) starts[c].push(ms);
       }
     }
@@ -107,7 +113,7 @@ export async function measureStarts(rounds: number, rebuild: boolean): Promise<S
     for (const c of START_CASES) {
       const s = cases[c];
       console.log(
-        `  ${START_LABELS[c].padEnd(30)} ${s.ms.toFixed(0).padStart(5)} ms  (${s.spread[0].toFixed(0)}–${s.spread[1].toFixed(0)})`,
+        `  ${START_LABELS[c].padEnd(40)} ${s.ms.toFixed(0).padStart(5)} ms  (${s.spread[0].toFixed(0)}–${s.spread[1].toFixed(0)})`,
       );
     }
     return { database: { bytes: db.bytes, records: db.records, largeRecords: db.largeRecords }, rounds, cases };

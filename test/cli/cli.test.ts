@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -122,6 +122,88 @@ describe('the bundled program (dist/bin/openkvs.js)', () => {
     const page = await http(`${server.origin}/`);
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toContain('text/html');
+  });
+});
+
+describe("the bundled program's code cache", () => {
+  const cacheFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith('.v8cache')) : []);
+  const waitForCache = async (dir: string) => {
+    for (let waited = 0; cacheFiles(dir).length === 0; waited += 25) {
+      if (waited > 10_000) throw new Error(`no code cache in ${dir} after 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    return join(dir, cacheFiles(dir)[0]!);
+  };
+  const serve = async (cwd: string, env: Record<string, string>) => {
+    const port = await freePort();
+    const server = await startServe(
+      ['--storage', 'sqlite::memory:', '--port', String(port), '--admin-token', 'cache-check-token-0123456789'],
+      {
+        cwd,
+        port,
+        env,
+      },
+    );
+    expect((await http(`${server.origin}/health`)).json).toEqual({ status: 'ok' });
+    const stores = await http(`${server.origin}/v2/key-value-stores`, { token: 'cache-check-token-0123456789' });
+    expect(stores.status).toBe(200);
+    return server;
+  };
+
+  it('is written after a start without one, used by the next start as it is, and replaced when it is damaged', async () => {
+    const cwd = tempDir();
+    const dir = join(tempDir(), 'cache');
+    const env = { OPENKVS_COMPILE_CACHE_DIR: dir, NODE_DEBUG: 'openkvs-compile-cache' };
+    const told = (server: { stderr: string }) =>
+      /OPENKVS-COMPILE-CACHE \d+: openkvs-\S+\.v8cache: (\w+)/.exec(server.stderr)?.[1];
+    expect(told(await serve(cwd, env))).toBe('none');
+    const file = await waitForCache(dir);
+    const written = readFileSync(file);
+    expect(written.length).toBeGreaterThan(100_000);
+
+    // Used (V8 accepted it): the next start answers and leaves the file as it was.
+    const second = await serve(cwd, env);
+    expect(told(second)).toBe('accepted');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(readFileSync(file).equals(written)).toBe(true);
+    expect(second.child.exitCode).toBe(null);
+
+    // Damaged: V8 refuses it, the program compiles as without one and writes a good one again.
+    const garbage = Buffer.from(written);
+    for (let i = 0; i < garbage.length; i += 97) garbage[i] = garbage[i]! ^ 0x5a;
+    writeFileSync(file, garbage);
+    expect(told(await serve(cwd, env))).toBe('rejected');
+    for (let waited = 0; readFileSync(file).equals(garbage); waited += 25) {
+      if (waited > 10_000) throw new Error('the damaged code cache was not replaced within 10 s');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(readFileSync(file).length).toBeGreaterThan(100_000);
+    expect(told(await serve(cwd, env))).toBe('accepted');
+
+    // Cut short: the same.
+    writeFileSync(file, written.subarray(0, 1000));
+    expect(told(await serve(cwd, env))).toBe('rejected');
+    for (let waited = 0; statSync(file).size === 1000; waited += 25) {
+      if (waited > 10_000) throw new Error('the truncated code cache was not replaced within 10 s');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  });
+
+  it('is neither read nor written with NODE_DISABLE_COMPILE_CACHE=1', async () => {
+    const cwd = tempDir();
+    const dir = tempDir();
+    const env = { OPENKVS_COMPILE_CACHE_DIR: dir, NODE_DISABLE_COMPILE_CACHE: '1' };
+    const server = await serve(cwd, env);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    server.child.kill('SIGTERM');
+    await server.exited;
+    const help = await runCli(['--help'], { cwd, env });
+    expect(help.code).toBe(0);
+    expect(cacheFiles(dir)).toEqual([]);
+    // The same short command without the switch writes one at exit.
+    const cached = await runCli(['--help'], { cwd, env: { OPENKVS_COMPILE_CACHE_DIR: dir } });
+    expect(cached.code).toBe(0);
+    expect(cacheFiles(dir)).toHaveLength(1);
   });
 });
 
