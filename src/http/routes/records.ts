@@ -12,6 +12,7 @@ import { isNotModified, parseRange, recordEtag, sliceStream, writeCondition } fr
 import { declaredContentType } from '../content-type.js';
 import { toBool, toOptional } from '../query.js';
 import { recordPayload } from '../record-payload.js';
+import { sendPositional } from '../send-positional.js';
 import { deleteRecordSchema, getRecordSchema, headRecordSchema, putRecordSchema } from './record-schemas.js';
 
 const RECORD_PATH = '/v2/key-value-stores/:storeId/records/*';
@@ -119,6 +120,14 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
     } catch (err) {
       if (record.value.kind === 'stream') record.value.stream.destroy();
       throw err;
+    }
+    const value = record.value;
+    // A whole file sent as stored: read in place into reused buffers (send-positional.ts).
+    if (value.kind === 'stream' && value.positional && !answer.notModified && !answer.range) {
+      if (answer.asStored || record.contentEncoding === null) {
+        await sendPositional(reply, { stream: value.stream, positional: value.positional }, record.size);
+        return reply;
+      }
     }
     return reply.send(answerBody(record, answer));
   });
