@@ -5,13 +5,21 @@ import type { PositionalValue } from '../storage/driver.js';
 
 /** Bytes read at a time. Each read is one trip to libuv's thread pool. */
 export const SEND_CHUNK_BYTES = 1024 * 1024;
-/** Buffers kept for the next answers: 32 MiB at most, whatever the number of downloads. */
+/**
+ * Buffers kept for the next answers: 32 MiB at most, whatever the number of downloads, and let go
+ * of once no value has been sent for a second (the memory is the GC's again for uploads).
+ */
 const POOL_MAX = 32;
+const POOL_IDLE_MS = 1000;
 const pool: Buffer[] = [];
+const emptyPool = setTimeout(() => {
+  pool.length = 0;
+}, POOL_IDLE_MS).unref();
 
 const takeBuffer = (): Buffer => pool.pop() ?? Buffer.allocUnsafeSlow(SEND_CHUNK_BYTES);
 const giveBuffer = (buffer: Buffer): void => {
   if (pool.length < POOL_MAX) pool.push(buffer);
+  emptyPool.refresh();
 };
 
 /** Resolves once `chunk` is handed to the kernel (the buffer is free again), rejects if the connection went away. */
@@ -28,7 +36,7 @@ function write(res: ServerResponse, chunk: Buffer): Promise<void> {
  * the value allocates a new buffer per 256 KiB, which on a 9 MB record costs about as much CPU
  * in page faults, copies and garbage collection as the sending itself.
  *
- * The first read happens before anything is sent, so a failing file still gets an error answer.
+ * The first read happens before anything is sent, so a failing (or empty) file still gets an error answer.
  * A value that ends early, or fails later, ends the connection (its length is promised).
  * `stream` (the value's stream, unread) is destroyed at the end, closing the file.
  */
@@ -42,6 +50,7 @@ export async function sendPositional(
   let pending: Promise<void> | undefined;
   try {
     let read = size === 0 ? 0 : await value.positional.read(buffers[0]!, 0);
+    if (read <= 0 && size > 0) throw new Error(`value of ${size} bytes is empty`);
     reply.hijack();
     const res = reply.raw;
     const headers = reply.getHeaders();

@@ -21,7 +21,7 @@ const answered: number[] = [];
 let app: FastifyInstance;
 let origin: string;
 
-type Behaviour = 'normal' | 'fail-first' | 'fail-later' | 'short' | 'slow';
+type Behaviour = 'normal' | 'fail-first' | 'fail-later' | 'short' | 'empty' | 'slow';
 
 function positional(data: Buffer, behaviour: Behaviour): PositionalValue {
   return {
@@ -29,7 +29,7 @@ function positional(data: Buffer, behaviour: Behaviour): PositionalValue {
       await new Promise((resolve) => setImmediate(resolve));
       if (behaviour === 'slow') await new Promise((resolve) => setTimeout(resolve, 2));
       if (behaviour === 'fail-first' || (behaviour === 'fail-later' && position > 0)) throw new Error('EIO: read failed');
-      const end = behaviour === 'short' ? Math.min(data.length, SEND_CHUNK_BYTES + 10) : data.length;
+      const end = behaviour === 'empty' ? 0 : behaviour === 'short' ? Math.min(data.length, SEND_CHUNK_BYTES + 10) : data.length;
       const n = Math.max(0, Math.min(target.length, end - position));
       data.copy(target, 0, position, position + n);
       return n;
@@ -134,14 +134,17 @@ describe('sendPositional', () => {
     });
   });
 
-  it('answers 500 when the first read fails, before anything is sent', async () => {
+  it('answers 500 when the first read fails or finds nothing, before anything is sent', async () => {
     values.set('fails-first', randomBytes(3 * MiB));
-    const before = streams.length;
-    const got = await download('/v/fails-first?behaviour=fail-first');
-    expect(got.status).toBe(500);
-    expect(got.cut).toBe(false);
-    expect(JSON.parse(got.body.toString()).message).toBe('EIO: read failed');
-    await until(() => streams[before]!.destroyed, 'stream destroyed');
+    const cases = { 'fail-first': 'EIO: read failed', empty: `value of ${3 * MiB} bytes is empty` };
+    for (const [behaviour, message] of Object.entries(cases)) {
+      const before = streams.length;
+      const got = await download(`/v/fails-first?behaviour=${behaviour}`);
+      expect(got.status).toBe(500);
+      expect(got.cut).toBe(false);
+      expect(JSON.parse(got.body.toString()).message).toBe(message);
+      await until(() => streams[before]!.destroyed, 'stream destroyed');
+    }
   });
 
   it('ends the connection short of the promised length when a later read fails or the value ends early', async () => {
