@@ -6,20 +6,38 @@ import type { PositionalValue } from '../storage/driver.js';
 /** Bytes read at a time. Each read is one trip to libuv's thread pool. */
 export const SEND_CHUNK_BYTES = 1024 * 1024;
 /**
- * Buffers kept for the next answers: 32 MiB at most, whatever the number of downloads, and let go
- * of once no value has been sent for a second (the memory is the GC's again for uploads).
+ * Buffers kept for the next answers, 32 MiB at most. Once a second the pool gives up the buffers
+ * that no answer needed meanwhile (the fewest it held since the last look), so that a moment of
+ * many downloads does not keep its memory for ever.
  */
 const POOL_MAX = 32;
-const POOL_IDLE_MS = 1000;
+const POOL_TRIM_MS = 1000;
 const pool: Buffer[] = [];
-const emptyPool = setTimeout(() => {
-  pool.length = 0;
-}, POOL_IDLE_MS).unref();
+/** The fewest buffers the pool held since the last trim. */
+let poolLow = 0;
+let trimmer: NodeJS.Timeout | undefined;
 
-const takeBuffer = (): Buffer => pool.pop() ?? Buffer.allocUnsafeSlow(SEND_CHUNK_BYTES);
+function trimPool(): void {
+  pool.length -= poolLow;
+  poolLow = pool.length;
+  if (pool.length === 0 && trimmer) {
+    clearInterval(trimmer);
+    trimmer = undefined;
+  }
+}
+
+const takeBuffer = (): Buffer => {
+  const buffer = pool.pop() ?? Buffer.allocUnsafeSlow(SEND_CHUNK_BYTES);
+  poolLow = Math.min(poolLow, pool.length);
+  return buffer;
+};
+/** How many buffers the pool holds now (for tests). */
+export const pooledSendBuffers = (): number => pool.length;
+
 const giveBuffer = (buffer: Buffer): void => {
-  if (pool.length < POOL_MAX) pool.push(buffer);
-  emptyPool.refresh();
+  if (pool.length >= POOL_MAX) return;
+  pool.push(buffer);
+  trimmer ??= setInterval(trimPool, POOL_TRIM_MS).unref();
 };
 
 /** Resolves once `chunk` is handed to the kernel (the buffer is free again), rejects if the connection went away. */
@@ -45,7 +63,8 @@ export async function sendPositional(
   value: { stream: Readable; positional: PositionalValue },
   size: number,
 ): Promise<void> {
-  const buffers = [takeBuffer(), takeBuffer()];
+  // A value that fits in one buffer needs only that one.
+  const buffers = size <= SEND_CHUNK_BYTES ? [takeBuffer()] : [takeBuffer(), takeBuffer()];
   let position = 0;
   let pending: Promise<void> | undefined;
   try {
@@ -67,6 +86,8 @@ export async function sendPositional(
       pending.catch(() => undefined);
       if (position >= size) break;
       // The other buffer's write was awaited above: it is free.
+      // (A short read of a value that fit in one buffer brings in the second one now.)
+      buffers[turn ^ 1] ??= takeBuffer();
       read = await value.positional.read(buffers[turn ^ 1]!, position);
     }
     await pending;

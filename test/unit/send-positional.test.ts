@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEND_CHUNK_BYTES, sendPositional } from '../../src/http/send-positional.js';
+import { pooledSendBuffers, SEND_CHUNK_BYTES, sendPositional } from '../../src/http/send-positional.js';
 import type { PositionalValue } from '../../src/storage/driver.js';
 
 /**
@@ -21,7 +21,7 @@ const answered: number[] = [];
 let app: FastifyInstance;
 let origin: string;
 
-type Behaviour = 'normal' | 'fail-first' | 'fail-later' | 'short' | 'empty' | 'slow';
+type Behaviour = 'normal' | 'fail-first' | 'fail-later' | 'short' | 'empty' | 'slow' | 'piecemeal';
 
 function positional(data: Buffer, behaviour: Behaviour): PositionalValue {
   return {
@@ -30,7 +30,8 @@ function positional(data: Buffer, behaviour: Behaviour): PositionalValue {
       if (behaviour === 'slow') await new Promise((resolve) => setTimeout(resolve, 2));
       if (behaviour === 'fail-first' || (behaviour === 'fail-later' && position > 0)) throw new Error('EIO: read failed');
       const end = behaviour === 'empty' ? 0 : behaviour === 'short' ? Math.min(data.length, SEND_CHUNK_BYTES + 10) : data.length;
-      const n = Math.max(0, Math.min(target.length, end - position));
+      const most = behaviour === 'piecemeal' ? 300_000 : target.length;
+      const n = Math.max(0, Math.min(most, end - position));
       data.copy(target, 0, position, position + n);
       return n;
     },
@@ -121,6 +122,15 @@ describe('sendPositional', () => {
     expect(answered.slice(-lengths.length)).toEqual(lengths.map(() => 200));
   });
 
+  it('sends a value that comes in pieces shorter than asked for (one buffer, then two), byte for byte', async () => {
+    for (const length of [800_000, SEND_CHUNK_BYTES, 2.5 * MiB]) {
+      values.set(`pieces-${length}`, randomBytes(length));
+      const got = await download(`/v/pieces-${length}?behaviour=piecemeal`);
+      expect(got.cut).toBe(false);
+      expect(got.body.equals(values.get(`pieces-${length}`)!), `length ${length}`).toBe(true);
+    }
+  });
+
   it('keeps concurrent downloads apart while their buffers are reused (slow readers, slow reads)', async () => {
     const names = Array.from({ length: 8 }, (_, i) => `concurrent-${i}`);
     for (const [i, name] of names.entries()) values.set(name, randomBytes((i % 2 === 0 ? 24 : 5) * MiB + 12_345));
@@ -132,6 +142,13 @@ describe('sendPositional', () => {
       expect(d.body.length).toBe(values.get(names[i]!)!.length);
       expect(d.body.equals(values.get(names[i]!)!), names[i]).toBe(true);
     });
+  });
+
+  it('gives the pool buffers up again once no answer needs them', async () => {
+    values.set('pooled', randomBytes(3 * MiB));
+    await Promise.all(Array.from({ length: 6 }, () => download('/v/pooled', true)));
+    expect(pooledSendBuffers()).toBeGreaterThanOrEqual(2);
+    await until(() => pooledSendBuffers() === 0, 'the pool emptied after two seconds without sends');
   });
 
   it('answers 500 when the first read fails or finds nothing, before anything is sent', async () => {
