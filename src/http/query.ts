@@ -22,3 +22,12 @@ export function toInt(value: string | undefined, fallback: number, min: number, 
 export function toOptional(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
+
+/**
+ * Whether a request's path (its URL without the query) ends in `/`. The router ignores a trailing
+ * slash, so `…/records/k/` would otherwise reach the handler as the key `k`.
+ */
+export function pathEndsWithSlash(url: string): boolean {
+  const query = url.indexOf('?');
+  return url.charCodeAt((query === -1 ? url.length : query) - 1) === 0x2f;
+}

@@ -20,6 +20,8 @@ const MISSING_STORE = 'AAAAAAAAAAAAAAAAA';
 const INVALID_KEYS: [label: string, path: string][] = [
   ['encoded slash a%2Fb', 'a%2Fb'],
   ['path with a slash a/b', 'a/b'],
+  ['a trailing slash k/ (the router ignores it)', 'k/'],
+  ['two trailing slashes k//', 'k//'],
   ['257 characters', 'k'.repeat(257)],
   ['empty key (records/)', ''],
   ['a single encoded space', '%20'],
@@ -111,6 +113,13 @@ describe('invalid record keys → 400 invalid-record-key', () => {
     await putRecord(ctx, storeId, 'a', Buffer.from('A'));
     await putRecord(ctx, storeId, 'a%2Fb', Buffer.from('slashed'));
     await putRecord(ctx, storeId, 'a/b', Buffer.from('slashed'));
+    // `…/records/a/` is not the record `a`: neither written nor deleted through it.
+    await putRecord(ctx, storeId, 'a/', Buffer.from('trailing slash'));
+    expectError(
+      await ctx.request({ method: 'DELETE', url: recordUrl(storeId, 'a/'), token: ctx.alice }),
+      400,
+      'invalid-record-key',
+    );
     const keys = await ctx.request({ method: 'GET', url: `/v2/key-value-stores/${storeId}/keys`, token: ctx.alice });
     expect(keys.json().data.items.map((i: { key: string }) => i.key)).toEqual(['a']);
     await expectRecordBytes(ctx, storeId, 'a', Buffer.from('A'));

@@ -6,7 +6,7 @@ import type { Kvs } from '../../domain/index.js';
 import type { RecordsArchive } from '../../domain/records.js';
 import { InvalidRecordKeyError } from '../../errors.js';
 import { requestToken } from '../caller.js';
-import { stringParam, toOptional } from '../query.js';
+import { pathEndsWithSlash, stringParam, toOptional } from '../query.js';
 import { recordPayload } from '../record-payload.js';
 import { binary, errorResponses, header, storeIdParam } from '../schemas.js';
 
@@ -69,7 +69,7 @@ export function archiveRoutes(app: FastifyInstance, kvs: Kvs): void {
     },
     async (req, reply) => {
       // `records/` is a record route with an empty key, not the archive.
-      if (req.url.split('?')[0]?.endsWith('/')) throw new InvalidRecordKeyError();
+      if (pathEndsWithSlash(req.url)) throw new InvalidRecordKeyError();
       const archive = await kvs.records.archive(requestToken(req), parseStoreRef(req.params.storeId), {
         prefix: toOptional(req.query.prefix),
         collection: toOptional(req.query.collection),

@@ -10,7 +10,7 @@ import { declaredDigests, declaredLength, parseContentEncoding, recordBody } fro
 import { requestToken } from '../caller.js';
 import { isNotModified, parseRange, recordEtag, sliceStream, writeCondition } from '../conditional.js';
 import { declaredContentType } from '../content-type.js';
-import { toBool, toOptional } from '../query.js';
+import { pathEndsWithSlash, toBool, toOptional } from '../query.js';
 import { recordPayload } from '../record-payload.js';
 import { sendPositional } from '../send-positional.js';
 import { deleteRecordSchema, getRecordSchema, headRecordSchema, putRecordSchema } from './record-schemas.js';
@@ -31,7 +31,9 @@ type RecordRequest = FastifyRequest<{
  */
 function checkKey(req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
   const key = (req.params as { '*': string })['*'];
-  if (key === '.' || key === '..')
+  // `…/records/k/` names the key `k/` (a "/" is no key character), not `k`.
+  if (pathEndsWithSlash(req.url)) done(new InvalidRecordKeyError());
+  else if (key === '.' || key === '..')
     done(new InvalidRecordKeyError(`Record key "${key}" cannot be used: URLs remove "." and ".." path segments.`));
   else if (!isValidRecordKey(key)) done(new InvalidRecordKeyError());
   else done();

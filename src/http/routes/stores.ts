@@ -7,7 +7,7 @@ import { InvalidRequestError } from '../../errors.js';
 import { GENERAL_ACCESS } from '../../storage/driver.js';
 import { readJsonBody } from '../body.js';
 import { requestToken, requireUser } from '../caller.js';
-import { boolParam, toBool, toInt, toOptional, uintParam } from '../query.js';
+import { boolParam, pathEndsWithSlash, toBool, toInt, toOptional, uintParam } from '../query.js';
 import { dataOf, errorResponses, header, noBody, storeIdParam } from '../schemas.js';
 
 const MAX_LIST_LIMIT = 1000;
@@ -59,10 +59,7 @@ const storeBody = (description: string, properties: Record<string, object>) => (
  * rename it. Refused before anything else.
  */
 async function refuseTrailingSlash(req: FastifyRequest): Promise<void> {
-  const url = req.raw.url ?? '';
-  const query = url.indexOf('?');
-  const path = query === -1 ? url : url.slice(0, query);
-  if (path.endsWith('/'))
+  if (pathEndsWithSlash(req.raw.url ?? ''))
     throw new InvalidRequestError(
       'A store is not updated or deleted through a path ending in "/" (a record key ".." in a URL turns into one): send the path without it.',
     );
