@@ -77,4 +77,9 @@ const loader = await readFile(join(root, 'scripts', 'cli-loader.cjs'), 'utf8');
 const program = join(outdir, 'openkvs.js');
 await writeFile(program, `#!/usr/bin/env node\n${loader.replace('__OPENKVS_BUNDLE_HASH__', bundleHash)}`);
 await chmod(program, 0o755);
-await warmCompileCache(outdir);
+try {
+  await warmCompileCache(outdir);
+} catch (err) {
+  // The program works without it; its first start writes the cache instead.
+  console.warn(`openkvs build: no code cache written (${err instanceof Error ? err.message : String(err)})`);
+}

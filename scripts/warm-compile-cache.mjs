@@ -8,10 +8,12 @@ import { join } from 'node:path';
 export async function warmCompileCache(binDir) {
   const hasCache = () => readdirSync(binDir).some((name) => name.endsWith('.v8cache'));
   const token = 'warm-compile-cache-token-0123456789';
+  // The operator's OPENKVS_* settings (a configuration file, a storage) are not this server's.
+  const ownEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('OPENKVS_')));
   const child = spawn(
     process.execPath,
     [join(binDir, 'openkvs.js'), 'serve', '--storage', 'sqlite::memory:', '--port', '0', '--admin-token', token],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OPENKVS_COMPILE_CACHE_DIR: binDir } },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...ownEnv, OPENKVS_COMPILE_CACHE_DIR: binDir } },
   );
   let output = '';
   const exited = new Promise((resolve) => child.once('exit', resolve));
