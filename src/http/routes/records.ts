@@ -123,15 +123,15 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
       if (record.value.kind === 'stream') record.value.stream.destroy();
       throw err;
     }
+    const body = answerBody(record, answer);
     const value = record.value;
-    // A whole file sent as stored: read in place into reused buffers (send-positional.ts).
-    if (value.kind === 'stream' && value.positional && !answer.notModified && !answer.range) {
-      if (answer.asStored || record.contentEncoding === null) {
-        await sendPositional(reply, { stream: value.stream, positional: value.positional }, record.size);
-        return reply;
-      }
+    // The stored stream itself (whole, as stored) of a value readable in place: read into reused
+    // buffers instead (send-positional.ts).
+    if (value.kind === 'stream' && value.positional && body === value.stream) {
+      await sendPositional(reply, { stream: value.stream, positional: value.positional }, record.size);
+      return reply;
     }
-    return reply.send(answerBody(record, answer));
+    return reply.send(body);
   });
 
   const head = { schema: headRecordSchema, preValidation: checkKey, config: { swagger: { exposeHeadRoute: true } } };
