@@ -79,10 +79,20 @@ export interface RecordMeta {
 }
 
 /**
- * A record's bytes: small values come whole, large ones as an unread stream that the caller must
- * either consume or destroy.
+ * A large value that can also be read in place, into buffers the reader brings: what a server
+ * sending a whole file uses instead of the stream (no buffer allocated per chunk). The stream
+ * must still be destroyed afterwards; that closes the file.
  */
-export type RecordValue = { kind: 'buffer'; data: Buffer } | { kind: 'stream'; stream: Readable };
+export interface PositionalValue {
+  /** Reads up to `target.length` bytes from `position` into `target`; the number read, 0 at the end. */
+  read(target: Buffer, position: number): Promise<number>;
+}
+
+/**
+ * A record's bytes: small values come whole, large ones as an unread stream that the caller must
+ * either consume or destroy (and, where the storage has it, the same bytes readable in place).
+ */
+export type RecordValue = { kind: 'buffer'; data: Buffer } | { kind: 'stream'; stream: Readable; positional?: PositionalValue };
 
 export interface StoredRecord extends RecordMeta {
   value: RecordValue;

@@ -12,6 +12,7 @@ import { isNotModified, parseRange, recordEtag, sliceStream, writeCondition } fr
 import { declaredContentType } from '../content-type.js';
 import { pathEndsWithSlash, toBool, toOptional } from '../query.js';
 import { recordPayload } from '../record-payload.js';
+import { sendPositional } from '../send-positional.js';
 import { deleteRecordSchema, getRecordSchema, headRecordSchema, putRecordSchema } from './record-schemas.js';
 
 const RECORD_PATH = '/v2/key-value-stores/:storeId/records/*';
@@ -122,7 +123,15 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
       if (record.value.kind === 'stream') record.value.stream.destroy();
       throw err;
     }
-    return reply.send(answerBody(record, answer));
+    const body = answerBody(record, answer);
+    const value = record.value;
+    // The stored stream itself (whole, as stored) of a value readable in place: read into reused
+    // buffers instead (send-positional.ts).
+    if (value.kind === 'stream' && value.positional && body === value.stream) {
+      await sendPositional(reply, { stream: value.stream, positional: value.positional }, record.size);
+      return reply;
+    }
+    return reply.send(body);
   });
 
   const head = { schema: headRecordSchema, preValidation: checkKey, config: { swagger: { exposeHeadRoute: true } } };

@@ -366,9 +366,9 @@ export class SqliteDriver implements StorageDriver {
         | undefined;
       if (!row) return undefined;
       if (row.blob_path === null) return { ...rowToMeta(row), value: { kind: 'buffer', data: row.value ?? Buffer.alloc(0) } };
-      const stream = await this.#blobs.openRead(row.blob_path);
+      const file = await this.#blobs.openRead(row.blob_path);
       // The file vanished between the lookup and the open: a concurrent overwrite; read again.
-      if (stream) return { ...rowToMeta(row), value: { kind: 'stream', stream } };
+      if (file) return { ...rowToMeta(row), value: { kind: 'stream', stream: file.stream, positional: file.positional } };
     }
     return undefined;
   }
