@@ -57,7 +57,6 @@ export async function sendPositional(
     return;
   }
   let position = 0;
-  let pending: Promise<void> | undefined;
   try {
     let read = size === 0 ? 0 : await value.positional.read(buffer, 0);
     if (read <= 0 && size > 0) throw new Error(`value of ${size} bytes is empty`);
@@ -70,9 +69,7 @@ export async function sendPositional(
       if (read <= 0 && position < size) throw new Error(`value ended after ${position} of ${size} bytes`);
       const chunk = buffer.subarray(0, Math.min(read, size - position));
       position += chunk.length;
-      pending = write(res, chunk);
-      await pending;
-      pending = undefined;
+      await write(res, chunk);
       if (res.destroyed) return;
       if (position >= size) break;
       read = await value.positional.read(buffer, position);
@@ -85,13 +82,8 @@ export async function sendPositional(
     reply.raw.destroy();
   } finally {
     value.stream.destroy();
-    // A write the socket has not taken keeps its buffer until the socket lets go of it (its
-    // callback runs with an error when the connection is destroyed).
-    if (pending)
-      pending.then(
-        () => free?.push(buffer),
-        () => free?.push(buffer),
-      );
-    else free?.push(buffer);
+    // Every write was awaited (its callback runs, with an error if the connection went away), so
+    // nothing uses the buffer any more.
+    free?.push(buffer);
   }
 }
