@@ -80,3 +80,65 @@ describe('recordBody: small compressed bodies decoded whole agree with the strea
     expect(await upload(Buffer.from('nope'), 'br', 1_000_000, true)).toMatchObject({ status: 400, error: 'invalid-request' });
   });
 });
+
+/** A request whose body stops after `first`: the client errors (a reset) or the stream just closes. */
+function brokenRequest(first: Buffer, declared: number | undefined, how: 'error' | 'close'): IncomingMessage {
+  const req = new Readable({ read() {} });
+  (req as unknown as IncomingMessage).headers = declared === undefined ? {} : { 'content-length': String(declared) };
+  req.push(first);
+  setTimeout(() => {
+    if (how === 'error') req.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    else req.destroy();
+  }, 5);
+  return req as unknown as IncomingMessage;
+}
+
+async function outcome(req: IncomingMessage): Promise<{ bytes: number } | { code: string }> {
+  let bytes = 0;
+  try {
+    for await (const chunk of recordBody(req, null, 1_000_000).body) bytes += chunk.length;
+  } catch (err) {
+    return { code: String((err as NodeJS.ErrnoException).code) };
+  }
+  return { bytes };
+}
+
+describe('recordBody: a small body (declared length) is read whole, and answers as one read as it arrives', () => {
+  it('passes on the same bytes, sizes and ETag', async () => {
+    for (const body of [Buffer.alloc(0), Buffer.from('x'), Buffer.alloc(64 * 1024, 7), Buffer.from(text)]) {
+      for (const pieces of [1, 3, 17]) {
+        const read = async (declare: boolean) => {
+          const r = recordBody(request(body, declare, pieces), null, 1_000_000);
+          const got: Buffer[] = [];
+          for await (const chunk of r.body) got.push(chunk);
+          return { bytes: Buffer.concat(got).toString('hex'), decoded: r.decodedSize(), etag: r.etag() };
+        };
+        const whole = await read(true);
+        expect(whole).toEqual(await read(false));
+        expect(whole.bytes).toBe(body.toString('hex'));
+      }
+    }
+  });
+
+  it('fails with the request error when the client resets mid-body', async () => {
+    const whole = await outcome(brokenRequest(Buffer.alloc(100), 1000, 'error'));
+    expect(whole).toEqual({ code: 'ECONNRESET' });
+    expect(await outcome(brokenRequest(Buffer.alloc(100), undefined, 'error'))).toEqual(whole);
+  });
+
+  it('fails, not waits for ever, when the request closes before its end', async () => {
+    const whole = await outcome(brokenRequest(Buffer.alloc(100), 1000, 'close'));
+    expect(whole).toEqual({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    expect(await outcome(brokenRequest(Buffer.alloc(100), undefined, 'close'))).toEqual(whole);
+  });
+
+  it('fails at once for a request destroyed before its body is read', async () => {
+    const req = brokenRequest(Buffer.alloc(10), 1000, 'error') as unknown as Readable;
+    // Whoever destroyed it (node, on a reset) had its error; here a listener stands in for it.
+    req.on('error', () => undefined);
+    req.destroy(Object.assign(new Error('gone'), { code: 'EPIPE' }));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(req.destroyed).toBe(true);
+    expect(await outcome(req as unknown as IncomingMessage)).toEqual({ code: 'EPIPE' });
+  });
+});
