@@ -1,7 +1,7 @@
 /**
  * The performance benchmark, everything in one run on one machine, with its baselines measured in
- * the same run: openkvs over HTTP on SQLite and on PostgreSQL beside a bare node:http server
- * answering the same bytes (1 KB records, key pages from stores of 1,000 to 1,000,000 keys, 9 MB
+ * the same run: openkvs over HTTP on SQLite and on PostgreSQL beside a bare node:http server and
+ * Fastify alone answering the same bytes (1 KB records, key pages from stores of 1,000 to 1,000,000 keys, 9 MB
  * records with the server's memory, `--durability fsync`), the in-process peers
  * `@crawlee/memory-storage` and `@apify/storage-local`, and the start time on a 1 GB database.
  * Prints the tables and the goals, and writes bench/results/latest.json.
@@ -23,7 +23,7 @@ import { evaluateGoals, printGoals } from './goals.js';
 import { checkTools } from './http/load.js';
 import { KEY_PAGE_OPS, OPERATION_NAMES, OPERATIONS } from './http/operations.js';
 import { type HttpSuiteResult, runHttpSuite } from './http/suite.js';
-import { hasDurabilityFlag, TARGET_NAMES, type TargetName } from './http/targets.js';
+import { hasDurabilityFlag, isBaseline, TARGET_NAMES, type TargetName } from './http/targets.js';
 import { type PeerResult, runPeers } from './peers/run.js';
 import { measureStarts, type StartResult } from './start/run.js';
 
@@ -65,7 +65,7 @@ const sections = pick(opts.only, SECTIONS, 'only');
 const has = (s: Section) => sections.includes(s);
 const ops = OPERATIONS.filter((o) => pick(opts.ops, OPERATION_NAMES, 'ops').includes(o.name));
 let targets: TargetName[] = pick(opts.targets, TARGET_NAMES, 'targets');
-if (has('http') && !targets.some((t) => t !== 'bare')) fail('--targets: name an openkvs target (bare only answers like them)');
+if (has('http') && targets.every(isBaseline)) fail('--targets: name an openkvs target (bare and fastify only answer like them)');
 const quick = opts.quick;
 const num = (value: string | undefined, full: number, short: number) => Number(value ?? (quick ? short : full));
 const http = {

@@ -1,6 +1,6 @@
 /**
  * HTTP throughput: requests per second of openkvs on SQLite, on PostgreSQL and on SQLite with
- * `--durability fsync`, beside a bare node:http server answering the same bytes, all measured in
+ * `--durability fsync`, beside a bare node:http server and Fastify alone answering the same bytes, all measured in
  * one run, in alternating rounds. Each server runs in its own process; the load comes from wrk
  * (ab for HEAD) in another. Then the time of a key page read alone, one request after another
  * (the server's time per page), on stores of 1,000 to 1,000,000 keys.
@@ -18,7 +18,7 @@ import { printSelfTime, topSelfTime } from './profile.js';
 import { printDetails, printThroughput, type RunRecord, type Summary, summarize } from './report.js';
 import { sampleMemory } from './rss.js';
 import { captureResponses } from './stores.js';
-import { FSYNC_OPS, startBare, startOpenkvs, TARGET_LABELS, type Target, type TargetName } from './targets.js';
+import { FSYNC_OPS, isBaseline, startBaseline, startOpenkvs, TARGET_LABELS, type Target, type TargetName } from './targets.js';
 
 export interface HttpSuiteOptions {
   ops: readonly Operation[];
@@ -58,10 +58,10 @@ export interface HttpSuiteResult {
 const DISTURBED_CORES = 0.25;
 const RETRIES = 1;
 
-/** Whether `target` runs `op`: the fsync server only writes; bare answers the large key pages as `keys`. */
+/** Whether `target` runs `op`: the fsync server only writes; the baselines answer the large key pages as `keys`. */
 export function runsOp(target: TargetName, op: Operation): boolean {
   if (target === 'sqlite-fsync') return FSYNC_OPS.includes(op.name);
-  if (target === 'bare') return op.bareAs === undefined;
+  if (isBaseline(target)) return op.bareAs === undefined;
   return true;
 }
 
@@ -191,7 +191,7 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
     big: o.ops.some((op) => op.name === 'get-9mb'),
   };
   for (const name of o.targets) {
-    if (name === 'bare') continue;
+    if (isBaseline(name)) continue;
     const started = Date.now();
     // The fsync server only takes writes: it needs no large stores.
     const targetNeeds = name === 'sqlite-fsync' ? { keyStoreSizes: [], big: false } : needs;
@@ -201,11 +201,16 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
     );
   }
   const reference = targets.find((t) => t.name !== 'sqlite-fsync') ?? targets[0]!;
-  if (o.targets.includes('bare')) {
+  const baselines = o.targets.filter(isBaseline);
+  if (baselines.length > 0) {
     const responses = join(o.dir, 'responses.json');
     writeFileSync(responses, JSON.stringify(await captureResponses(reference.openkvs!.api, reference.openkvs!.stores)));
-    targets.unshift(await startBare(responses));
-    console.log(`started bare node:http at ${targets[0]!.origin}, answering with ${TARGET_LABELS[reference.name]}'s bytes`);
+    for (const name of baselines.reverse()) {
+      targets.unshift(await startBaseline(name, responses));
+      console.log(
+        `started ${TARGET_LABELS[name]} at ${targets[0]!.origin}, answering with ${TARGET_LABELS[reference.name]}'s bytes`,
+      );
+    }
   }
   const loadBefore = os.loadavg();
   if (o.warmup > 0) {
@@ -234,7 +239,8 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
   const disturbed = runs.filter((r) => r.round >= 0 && r.disturbed).length;
   console.log(
     `\nMedians of ${o.rounds} rounds of ${o.seconds} s at ${o.connections} connections (9 MB records: 16), after ${o.warmup} s` +
-      ' of warm-up per case;\n"× bare" is against bare node:http answering the same bytes in the same run. "other cores": CPU used' +
+      ' of warm-up per case;\n"× bare" is against bare node:http answering the same bytes in the same run; "Fastify alone" is the' +
+      '\nframework openkvs is built on answering those bytes from routes of the same shapes. "other cores": CPU used' +
       '\nduring the runs by anything but the server, the database and the load generator (other work disturbs a run);' +
       '\n"× bare (CPU)": bare\'s CPU per request over the target\'s (server + database), which other work moves less.' +
       (disturbed
@@ -244,7 +250,7 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
   );
   if (o.profDir) {
     for (const name of o.targets) {
-      if (name !== 'bare') printSelfTime(`${TARGET_LABELS[name]}, top self time`, topSelfTime(join(o.profDir, name)));
+      if (!isBaseline(name)) printSelfTime(`${TARGET_LABELS[name]}, top self time`, topSelfTime(join(o.profDir, name)));
     }
   }
   return { summaries, runs, pages, loadAverage: { before: loadBefore, after: loadAfter }, disturbed };

@@ -8,10 +8,14 @@ import type { OperationName } from './operations.js';
 import { postgresSeeder, type Seeder, sqliteSeeder } from './seed.js';
 import { Api, type BenchStores, createBenchStores, type StoreNeeds } from './stores.js';
 
-export const TARGET_NAMES = ['bare', 'sqlite', 'postgres', 'sqlite-fsync'] as const;
+export const TARGET_NAMES = ['bare', 'fastify', 'sqlite', 'postgres', 'sqlite-fsync'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
+/** The baselines: servers that answer every request with openkvs's captured bytes. */
+export type BaselineName = 'bare' | 'fastify';
+export const isBaseline = (t: TargetName): t is BaselineName => t === 'bare' || t === 'fastify';
 export const TARGET_LABELS: Record<TargetName, string> = {
   bare: 'bare node:http',
+  fastify: 'Fastify alone',
   sqlite: 'openkvs SQLite',
   postgres: 'openkvs PostgreSQL',
   'sqlite-fsync': 'SQLite --durability fsync',
@@ -42,7 +46,10 @@ export interface Target {
 /** This file runs as dist-bench/bench/http/targets.js. */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = join(ROOT, 'dist', 'bin', 'openkvs.js');
-const BARE = fileURLToPath(new URL('./bare-server.js', import.meta.url));
+const BASELINE_SERVERS: Record<BaselineName, string> = {
+  bare: fileURLToPath(new URL('./bare-server.js', import.meta.url)),
+  fastify: fileURLToPath(new URL('./fastify-server.js', import.meta.url)),
+};
 
 export interface Server {
   child: ChildProcess;
@@ -91,10 +98,10 @@ export function spawnServer(label: string, args: string[]): Promise<Server> {
   });
 }
 
-/** The bare node:http baseline, answering with the responses in `responsesFile`. */
-export async function startBare(responsesFile: string): Promise<Target> {
-  const server = await spawnServer('bare node:http', [BARE, responsesFile]);
-  return { name: 'bare', origin: server.origin, pid: server.child.pid!, stop: server.stop };
+/** A baseline (bare node:http, or Fastify alone), answering with the responses in `responsesFile`. */
+export async function startBaseline(name: BaselineName, responsesFile: string): Promise<Target> {
+  const server = await spawnServer(TARGET_LABELS[name], [BASELINE_SERVERS[name], responsesFile]);
+  return { name, origin: server.origin, pid: server.child.pid!, stop: server.stop };
 }
 
 export interface OpenkvsOptions {
@@ -111,7 +118,7 @@ export interface OpenkvsOptions {
  * openkvs from the built CLI (`dist/`), on SQLite in `dir` (with `--durability fsync` for
  * `sqlite-fsync`) or on a throwaway PostgreSQL cluster.
  */
-export async function startOpenkvs(name: Exclude<TargetName, 'bare'>, o: OpenkvsOptions): Promise<Target> {
+export async function startOpenkvs(name: Exclude<TargetName, BaselineName>, o: OpenkvsOptions): Promise<Target> {
   if (!existsSync(CLI)) throw new Error(`${CLI} not found; build openkvs first: npm run build`);
   let cluster: Cluster | undefined;
   let storage: string;

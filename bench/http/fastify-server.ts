@@ -1,0 +1,59 @@
+/**
+ * The framework's own ceiling: Fastify, the framework openkvs is built on, answering every request
+ * of the benchmark with the bytes openkvs answered (the same capture as the bare server) through
+ * routes of openkvs's shapes, and reading and discarding PUT bodies. No storage, no tokens, no
+ * logging: what is left between it and bare node:http is Fastify itself (routing, request and
+ * reply objects, hooks, header handling), which openkvs pays on every request whatever it does.
+ *
+ *   node dist-bench/bench/http/fastify-server.js responses.json [port]
+ */
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import type { CannedResponse, CannedResponses } from './stores.js';
+
+interface Prepared {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+const file = process.argv[2];
+if (!file) throw new Error('usage: fastify-server.js responses.json [port]');
+const canned = JSON.parse(readFileSync(file, 'utf8')) as CannedResponses;
+const prepare = (c: CannedResponse): Prepared => ({ status: c.status, headers: c.headers, body: Buffer.from(c.body, 'base64') });
+const record = prepare(canned.record);
+const store = prepare(canned.store);
+const keys = prepare(canned.keys);
+const big = canned.big ? prepare(canned.big) : undefined;
+const put = prepare(canned.put);
+const del = prepare(canned.delete);
+
+function send(reply: FastifyReply, r: Prepared): FastifyReply {
+  // HEAD answers get the headers alone from Fastify's HEAD route of each GET.
+  return reply
+    .code(r.status)
+    .headers(r.headers)
+    .send(r.body.length > 0 ? r.body : undefined);
+}
+
+// As openkvs: its keep-alive default, no request logging, and the same router options.
+const app = Fastify({ logger: false, routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 } });
+// Bodies are read and dropped (openkvs reads them in its handlers); nothing is parsed.
+app.removeAllContentTypeParsers();
+app.addContentTypeParser('*', (_req, payload, done) => {
+  payload.on('end', () => done(null));
+  payload.resume();
+});
+
+const RECORD = '/v2/key-value-stores/:storeId/records/*';
+const isBig = (req: FastifyRequest) => big !== undefined && (req.params as { '*': string })['*'].startsWith('big-');
+app.get(RECORD, async (req, reply) => send(reply, isBig(req) ? big! : record));
+app.put(RECORD, async (_req, reply) => send(reply, put));
+app.post(RECORD, async (_req, reply) => send(reply, put));
+app.delete(RECORD, async (_req, reply) => send(reply, del));
+app.get('/v2/key-value-stores/:storeId/keys', async (_req, reply) => send(reply, keys));
+app.get('/v2/key-value-stores/:storeId', async (_req, reply) => send(reply, store));
+
+const address = await app.listen({ host: '127.0.0.1', port: Number(process.argv[3] ?? 0) });
+console.log(`Fastify listening on ${address}`);
+process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
