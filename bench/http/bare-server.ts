@@ -5,27 +5,13 @@
  *
  *   node dist-bench/bench/http/bare-server.js responses.json [port]
  */
-import { readFileSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { CannedResponse, CannedResponses } from './stores.js';
-
-interface Prepared {
-  status: number;
-  headers: Record<string, string>;
-  body: Buffer;
-}
+import { loadCanned, type Prepared } from './canned.js';
 
 const file = process.argv[2];
 if (!file) throw new Error('usage: bare-server.js responses.json [port]');
-const canned = JSON.parse(readFileSync(file, 'utf8')) as CannedResponses;
-const prepare = (c: CannedResponse): Prepared => ({ status: c.status, headers: c.headers, body: Buffer.from(c.body, 'base64') });
-const record = prepare(canned.record);
-const store = prepare(canned.store);
-const keys = prepare(canned.keys);
-const big = canned.big ? prepare(canned.big) : undefined;
-const put = prepare(canned.put);
-const del = prepare(canned.delete);
+const { record, store, keys, big, put, del } = loadCanned(file);
 
 function send(res: ServerResponse, r: Prepared, withBody = true): void {
   res.writeHead(r.status, r.headers);

@@ -1,0 +1,36 @@
+/** openkvs's captured answers (`captureResponses`), as the baseline servers send them. */
+import { readFileSync } from 'node:fs';
+import type { CannedResponse, CannedResponses } from './stores.js';
+
+export interface Prepared {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export interface PreparedResponses {
+  record: Prepared;
+  store: Prepared;
+  keys: Prepared;
+  big: Prepared | undefined;
+  put: Prepared;
+  del: Prepared;
+}
+
+/** Reads the JSON file of captured answers that a baseline server is started with. */
+export function loadCanned(file: string): PreparedResponses {
+  const canned = JSON.parse(readFileSync(file, 'utf8')) as CannedResponses;
+  const prepare = (c: CannedResponse): Prepared => ({
+    status: c.status,
+    headers: c.headers,
+    body: Buffer.from(c.body, 'base64'),
+  });
+  return {
+    record: prepare(canned.record),
+    store: prepare(canned.store),
+    keys: prepare(canned.keys),
+    big: canned.big ? prepare(canned.big) : undefined,
+    put: prepare(canned.put),
+    del: prepare(canned.delete),
+  };
+}
