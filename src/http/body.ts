@@ -138,7 +138,10 @@ async function decodedLength(
  * All of a small body, from the request's events: one promise for the whole body, where an async
  * iterator over the stream costs promises, listeners and a pass through the stream machinery for
  * every chunk (a tenth of the server's CPU on a 1 KB PUT). Fails as the iterator would: with the
- * request's error, or when it closes before its end (a client gone mid-body).
+ * request's error, or when it closes before its end (a client gone mid-body). Not `data` events
+ * with `stream.promises.finished` (as `postgres/values.ts` reads a COPY): its end-of-stream watch
+ * costs as much as the iterator (Fastify with this reader, 1 KB PUTs, 5 alternating runs each:
+ * 63 µs of CPU a request with `finished`, 63 with the iterator, 57 with these four listeners).
  */
 function readWhole(req: Readable): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
