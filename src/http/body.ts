@@ -3,7 +3,14 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { Readable, type Transform } from 'node:stream';
 import { brotliDecompressSync, createBrotliDecompress, createGunzip, createInflate, gunzipSync, inflateSync } from 'node:zlib';
-import { InvalidRequestError, RecordTooLargeError, RequestTooLargeError, UnsupportedContentEncodingError } from '../errors.js';
+import { unstorableJson } from '../domain/validation.js';
+import {
+  InvalidRequestError,
+  InvalidValueError,
+  RecordTooLargeError,
+  RequestTooLargeError,
+  UnsupportedContentEncodingError,
+} from '../errors.js';
 import type { ContentEncoding } from '../storage/driver.js';
 
 /** Largest JSON body of the store endpoints, after decompression (apify-shared MAX_PAYLOAD_SIZE_BYTES). */
@@ -266,7 +273,8 @@ export function recordBody(
 
 /**
  * Reads a JSON body of a store endpoint, decoding any Content-Encoding, up to 9 MiB decoded.
- * An empty body is `undefined`; a body that is not JSON is 400 `invalid-request`.
+ * An empty body is `undefined`; a body that is not JSON is 400 `invalid-request`, one that would not
+ * read back as sent (invalid UTF-8, see `unstorableJson`) 400 `invalid-value`.
  */
 export async function readJsonBody(req: IncomingMessage, maxBytes = MAX_JSON_BODY_BYTES): Promise<unknown> {
   const encoding = parseContentEncoding(req.headers['content-encoding']);
@@ -287,10 +295,23 @@ export async function readJsonBody(req: IncomingMessage, maxBytes = MAX_JSON_BOD
     throw err;
   }
   if (size === 0) return undefined;
-  const text = Buffer.concat(chunks).toString('utf8');
+  let text: string;
   try {
-    return JSON.parse(text);
+    text = UTF8.decode(Buffer.concat(chunks));
+  } catch {
+    // Decoded leniently, its strings would be stored with U+FFFD where the client sent other bytes.
+    throw new InvalidValueError('The request body is not valid UTF-8.');
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
   } catch {
     throw new InvalidRequestError('The request body is not valid JSON.');
   }
+  const problem = unstorableJson(body);
+  if (problem !== undefined) throw new InvalidValueError(`Invalid value provided in ${problem}.`);
+  return body;
 }
+
+/** Strict UTF-8 that keeps a byte order mark (which JSON.parse then refuses, as before). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

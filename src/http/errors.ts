@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { STORABLE_TEXT_PATTERN, UNSTORABLE_TEXT_RULE } from '../domain/validation.js';
 import {
   ApiError,
   InternalServerError,
@@ -34,6 +35,8 @@ function toApiError(err: FastifyError | Error, path: string): ApiError {
     const where = fe.validationContext ?? 'request';
     const detail = fe.validation[0];
     const field = detail?.instancePath?.replace(/^\//, '') || (detail?.params as { missingProperty?: string })?.missingProperty;
+    if (detail?.keyword === 'pattern' && (detail.params as { pattern?: string }).pattern === STORABLE_TEXT_PATTERN)
+      return new InvalidParameterError(`Invalid parameter "${field}": ${UNSTORABLE_TEXT_RULE}.`);
     return new InvalidParameterError(
       `Invalid ${where} parameter${field ? ` "${field}"` : ''}: ${detail?.message ?? 'invalid value'}.`,
     );

@@ -1,10 +1,12 @@
 /** JSON schemas of query parameters, and their conversion from strings. */
+import { STORABLE_TEXT_PATTERN } from '../domain/validation.js';
 
 /** A boolean flag: `1`/`0` (JS client) or `true`/`false` (Python client); empty means absent. */
 export const boolParam = { type: 'string', pattern: '^(?:[01]|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])?$' } as const;
 /** A non-negative integer (any number of digits: values past the maximum are clamped). */
 export const uintParam = { type: 'string', pattern: '^[0-9]*$', maxLength: 4096 } as const;
-export const stringParam = { type: 'string', maxLength: 4096 } as const;
+/** Any text a name or key could hold (400 `invalid-parameter` otherwise, the same on every driver). */
+export const stringParam = { type: 'string', maxLength: 4096, pattern: STORABLE_TEXT_PATTERN } as const;
 
 export function toBool(value: string | undefined, fallback = false): boolean {
   if (value === undefined || value === '') return fallback;

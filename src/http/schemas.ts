@@ -3,6 +3,7 @@
  * serializes a response with the schema of its status, dropping properties the schema does not
  * name) and are the source of the OpenAPI document.
  */
+import { STORABLE_TEXT_PATTERN } from '../domain/validation.js';
 import { GENERAL_ACCESS } from '../storage/driver.js';
 
 /** The Apify error envelope, for every error status. */
@@ -147,6 +148,7 @@ export function errorResponses(...statuses: (keyof typeof ERROR_DESCRIPTIONS)[])
 /** The `{storeId}` path parameter. */
 export const storeIdParam = {
   type: 'string',
+  pattern: STORABLE_TEXT_PATTERN,
   description: "A store id, `~name` (the caller's store of that name) or `username~name`.",
 } as const;
 

@@ -35,13 +35,18 @@ export interface TestContextOptions {
   rateLimits?: AppOptions['rateLimits'];
   corsOrigins?: AppOptions['corsOrigins'];
   timeouts?: AppOptions['timeouts'];
+  /** The driver, whatever `OPENKVS_TEST_DRIVER` says (tests that compare the drivers). */
+  driver?: 'sqlite' | 'postgres';
 }
 
 /** The driver the HTTP tests run on: `OPENKVS_TEST_DRIVER=postgres` or SQLite in memory. */
 export const TEST_DRIVER = process.env.OPENKVS_TEST_DRIVER === 'postgres' ? 'postgres' : 'sqlite';
 
-async function openDriver(path: string | undefined): Promise<{ driver: StorageDriver; cleanup: () => Promise<void> }> {
-  if (path !== undefined || TEST_DRIVER === 'sqlite') {
+async function openDriver(
+  path: string | undefined,
+  kind: 'sqlite' | 'postgres' = TEST_DRIVER,
+): Promise<{ driver: StorageDriver; cleanup: () => Promise<void> }> {
+  if (path !== undefined || kind === 'sqlite') {
     return { driver: new SqliteDriver({ path: path ?? ':memory:' }), cleanup: async () => undefined };
   }
   const schema = await freshSchema();
@@ -54,7 +59,7 @@ async function openDriver(path: string | undefined): Promise<{ driver: StorageDr
  * `OPENKVS_TEST_DRIVER=postgres`) on a new PostgreSQL schema.
  */
 export async function createTestContext(options: TestContextOptions = {}): Promise<TestContext> {
-  const { driver, cleanup } = await openDriver(options.path);
+  const { driver, cleanup } = await openDriver(options.path, options.driver);
   const publicUrl = () => PUBLIC_URL;
   const kvs = createKvs({ driver, publicUrl, accountAccess: options.accountAccess });
   const app = createApp({
