@@ -17,6 +17,7 @@ import { deleteRecordSchema, getRecordSchema, headRecordSchema, putRecordSchema 
 
 const RECORD_PATH = '/v2/key-value-stores/:storeId/records/*';
 const MAX_CONTENT_TYPE_LENGTH = 1024;
+const HEADER_TEXT = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 type RecordRequest = FastifyRequest<{
   Params: { storeId: string; '*': string };
@@ -158,6 +159,8 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
     if (contentType.length > MAX_CONTENT_TYPE_LENGTH) {
       throw new InvalidContentTypeError(`The Content-Type header is longer than ${MAX_CONTENT_TYPE_LENGTH} characters.`);
     }
+    // What Node would refuse to send back in a header (in-process callers bypass its parser's check).
+    if (!HEADER_TEXT.test(contentType)) throw new InvalidContentTypeError('The Content-Type header holds control characters.');
     const digests = declaredDigests(req.raw);
     const length = declaredLength(req.raw);
     if (length !== undefined && length > maxRecordBytes) throw new RecordTooLargeError(maxRecordBytes, length);
