@@ -51,6 +51,46 @@ const printableChar = fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fro
 /** Text a header value may hold (visible ASCII and spaces). */
 export const printable = (maxLength = 40) => fc.string({ unit: printableChar, maxLength });
 
+/** Percent-escapes of control characters (C0, DEL, a C1 in UTF-8): PostgreSQL `text` holds no NUL. */
+export const CONTROL_ESCAPES = ['%00', '%01', '%1F', '%7F', '%09', '%0A', '%0D%0A', '%C2%85'];
+/** Surrogates as the UTF-8-shaped bytes a careless encoder sends (alone, reversed, and as a CESU-8 pair). */
+export const SURROGATE_ESCAPES = ['%ED%A0%80', '%ED%BF%BF', '%ED%B0%80%ED%A0%80', '%ED%A0%80%ED%B0%80'];
+/** Overlong, truncated and impossible UTF-8. */
+export const BAD_UTF8_ESCAPES = ['%C0%80', '%C0%AF', '%E0%80%AF', '%FF', '%FE%FF', '%80', '%C3', '%E2%82', '%F4%90%80%80'];
+/** Every percent-escape that no string of the API may carry into storage. */
+export const HOSTILE_ESCAPES = [...CONTROL_ESCAPES, ...SURROGATE_ESCAPES, ...BAD_UTF8_ESCAPES];
+/** Numbers a double cannot hold (or holds only approximately), for query parameters and JSON bodies. */
+export const HOSTILE_NUMBERS = [
+  '1e400',
+  '-1e400',
+  '1e-400',
+  '-1e-400',
+  '1E+400',
+  '123456789012345678901234567890',
+  '-123456789012345678901234567890',
+  '9007199254740993',
+  '-0',
+  '4.9e-324',
+];
+
+/** `junk` alone, after, before or inside a word: `%00`, `a%00`, `%00a`, `a%00b`. */
+function around(junk: fc.Arbitrary<string>, word: fc.Arbitrary<string>): fc.Arbitrary<string> {
+  return fc
+    .tuple(word, junk, word, fc.integer({ min: 0, max: 3 }))
+    .map(([a, h, b, shape]) => [h, `${a}${h}`, `${h}${b}`, `${a}${h}${b}`][shape] ?? h);
+}
+
+/** One escape, each class about as likely as the others, and NUL (which PostgreSQL refuses) the likeliest. */
+const hostileEscape = fc.oneof(
+  fc.constant('%00'),
+  fc.constantFrom(...CONTROL_ESCAPES),
+  fc.constantFrom(...SURROGATE_ESCAPES),
+  fc.constantFrom(...BAD_UTF8_ESCAPES),
+);
+
+/** A URL string segment with a control character, a surrogate or broken UTF-8 percent-escaped in it. */
+export const hostileSegment = (word: fc.Arbitrary<string> = fc.constantFrom('a', 'k', 'x')) => around(hostileEscape, word);
+
 const PERCENT_JUNK = [
   '%',
   '%z',
@@ -77,6 +117,7 @@ export const keySegment: fc.Arbitrary<string> = fc.oneof(
   { weight: 1, arbitrary: validKey.map((k) => [...k].map((c) => `%${c.charCodeAt(0).toString(16)}`).join('')) },
   { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 24 }).map(urlSafe) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 24 }).map(urlSafe) },
+  { weight: 3, arbitrary: hostileSegment(validKey) },
   {
     weight: 2,
     arbitrary: fc
@@ -120,8 +161,24 @@ const encodedVariant = (id: string) =>
     .array(fc.boolean(), { minLength: id.length, maxLength: id.length })
     .map((mask) => [...id].map((c, i) => (mask[i] ? `%${c.charCodeAt(0).toString(16).toUpperCase()}` : c)).join(''));
 
+/** `~name`, `username~name` and ids with a hostile escape in the name, in the username, or in both. */
+export function hostileRef(t: FuzzTargets): fc.Arbitrary<string> {
+  const names = fc.constantFrom(t.protectedName, t.playgroundName, t.bobStoreName, 'x');
+  const users = fc.constantFrom('alice', 'bob', 'admin', 'nobody');
+  const name = hostileSegment(names);
+  const user = hostileSegment(users);
+  return fc.oneof(
+    name.map((n) => `~${n}`),
+    fc.tuple(users, name).map(([u, n]) => `${u}~${n}`),
+    fc.tuple(user, names).map(([u, n]) => `${u}~${n}`),
+    fc.tuple(user, name).map(([u, n]) => `${u}~${n}`),
+    hostileSegment(fc.constantFrom(t.playgroundId, t.protectedId, t.bobStoreId)),
+  );
+}
+
 function refSegment(t: FuzzTargets): fc.Arbitrary<string> {
   return fc.oneof(
+    { weight: 3, arbitrary: hostileRef(t) },
     { weight: 5, arbitrary: fc.constant(t.playgroundId) },
     { weight: 3, arbitrary: fc.constantFrom(t.protectedId, t.bobStoreId) },
     {
@@ -217,12 +274,27 @@ const ROUTE_SHAPES: [PathKind, RegExp][] = [
  */
 export function asUrlClientSends(r: FuzzRoute): FuzzRoute {
   const path = new URL(r.path.replace(/^\/+/, '/'), 'http://localhost').pathname;
-  if (path === r.path) return r;
+  return path === r.path ? r : routeOf(path);
+}
+
+/** The route a path names, as the router would match it. */
+export function routeOf(path: string): FuzzRoute {
   for (const [kind, shape] of ROUTE_SHAPES) {
     const m = shape.exec(path);
     if (m) return { kind, path, ref: m[1], key: m[2] };
   }
   return { kind: 'other', path };
+}
+
+/** Routes below a store with a hostile escape in the store reference or in the record key. */
+export function hostileRoute(t: FuzzTargets): fc.Arbitrary<FuzzRoute> {
+  const base = '/v2/key-value-stores';
+  const ref = fc.oneof(hostileRef(t), fc.constantFrom(t.playgroundId, t.protectedId, `~${t.playgroundName}`));
+  const below = fc.oneof(
+    fc.constantFrom('', '/keys', '/records', '/records/json'),
+    hostileSegment(fc.constantFrom('k', 'json', 'gz')).map((k) => `/records/${k}`),
+  );
+  return fc.tuple(ref, below).map(([r, b]) => routeOf(`${base}/${r}${b}`));
 }
 
 export const method = fc.oneof(
@@ -291,6 +363,7 @@ const NUMBERISH = [
   '0x10',
   '99999999999999999999999999',
   '9'.repeat(5000),
+  ...HOSTILE_NUMBERS,
 ];
 const QUERY_NAMES = [
   'limit',
@@ -311,6 +384,50 @@ const QUERY_NAMES = [
   'format',
 ];
 
+/**
+ * Every hostile escape in every string position of a URL (store reference: id, `~name`,
+ * `username~name`; record key; query values) plus the numbers no double holds in numeric
+ * parameters: the fixed list sent on every run.
+ */
+export function hostileTargets(t: FuzzTargets): { path: string; query: string; anonymous?: boolean }[] {
+  const stores = '/v2/key-value-stores';
+  const out: { path: string; query: string; anonymous?: boolean }[] = [];
+  for (const h of HOSTILE_ESCAPES) {
+    const refs = [`~${h}`, `~a${h}b`, h, `${t.playgroundId}${h}`, `admin${h}~x`, `alice~${t.protectedName}${h}`, `${h}~${h}`];
+    for (const ref of refs)
+      for (const below of ['', '/keys', '/records', '/records/k']) out.push({ path: `${stores}/${ref}${below}`, query: '' });
+    for (const key of [h, `k${h}`]) out.push({ path: `${stores}/${t.playgroundId}/records/${key}`, query: '' });
+    for (const name of ['prefix', 'exclusiveStartKey', 'collection', 'signature', 'token', 'limit']) {
+      for (const value of [h, `a${h}b`]) out.push({ path: `${stores}/${t.playgroundId}/keys`, query: `${name}=${value}` });
+    }
+    for (const name of ['prefix', 'collection']) out.push({ path: `${stores}/${t.playgroundId}/records`, query: `${name}=${h}` });
+    for (const name of ['offset', 'limit', 'ownership', 'desc', 'unnamed']) out.push({ path: stores, query: `${name}=${h}` });
+    for (const name of ['signature', 'token']) {
+      out.push({ path: `${stores}/${t.protectedId}/records/json`, query: `${name}=${h}`, anonymous: true });
+    }
+  }
+  for (const n of HOSTILE_NUMBERS) {
+    out.push(
+      { path: `${stores}/${t.playgroundId}/keys`, query: `limit=${n}` },
+      { path: `${stores}/${t.playgroundId}/records`, query: `limit=${n}` },
+      { path: stores, query: `limit=${n}&offset=${n}` },
+      { path: `${stores}/${t.playgroundId}/records/gz`, query: `expiresInSecs=${n}` },
+    );
+  }
+  return out;
+}
+
+/** Known parameters, each with a hostile escape or a number no double holds. */
+export function hostileQuery(t: FuzzTargets, names = QUERY_NAMES): fc.Arbitrary<string> {
+  const value = fc.oneof(
+    { weight: 3, arbitrary: hostileSegment(fc.constantFrom('a', 'k', 'json', t.playgroundName)) },
+    { weight: 1, arbitrary: fc.constantFrom(...HOSTILE_NUMBERS) },
+  );
+  return fc
+    .array(fc.tuple(fc.constantFrom(...names), value), { minLength: 1, maxLength: 3 })
+    .map((pairs) => pairs.map(([n, v]) => `${n}=${v}`).join('&'));
+}
+
 /** A query string: known parameters with garbage values, repeated names, junk pairs. */
 export function query(t: FuzzTargets): fc.Arbitrary<string> {
   const value = fc.oneof(
@@ -322,6 +439,13 @@ export function query(t: FuzzTargets): fc.Arbitrary<string> {
     { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }).map(urlSafe) },
     { weight: 2, arbitrary: t.signatures.length > 0 ? fc.constantFrom(...t.signatures) : fc.constant('sig') },
     { weight: 2, arbitrary: token(t).map(urlSafe) },
+    {
+      weight: 3,
+      arbitrary: fc.oneof(
+        hostileSegment(fc.constantFrom('a', 'k', 'json', '1', t.playgroundName)),
+        fc.constantFrom(...HOSTILE_NUMBERS),
+      ),
+    },
   );
   const name = fc.oneof(
     { weight: 8, arbitrary: fc.constantFrom(...QUERY_NAMES) },

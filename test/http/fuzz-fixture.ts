@@ -1,14 +1,13 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { recordSignature } from '../../src/domain/signing.js';
 import type { TestContext } from '../helpers/context.js';
 import { pseudoRandomBytes, recordUrl } from '../helpers/records.js';
-import type { FuzzRoute, FuzzTargets } from './fuzz-arbitraries.js';
-import type { FuzzRequest } from './fuzz-requests.js';
+import type { FuzzTargets } from './fuzz-arbitraries.js';
+import { pickFields, type StoreFields, sameJson } from './fuzz-judge.js';
 
 /**
- * The fuzz tests' world: stores seeded before the run, the rules that keep the fuzz from making
- * legitimate changes to them, the judgement of every answer, and the check that nothing was lost.
+ * The fuzz tests' world: stores seeded before the run and the check that nothing was lost (the
+ * judgement of every answer is in fuzz-judge.ts).
  */
 
 /** Asks for records as stored (no decoding on the way out). */
@@ -33,6 +32,8 @@ export interface FuzzFixture {
   bobBefore: StoreCopy;
   /** What the playground store holds before the run (the start of the judge's model). */
   playground: Map<string, RecordCopy>;
+  /** The playground store's fields that an update may change, before the run. */
+  playgroundFields: StoreFields;
 }
 
 const TEXT = Buffer.from('Some text that is stored compressed. '.repeat(40));
@@ -134,7 +135,8 @@ export async function seedFuzzStores(ctx: TestContext): Promise<FuzzFixture> {
     new URL(keysUrl).searchParams.get('signature')!,
   ];
   const playground = new Map<string, RecordCopy>();
-  for (const [key, rec] of (await copyStore(ctx, play.id, ctx.alice)).records) playground.set(key, rec);
+  const playCopy = await copyStore(ctx, play.id, ctx.alice);
+  for (const [key, rec] of playCopy.records) playground.set(key, rec);
   return {
     targets: {
       alice: ctx.alice,
@@ -151,152 +153,8 @@ export async function seedFuzzStores(ctx: TestContext): Promise<FuzzFixture> {
     protectedBefore,
     bobBefore: await copyStore(ctx, bobs.id, ctx.bob),
     playground,
+    playgroundFields: pickFields(playCopy.fields),
   };
-}
-
-type Target = 'P' | 'B' | 'W' | 'named' | 'other' | 'none';
-const WRITES = new Set(['PUT', 'POST', 'DELETE', 'PATCH']);
-
-/** Which seeded store a route names (as the router would decode it). */
-function targetOf(t: FuzzTargets, r: FuzzRoute): Target {
-  if (r.kind === 'collection') return 'none';
-  if (r.ref === undefined) return 'other';
-  let ref: string;
-  try {
-    ref = decodeURIComponent(r.ref);
-  } catch {
-    return 'other';
-  }
-  if (ref === t.protectedId || ref === `alice~${t.protectedName}`) return 'P';
-  if (ref === t.bobStoreId || ref === `bob~${t.bobStoreName}`) return 'B';
-  if (ref === t.playgroundId) return 'W';
-  // `~name` means a store of the caller: which one depends on the token.
-  return ref.includes('~') ? 'named' : 'other';
-}
-
-/** A token that is almost `token` and therefore invalid. */
-const nearMiss = (token: string) => `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`;
-
-/** The encoding a record is stored with, given the Content-Encoding its upload declared (when accepted). */
-export function storedEncoding(value: string | undefined): string | null {
-  const v = (value ?? '').trim().toLowerCase();
-  if (v === '' || v === 'identity') return null;
-  return v === 'x-gzip' ? 'gzip' : v;
-}
-
-export interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders | Record<string, unknown>;
-  body: Buffer;
-}
-
-/** A short, readable account of a request, for failure messages. */
-export function describe(req: FuzzRequest): string {
-  const url = req.query ? `${req.route.path}?${req.query}` : req.route.path;
-  const body =
-    req.body.length === 0 ? '' : ` body(${req.body.length} B)=${JSON.stringify(req.body.subarray(0, 60).toString('latin1'))}`;
-  return `${req.method} ${url.slice(0, 300)} ${JSON.stringify(req.headers).slice(0, 400)}${body}`;
-}
-
-/**
- * Keeps the fuzz from making legitimate changes to the seeded stores, judges every answer, and
- * models what the playground store must hold after the run.
- */
-export class FuzzJudge {
-  requests = 0;
-  readonly model: Map<string, RecordCopy>;
-  readonly #t: FuzzTargets;
-  readonly #violations = new Map<string, { count: number; sample: string }>();
-
-  constructor(targets: FuzzTargets, playground: Map<string, RecordCopy>) {
-    this.#t = targets;
-    this.model = new Map(playground);
-  }
-
-  /**
-   * A write may carry the owner's token only towards the playground by its literal id (and not to
-   * delete it); elsewhere the owner's token is replaced by an invalid near-miss.
-   */
-  prepare(req: FuzzRequest): FuzzRequest {
-    if (!WRITES.has(req.method)) return req;
-    const target = targetOf(this.#t, req.route);
-    const banned: string[] = [];
-    if (target === 'P') banned.push(this.#t.alice);
-    else if (target === 'B') banned.push(this.#t.bob);
-    else if (target === 'W') {
-      if (req.route.kind === 'store' && req.method === 'DELETE') banned.push(this.#t.alice);
-    } else if (target !== 'none') banned.push(this.#t.alice, this.#t.bob);
-    if (banned.length === 0) return req;
-    const scrub = (s: string) => banned.reduce((acc, tok) => acc.split(tok).join(nearMiss(tok)), s);
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) headers[k] = scrub(v);
-    return { ...req, query: scrub(req.query), headers, body: req.body };
-  }
-
-  judge(req: FuzzRequest, res: Answer): void {
-    this.requests++;
-    const kind = `${req.method} ${req.route.kind}`;
-    if (res.status >= 500) this.#add(`${res.status} answer (${kind})`, req, res);
-    if (res.status >= 400 && req.method !== 'HEAD' && !isEnvelope(res)) {
-      this.#add(`${res.status} without the error envelope, ${String(res.headers['content-type'])} (${req.method})`, req, res);
-    }
-    if (req.method === 'HEAD' && res.body.length > 0) this.#add(`HEAD answered with a body (${kind})`, req, res);
-    const target = targetOf(this.#t, req.route);
-    const carriesAlice = req.query.includes(this.#t.alice) || Object.values(req.headers).some((v) => v.includes(this.#t.alice));
-    if (WRITES.has(req.method) && target !== 'none') {
-      if (res.status < 400 && !(target === 'W' && carriesAlice)) {
-        this.#add(`write accepted without the owner's token: ${res.status} (${kind} on ${target})`, req, res);
-      }
-      if (target === 'W' && carriesAlice && req.route.kind === 'record') this.#model(req, res);
-    }
-  }
-
-  #model(req: FuzzRequest, res: Answer): void {
-    if (res.status >= 300) return;
-    let key: string;
-    try {
-      key = decodeURIComponent(req.route.key ?? '');
-    } catch {
-      this.#add(`write acknowledged for a key that does not decode: ${res.status}`, req, res);
-      return;
-    }
-    if (req.method === 'DELETE') {
-      if (res.status !== 204) this.#add(`record DELETE answered ${res.status}`, req, res);
-      this.model.delete(key);
-      return;
-    }
-    if (res.status !== 201) this.#add(`record write answered ${res.status}`, req, res);
-    this.model.set(key, {
-      contentType: req.headers['content-type'] || 'application/octet-stream',
-      contentEncoding: storedEncoding(req.headers['content-encoding']),
-      bytes: req.body,
-    });
-  }
-
-  #add(what: string, req: FuzzRequest, res: Answer): void {
-    const seen = this.#violations.get(what);
-    if (seen) seen.count++;
-    else {
-      const answer = `${res.status} ${res.body.subarray(0, 160).toString('utf8')}`;
-      this.#violations.set(what, { count: 1, sample: `${describe(req)}\n      → ${answer}` });
-    }
-  }
-
-  /** One line per kind of violation, with how often it happened and one request that caused it. */
-  violations(): string[] {
-    return [...this.#violations].map(([what, v]) => `${what} ×${v.count}\n      e.g. ${v.sample}`);
-  }
-}
-
-/** Whether an answer is the Apify error envelope `{"error":{"type","message"}}`. */
-export function isEnvelope(res: Answer): boolean {
-  if (!/^application\/json/.test(String(res.headers['content-type'] ?? ''))) return false;
-  try {
-    const body = JSON.parse(res.body.toString('utf8')) as { error?: { type?: unknown; message?: unknown } };
-    return typeof body.error?.type === 'string' && typeof body.error.message === 'string';
-  } catch {
-    return false;
-  }
 }
 
 function compareRecords(where: string, expected: Map<string, RecordCopy>, actual: Map<string, RecordCopy>): string[] {
@@ -344,6 +202,7 @@ export async function integrityProblems(
   ctx: TestContext,
   fx: FuzzFixture,
   playground: Map<string, RecordCopy>,
+  playgroundFields?: StoreFields,
 ): Promise<string[]> {
   const t = fx.targets;
   const problems: string[] = [];
@@ -357,6 +216,8 @@ export async function integrityProblems(
     problems.push(`bob's store changed: ${JSON.stringify(bobs.fields)}, was ${JSON.stringify(fx.bobBefore.fields)}`);
   const play = await copyStore(ctx, t.playgroundId, t.alice);
   problems.push(...compareRecords('playground', playground, play.records));
+  if (playgroundFields && !sameJson(pickFields(play.fields), playgroundFields))
+    problems.push(`playground store: ${JSON.stringify(pickFields(play.fields))}, expected ${JSON.stringify(playgroundFields)}`);
   problems.push(...(await statsProblems(ctx, t.alice)), ...(await statsProblems(ctx, t.bob)));
   return problems;
 }

@@ -1,6 +1,20 @@
-import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, deflateSync, gzipSync, constants as zlibConstants } from 'node:zlib';
 import fc from 'fast-check';
-import { authorization, type FuzzRoute, type FuzzTargets, method, printable, query, route, token } from './fuzz-arbitraries.js';
+import {
+  authorization,
+  type FuzzRoute,
+  type FuzzTargets,
+  HOSTILE_NUMBERS,
+  hostileQuery,
+  hostileRoute,
+  method,
+  printable,
+  query,
+  route,
+  routeOf,
+  token,
+} from './fuzz-arbitraries.js';
+import { hostileStoreBody } from './fuzz-json.js';
 
 /** Generators of hostile headers and bodies, and of whole requests, for the fuzz tests. */
 
@@ -26,6 +40,8 @@ const ENCODINGS = [
   'zstd',
   '*',
   'chunked',
+  'gzip\u00ff',
+  '\u00c0\u0080',
 ];
 const ACCEPT = [
   'gzip',
@@ -68,6 +84,34 @@ const CONTENT_TYPES = [
   `text/${'x'.repeat(1100)}`,
 ];
 
+/**
+ * What a real socket carries in a header value beyond visible ASCII (Node refuses NUL and the other
+ * controls but HTAB): obs-text bytes, here as the latin1 characters Node makes of them (invalid
+ * UTF-8, an encoded surrogate), a tab inside, and percent-escapes nobody should decode.
+ */
+export const OBS_TEXT = [
+  '\u00ff',
+  '\u00c0\u0080',
+  '\u00c0\u00af',
+  '\u00ed\u00a0\u0080',
+  '\u00e2\u0082',
+  '\u0080',
+  'a\tb',
+  '%00',
+  '%ED%A0%80',
+];
+
+/** `base` with obs-text or an escape somewhere in it. */
+export function hostileHeader(base: fc.Arbitrary<string>): fc.Arbitrary<string> {
+  return fc
+    .tuple(base, fc.constantFrom(...OBS_TEXT), fc.nat())
+    .map(([b, junk, at]) => `${b.slice(0, at % (b.length + 1))}${junk}${b.slice(at % (b.length + 1))}`);
+}
+
+/** `usual`, or now and then the same with hostile bytes in it. */
+const orHostile = (usual: fc.Arbitrary<string>) =>
+  fc.oneof({ weight: 4, arbitrary: usual }, { weight: 1, arbitrary: hostileHeader(usual) });
+
 function extraHeaders(t: FuzzTargets): fc.Arbitrary<Record<string, string>> {
   const etag = t.etags.length > 0 ? fc.constantFrom(...t.etags) : fc.constant('"x"');
   const date = fc.oneof(
@@ -77,34 +121,39 @@ function extraHeaders(t: FuzzTargets): fc.Arbitrary<Record<string, string>> {
   const listOf = (items: string[]) => fc.array(fc.constantFrom(...items), { maxLength: 3 }).map((a) => a.join(', '));
   return fc.record(
     {
-      'content-type': fc.oneof(fc.constantFrom(...CONTENT_TYPES), printable(40)),
-      'accept-encoding': fc.oneof(listOf(ACCEPT), printable(20)),
-      'if-match': fc.oneof(etag, fc.constantFrom('*', '"x"', 'W/"x"', '""', '"'), printable(20)),
-      'if-none-match': fc.oneof(
-        etag,
-        etag.map((e) => `W/${e}`),
-        fc.constantFrom('*', '"x", *', '"'),
-        printable(20),
+      'content-type': orHostile(fc.oneof(fc.constantFrom(...CONTENT_TYPES), printable(40))),
+      'accept-encoding': orHostile(fc.oneof(listOf(ACCEPT), printable(20))),
+      'if-match': orHostile(fc.oneof(etag, fc.constantFrom('*', '"x"', 'W/"x"', '""', '"'), printable(20))),
+      'if-none-match': orHostile(
+        fc.oneof(
+          etag,
+          etag.map((e) => `W/${e}`),
+          fc.constantFrom('*', '"x", *', '"'),
+          printable(20),
+        ),
       ),
-      'if-modified-since': date,
+      'if-modified-since': orHostile(date),
       'if-unmodified-since': date,
-      'if-range': fc.oneof(etag, date),
-      range: fc.oneof(
-        fc.constantFrom(...RANGES),
-        fc.tuple(fc.nat(), fc.nat()).map(([a, b]) => `bytes=${a}-${b}`),
-        printable(20),
+      'if-range': orHostile(fc.oneof(etag, date)),
+      range: orHostile(
+        fc.oneof(
+          fc.constantFrom(...RANGES),
+          fc.tuple(fc.nat(), fc.nat()).map(([a, b]) => `bytes=${a}-${b}`),
+          fc.constantFrom(...HOSTILE_NUMBERS).map((n) => `bytes=${n}-`),
+          printable(20),
+        ),
       ),
       'content-md5': fc.oneof(printable(30), fc.constantFrom('1B2M2Y8AsgTpgAmY7PhCfg==', 'AAAA')),
       'x-content-sha256': fc.oneof(
         printable(70),
         fc.constant('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'),
       ),
-      origin: fc.constantFrom('https://a.example', 'null', ''),
+      origin: orHostile(fc.constantFrom('https://a.example', 'null', '')),
       'access-control-request-method': fc.constantFrom('PUT', 'GET', 'DELETE', 'FOO', ''),
       'access-control-request-headers': fc.constantFrom('authorization,content-type', 'x-evil', ''),
-      cookie: token(t).map((x) => `token=${x}`),
+      cookie: orHostile(token(t).map((x) => `token=${x}`)),
       'x-forwarded-for': fc.constantFrom('1.2.3.4', 'garbage', ''),
-      'x-anything': printable(30),
+      'x-anything': orHostile(printable(30)),
     },
     { requiredKeys: [] },
   );
@@ -158,7 +207,11 @@ const plainBody = fc.oneof(
       )
       .map((s) => Buffer.from(s)),
   },
+  { weight: 2, arbitrary: hostileStoreBody },
 );
+
+/** Quality 11 takes seconds for the deepest JSON bodies. */
+const BROTLI_FAST = { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 5 } };
 
 /** What `shape` makes of `plain`; `cut` (0..1) says where a truncated body ends. */
 export function shapeBody(plain: Buffer, shape: BodyShape, cut: number): Buffer {
@@ -171,11 +224,11 @@ export function shapeBody(plain: Buffer, shape: BodyShape, cut: number): Buffer 
     case 'deflate':
       return deflateSync(plain);
     case 'br':
-      return brotliCompressSync(plain);
+      return brotliCompressSync(plain, BROTLI_FAST);
     case 'truncated-gzip':
       return at(gzipSync(plain));
     case 'truncated-br':
-      return at(brotliCompressSync(plain));
+      return at(brotliCompressSync(plain, BROTLI_FAST));
     case 'gzip+junk':
       return Buffer.concat([gzipSync(plain), Buffer.from('junk after the end')]);
     case 'gzip-twice':
@@ -217,8 +270,7 @@ export const body = fc
     contentEncoding: claim === null ? SHAPE_ENCODING[shape] : claim,
   }));
 
-/** A whole request: method, target, query, headers and body, each hostile in its own way. */
-export function fuzzRequest(t: FuzzTargets): fc.Arbitrary<FuzzRequest> {
+function generic(t: FuzzTargets): fc.Arbitrary<FuzzRequest> {
   return fc
     .record({
       method,
@@ -234,4 +286,78 @@ export function fuzzRequest(t: FuzzTargets): fc.Arbitrary<FuzzRequest> {
       if (b.contentEncoding !== undefined) all['content-encoding'] = b.contentEncoding;
       return { method: m, route: r, query: q, headers: all, body: b.bytes };
     });
+}
+
+/** The parameters of a key list and of the records archive. */
+const LISTING_PARAMS = ['prefix', 'exclusiveStartKey', 'collection', 'signature', 'token', 'limit'];
+
+/**
+ * A read with a valid token where a hostile value reaches the lookup: in the store reference or
+ * the key, or in a key list's or archive's parameters.
+ */
+function hostileRead(t: FuzzTargets): fc.Arbitrary<FuzzRequest> {
+  const listing = fc
+    .tuple(fc.constantFrom(t.playgroundId, t.protectedId, `~${t.playgroundName}`), fc.constantFrom('/keys', '/keys', '/records'))
+    .map(([ref, below]) => routeOf(`/v2/key-value-stores/${ref}${below}`));
+  return fc
+    .record({
+      method: fc.constantFrom('GET', 'GET', 'HEAD'),
+      target: fc.oneof(
+        fc.tuple(hostileRoute(t), fc.oneof(query(t), hostileQuery(t))),
+        fc.tuple(listing, hostileQuery(t, LISTING_PARAMS)),
+      ),
+      token: fc.constantFrom(t.alice, t.bob),
+    })
+    .map(({ method: m, target: [r, q], token: tok }) => ({
+      method: m,
+      route: r,
+      query: q,
+      headers: { authorization: `Bearer ${tok}` },
+      body: Buffer.alloc(0),
+    }));
+}
+
+/** A store update of the playground (alice's) or a store creation (alice's or bob's) with a hostile JSON body. */
+function storeWrite(t: FuzzTargets): fc.Arbitrary<FuzzRequest> {
+  const base = '/v2/key-value-stores';
+  return fc
+    .record({
+      create: fc.boolean(),
+      token: fc.constantFrom(t.alice, t.bob),
+      query: fc.oneof(
+        { weight: 4, arbitrary: fc.constant('') },
+        { weight: 1, arbitrary: query(t) },
+        { weight: 1, arbitrary: fc.constantFrom(...HOSTILE_NUMBERS).map((n) => `name=${n}`) },
+      ),
+      body: hostileStoreBody,
+      shape: fc.constantFrom<BodyShape>('none', 'none', 'none', 'gzip', 'deflate'),
+    })
+    .map(({ create, token: tok, query: q, body: b, shape }) => {
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        authorization: `Bearer ${create ? tok : t.alice}`,
+      };
+      if (shape !== 'none') headers['content-encoding'] = shape;
+      return {
+        method: create ? 'POST' : 'PUT',
+        route: create
+          ? { kind: 'collection', path: base }
+          : { kind: 'store', path: `${base}/${t.playgroundId}`, ref: t.playgroundId },
+        query: q,
+        headers,
+        body: shapeBody(b, shape, 1),
+      };
+    });
+}
+
+/**
+ * A whole request: method, target, query, headers and body, each hostile in its own way; one in
+ * five aimed with a valid token, where a hostile value reaches the lookup or the storage.
+ */
+export function fuzzRequest(t: FuzzTargets): fc.Arbitrary<FuzzRequest> {
+  return fc.oneof(
+    { weight: 8, arbitrary: generic(t) },
+    { weight: 1, arbitrary: hostileRead(t) },
+    { weight: 2, arbitrary: storeWrite(t) },
+  );
 }

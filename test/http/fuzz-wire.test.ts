@@ -2,17 +2,11 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestContext, TEST_DRIVER, type TestContext } from '../helpers/context.js';
 import { exchange } from '../helpers/raw-socket.js';
-import { type FuzzTargets, printable, route } from './fuzz-arbitraries.js';
-import {
-  copyStore,
-  type FuzzFixture,
-  integrityProblems,
-  isEnvelope,
-  type RecordCopy,
-  seedFuzzStores,
-  storedEncoding,
-} from './fuzz-fixture.js';
-import { body as bodyArb } from './fuzz-requests.js';
+import { type FuzzTargets, hostileQuery, hostileTargets, printable, query, route } from './fuzz-arbitraries.js';
+import { copyStore, type FuzzFixture, integrityProblems, type RecordCopy, seedFuzzStores } from './fuzz-fixture.js';
+import { hostileStoreBody } from './fuzz-json.js';
+import { isEnvelope, storedEncoding } from './fuzz-judge.js';
+import { body as bodyArb, hostileHeader, OBS_TEXT } from './fuzz-requests.js';
 
 /**
  * Wire-level fuzzing over real connections: request lines, header lines and body framing that
@@ -44,6 +38,9 @@ interface WireRequest {
   contentEncoding: string | undefined;
   /** Sent instead as an authorized PUT of a fresh key to the playground store (alice's token). */
   playgroundWrite: boolean;
+  /** Sent instead as bob's creation of a store from `storeBody` (when not a playground write). */
+  storeCreate: boolean;
+  storeBody: Buffer;
 }
 
 const SPECIAL_LINES = [
@@ -76,12 +73,13 @@ const SPECIAL_LINES = [
 ];
 
 function wireRequest(t: FuzzTargets): fc.Arbitrary<WireRequest> {
+  // Valid tokens travel only in the Authorization header, where `encode` rules over them.
+  const noTokens = (q: string) => q.split(t.alice).join('x').split(t.bob).join('x');
+  const queryText = fc.oneof(printable(30), query(t).map(noTokens), hostileQuery(t));
   const target = fc.oneof(
     {
       weight: 6,
-      arbitrary: fc
-        .tuple(route(t), fc.option(printable(30), { nil: undefined }))
-        .map(([r, q]) => (q ? `${r.path}?${q}` : r.path)),
+      arbitrary: fc.tuple(route(t), fc.option(queryText, { nil: undefined })).map(([r, q]) => (q ? `${r.path}?${q}` : r.path)),
     },
     {
       weight: 1,
@@ -117,6 +115,15 @@ function wireRequest(t: FuzzTargets): fc.Arbitrary<WireRequest> {
         .tuple(fc.string({ unit: 'binary-ascii', maxLength: 10 }), fc.string({ unit: 'binary-ascii', maxLength: 30 }))
         .map(([n, v]) => `${n}: ${v}`),
     },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(
+          fc.constantFrom('Content-Type', 'Content-Encoding', 'If-Match', 'If-None-Match', 'Range', 'Origin', 'X-Any'),
+          hostileHeader(printable(20)),
+        )
+        .map(([n, v]) => `${n}: ${v}`),
+    },
   );
   return fc.record({
     method: fc.oneof(
@@ -141,36 +148,43 @@ function wireRequest(t: FuzzTargets): fc.Arbitrary<WireRequest> {
     body: bodyArb.map((b) => b.bytes),
     contentEncoding: bodyArb.map((b) => b.contentEncoding),
     playgroundWrite: fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+    storeCreate: fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+    storeBody: hostileStoreBody,
   });
 }
 
 /** The request's bytes. Valid tokens: bob's only on GET and HEAD, alice's only on playground writes. */
 function encode(req: WireRequest, t: FuzzTargets, key: string | undefined): Buffer {
   const { eol } = req;
-  const method = key ? 'PUT' : req.method;
-  const target = key ? `/v2/key-value-stores/${t.playgroundId}/records/${key}` : req.target;
-  const head = [`${method} ${target} ${key ? 'HTTP/1.1' : req.version}`];
-  if (req.host || key) head.push('Host: 127.0.0.1');
+  const create = !key && req.storeCreate;
+  const fixed = key !== undefined || create;
+  const method = key ? 'PUT' : create ? 'POST' : req.method;
+  const target = key ? `/v2/key-value-stores/${t.playgroundId}/records/${key}` : create ? '/v2/key-value-stores' : req.target;
+  const head = [`${method} ${target} ${fixed ? 'HTTP/1.1' : req.version}`];
+  if (req.host || fixed) head.push('Host: 127.0.0.1');
   let auth = req.auth;
   if (key) auth = `Bearer ${t.alice}`;
+  else if (create) auth = `Bearer ${t.bob}`;
   else if (auth?.includes(t.bob) && method !== 'GET' && method !== 'HEAD') auth = 'Bearer nobody';
   if (auth !== undefined) head.push(`Authorization: ${auth}`);
-  if (req.contentEncoding !== undefined) head.push(`Content-Encoding: ${req.contentEncoding}`);
-  head.push(...(key ? [] : req.lines));
-  const framing: Framing = key && req.framing !== 'chunked' ? 'length' : req.framing;
-  let payload: Buffer = req.body;
-  if (framing === 'length') head.push(`Content-Length: ${req.body.length}`);
-  if (framing === 'short-length') head.push(`Content-Length: ${req.body.length + 7}`);
-  if (framing === 'length-and-chunked') head.push(`Content-Length: ${req.body.length}`, 'Transfer-Encoding: chunked');
+  if (req.contentEncoding !== undefined && !create) head.push(`Content-Encoding: ${req.contentEncoding}`);
+  head.push(...(fixed ? [] : req.lines));
+  if (create) head.push('Content-Type: application/json');
+  const framing: Framing = fixed && req.framing !== 'chunked' ? 'length' : req.framing;
+  const body = create ? req.storeBody : req.body;
+  let payload: Buffer = body;
+  if (framing === 'length') head.push(`Content-Length: ${body.length}`);
+  if (framing === 'short-length') head.push(`Content-Length: ${body.length + 7}`);
+  if (framing === 'length-and-chunked') head.push(`Content-Length: ${body.length}`, 'Transfer-Encoding: chunked');
   if (framing === 'chunked' || framing === 'length-and-chunked') {
     head.push('Transfer-Encoding: chunked');
-    const half = Math.floor(req.body.length / 2);
+    const half = Math.floor(body.length / 2);
     const chunk = (b: Buffer) => (b.length ? [Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')] : []);
-    payload = Buffer.concat([...chunk(req.body.subarray(0, half)), ...chunk(req.body.subarray(half)), Buffer.from('0\r\n\r\n')]);
+    payload = Buffer.concat([...chunk(body.subarray(0, half)), ...chunk(body.subarray(half)), Buffer.from('0\r\n\r\n')]);
   }
   if (framing === 'bad-chunks') {
     head.push('Transfer-Encoding: chunked');
-    payload = Buffer.concat([Buffer.from('zz\r\n'), req.body, Buffer.from('\r\n0\r\n\r\n')]);
+    payload = Buffer.concat([Buffer.from('zz\r\n'), body, Buffer.from('\r\n0\r\n\r\n')]);
   }
   return Buffer.concat([Buffer.from(head.join(eol) + eol + eol, 'latin1'), payload]);
 }
@@ -196,6 +210,42 @@ beforeAll(async () => {
 });
 afterAll(() => ctx.close());
 
+/** What a real connection answers to `bytes`, judged: no 5xx, no silent close, every refusal the envelope. */
+async function judgeWire(bytes: Buffer, head = false): Promise<void> {
+  const ex = await exchange(port, [bytes], { timeoutMs: WAIT_MS, head });
+  const res = ex.response;
+  if (!res) {
+    violation(ex.closed ? 'closed without an answer' : 'no answer', bytes, ex.closed ? '(closed)' : '(timed out)');
+    return;
+  }
+  const got = `${res.status} ${res.body.subarray(0, 160).toString('utf8')}`;
+  if (res.status >= 500) violation(`answered ${res.status}`, bytes, got);
+  if (res.status >= 400 && !head && !isEnvelope({ status: res.status, headers: res.headers, body: res.body })) {
+    violation(`${res.status} without the error envelope (${res.headers['content-type'] ?? 'no content-type'})`, bytes, got);
+  }
+}
+
+it('every fixed hostile URL and header value, sent as raw bytes: no 5xx, every refusal is the error envelope', async () => {
+  const t = fx.targets;
+  const requests = hostileTargets(t).map(({ path, query, anonymous }) => {
+    const auth = anonymous ? '' : `Authorization: Bearer ${t.bob}\r\n`;
+    return Buffer.from(`GET ${query ? `${path}?${query}` : path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}\r\n`, 'latin1');
+  });
+  for (const junk of OBS_TEXT) {
+    for (const header of ['Content-Type', 'If-None-Match', 'If-Match', 'Range', 'Accept-Encoding', 'Origin', 'Cookie']) {
+      const line = `${header}: a${junk}b`;
+      const record = `/v2/key-value-stores/${t.bobStoreId}/records/bob-record`;
+      requests.push(
+        Buffer.from(`GET ${record} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${t.bob}\r\n${line}\r\n\r\n`, 'latin1'),
+      );
+    }
+  }
+  for (let i = 0; i < requests.length; i += PARALLEL) await Promise.all(requests.slice(i, i + PARALLEL).map((b) => judgeWire(b)));
+  const report = [...violations].map(([what, v]) => `${what} ×${v.count}\n      e.g. ${v.sample}`);
+  violations.clear();
+  expect(report).toEqual([]);
+});
+
 it(
   'malformed requests on real connections: no 5xx, every refusal is the error envelope',
   async () => {
@@ -205,7 +255,7 @@ it(
     const run = async (req: WireRequest) => {
       const key = req.playgroundWrite ? `wire-${nextKey++}` : undefined;
       const bytes = encode(req, t, key);
-      const head = !key && req.method === 'HEAD';
+      const head = !key && !req.storeCreate && req.method === 'HEAD';
       const ex = await exchange(port, [bytes], { timeoutMs: WAIT_MS, head });
       const res = ex.response;
       if (!res) {
