@@ -20,6 +20,8 @@ export interface ServeConfig {
   corsOrigins: '*' | string[] | false;
   /** Unnamed stores not modified for this many days are deleted; 0 keeps them forever. */
   unnamedRetentionDays: number;
+  /** How long a stopping server lets open connections finish before cutting them; 0 cuts at once. */
+  shutdownTimeoutMs: number;
 }
 
 /** A configuration value that cannot be used; the message is the one line the operator sees. */
@@ -39,6 +41,7 @@ export const DEFAULTS = {
   corsOrigins: '*',
   unnamedRetentionDays: 7,
   durability: 'normal',
+  shutdownTimeout: 10,
 } as const;
 
 /** Raw values by option name, as strings from flags or the environment. */
@@ -61,6 +64,7 @@ export const ENV_NAMES = {
   corsOrigins: 'OPENKVS_CORS_ORIGINS',
   unnamedRetentionDays: 'OPENKVS_UNNAMED_RETENTION_DAYS',
   durability: 'OPENKVS_DURABILITY',
+  shutdownTimeout: 'OPENKVS_SHUTDOWN_TIMEOUT',
 } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -86,6 +90,14 @@ function parseInteger(name: string, value: string, min: number, max: number): nu
   const n = Number(value.trim());
   if (n < min || n > max) throw new ConfigError(`--${name}: ${n} is outside ${min}..${max}`);
   return n;
+}
+
+/** Seconds, whole or with up to three decimals (milliseconds), as milliseconds. */
+function parseSeconds(name: string, value: string, max: number): number {
+  if (!/^\d+(\.\d{1,3})?$/.test(value.trim())) throw new ConfigError(`--${name}: "${value}" is not a number of seconds`);
+  const seconds = Number(value.trim());
+  if (seconds > max) throw new ConfigError(`--${name}: ${seconds} is outside 0..${max} seconds`);
+  return Math.round(seconds * 1000);
 }
 
 /** `*`, `none`, or a comma-separated list of origins such as `https://app.example.com`. */
@@ -187,6 +199,7 @@ export function resolveServeConfig(flags: RawConfig, env: NodeJS.ProcessEnv = pr
       0,
       36_500,
     ),
+    shutdownTimeoutMs: parseSeconds('shutdown-timeout', pick('shutdownTimeout') ?? String(DEFAULTS.shutdownTimeout), 86_400),
   };
 }
 

@@ -112,6 +112,10 @@ export function addServeOptions(cmd: Command): Command {
       `delete unnamed stores not modified for this many days, 0 to keep them (env ${ENV_NAMES.unnamedRetentionDays}, default ${DEFAULTS.unnamedRetentionDays})`,
     )
     .option(
+      '--shutdown-timeout <seconds>',
+      `on SIGTERM, how long requests in flight may finish before their connections are cut, 0 at once (env ${ENV_NAMES.shutdownTimeout}, default ${DEFAULTS.shutdownTimeout})`,
+    )
+    .option(
       '--log-level <level>',
       `fatal, error, warn, info, debug, trace or silent (env ${ENV_NAMES.logLevel}, default ${DEFAULTS.logLevel})`,
     )

@@ -6,9 +6,6 @@ import { createApp } from '../http/app.js';
 import { logDestination, loggerOptions } from '../http/request-log.js';
 import { openStorage } from '../storage/open.js';
 
-/** How long a stopping server lets requests in flight finish before closing their connections. */
-const SHUTDOWN_GRACE_MS = 30_000;
-
 export interface RunningServer {
   url: string;
   close(): Promise<void>;
@@ -44,6 +41,7 @@ export async function startServer(config: ServeConfig, print: (line: string) => 
     maxRecordBytes: config.maxRecordBytes,
     rateLimits: config.rateLimits,
     corsOrigins: config.corsOrigins,
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
     logger: loggerOptions(config.logLevel, logs),
   });
   try {
@@ -75,16 +73,8 @@ export async function startServer(config: ServeConfig, print: (line: string) => 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      // Connections that finish a response after close() began become idle later: close them as
-      // they do, and cut whatever still runs after the grace period.
-      const idle = setInterval(() => app.server.closeIdleConnections(), 100);
-      const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-      try {
-        await Promise.all([app.close(), retention.stop()]);
-      } finally {
-        clearInterval(idle);
-        clearTimeout(force);
-      }
+      // Stops listening, drains the open connections and cuts them at the deadline (http/drain.ts).
+      await Promise.all([app.close(), retention.stop()]);
       await kvs.close();
       await driver.close();
       try {

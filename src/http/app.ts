@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController
 import type { Kvs } from '../domain/index.js';
 import { ServiceUnavailableError } from '../errors.js';
 import { holdContentType } from './content-type.js';
+import { createDrain } from './drain.js';
 import { clientErrorHandler, installErrorHandlers, sendError } from './errors.js';
 import { installRateLimits, type RateLimits } from './limits.js';
 import { createMetrics } from './metrics.js';
@@ -31,6 +32,8 @@ export interface AppOptions {
    * traffic either way (default 2 min).
    */
   timeouts?: { requestMs?: number; headersMs?: number; idleMs?: number };
+  /** How long a closing app lets its open connections finish before cutting them (default 10 s). */
+  shutdownTimeoutMs?: number;
 }
 
 /** Headers browser clients send to the API, and the ones they may read. */
@@ -75,6 +78,7 @@ const HEALTH_SCHEMA = {
       required: ['status'],
       properties: { status: { type: 'string', enum: ['ok'] } },
     },
+    503: { description: '`service-unavailable`: the server is shutting down (with `Connection: close`).', $ref: 'Error#' },
   },
 };
 
@@ -130,13 +134,14 @@ const lazyCompilers = {
 
 /** The Fastify application with every route; not listening yet. */
 export function createApp(options: AppOptions): FastifyInstance {
+  const drain = createDrain();
   const app = Fastify({
     logger: options.logger ?? false,
     // One line per request, written by installRequestLog, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestId,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 },
-    // Requests that arrive while closing get our own 503 envelope (see the onRequest hook).
+    // Requests that reach a closing server on an open connection are answered as usual (drain.ts).
     return503OnClosing: false,
     clientErrorHandler,
     requestTimeout: options.timeouts?.requestMs ?? 600_000,
@@ -149,6 +154,7 @@ export function createApp(options: AppOptions): FastifyInstance {
       connectionsCheckingInterval: Math.min(1000, Math.floor((options.timeouts?.headersMs ?? 30_000) / 4)),
       // A request without Host is answered like any other (an empty 400 otherwise).
       requireHostHeader: false,
+      ServerResponse: drain.Response,
     },
     schemaController: { compilersFactory: lazyCompilers as never },
     frameworkErrors: (err, req, reply) => {
@@ -158,20 +164,14 @@ export function createApp(options: AppOptions): FastifyInstance {
   // Bodies are read by the handlers themselves, as raw bytes (records) or decoded JSON (stores).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
-  let closing = false;
+  // Before Fastify stops the listener: from then on every answer closes its connection.
   app.addHook('preClose', (done) => {
-    closing = true;
+    drain.start(app.server, options.shutdownTimeoutMs ?? 10_000);
     done();
   });
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
     holdContentType(req.raw);
-    if (closing) {
-      // A stopping server finishes what it has, and takes nothing new; clients retry 503s.
-      reply.header('connection', 'close');
-      done(new ServiceUnavailableError('The server is shutting down. Try again.'));
-      return;
-    }
     done();
   });
 
@@ -214,9 +214,11 @@ export function createApp(options: AppOptions): FastifyInstance {
   app.register(async (api) => {
     // A fixed body, not serialized: the first /health after a start (what supervisors and load
     // balancers wait for) would otherwise wait for the response serializer to be built.
-    api.get('/health', { schema: HEALTH_SCHEMA }, async (_req, reply) =>
-      reply.type('application/json; charset=utf-8').send(HEALTH_BODY),
-    );
+    api.get('/health', { schema: HEALTH_SCHEMA }, async (_req, reply) => {
+      // What takes a draining node out of a load balancer that checks on a kept-alive connection.
+      if (drain.active) throw new ServiceUnavailableError('The server is shutting down.');
+      return reply.type('application/json; charset=utf-8').send(HEALTH_BODY);
+    });
     storeRoutes(api, options.kvs, options.publicUrl);
     keyRoutes(api, options.kvs);
     archiveRoutes(api, options.kvs);

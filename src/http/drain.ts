@@ -1,0 +1,63 @@
+import { type OutgoingHttpHeader, type OutgoingHttpHeaders, type Server, ServerResponse } from 'node:http';
+
+/**
+ * The drain of a stopping server. Once it starts, every answer whose headers are not yet written
+ * says `Connection: close` (node then closes its connection after it), and a connection left idle
+ * by an answer that finishes is closed then; at the deadline, whatever is still open is cut. Until
+ * the drain, it costs a flag check per answer.
+ */
+export interface Drain {
+  /** The response class to give `http.createServer` (its documented `ServerResponse` option). */
+  readonly Response: typeof ServerResponse;
+  /** Whether the drain has started. */
+  readonly active: boolean;
+  /** Starts the drain of `server`, before it stops listening; what is still open after `deadlineMs` is cut. */
+  start(server: Server, deadlineMs: number): void;
+}
+
+export function createDrain(): Drain {
+  let server: Server | undefined;
+  /** Answers ended during the drain and not yet flushed (or cut). */
+  let flushing = 0;
+  const settled = () => {
+    flushing--;
+    // Node's closeIdleConnections() also destroys a connection whose answer is ended but not yet
+    // flushed (it would be cut short): only once no answer is.
+    if (flushing === 0) server?.closeIdleConnections();
+  };
+
+  class DrainingResponse extends ServerResponse {
+    // Every answer passes here, hijacked ones too (node's implicit headers call writeHead).
+    override writeHead(
+      status: number,
+      message?: string | OutgoingHttpHeaders | OutgoingHttpHeader[],
+      headers?: OutgoingHttpHeaders | OutgoingHttpHeader[],
+    ): this {
+      if (server && !this.headersSent) this.setHeader('connection', 'close');
+      return super.writeHead(status, message as string, headers);
+    }
+
+    // An answer whose headers went out before the drain leaves its connection open once done.
+    override end(chunk?: unknown, encoding?: unknown, callback?: unknown): this {
+      if (server && !this.writableEnded) {
+        flushing++;
+        // 'close' follows 'finish' (after node detached the connection), or comes alone when cut.
+        this.once('close', settled);
+      }
+      return super.end(chunk, encoding as BufferEncoding, callback as () => void);
+    }
+  }
+
+  return {
+    // The generic request type of the base class is lost by extending it; the instances are the same.
+    Response: DrainingResponse as typeof ServerResponse,
+    get active() {
+      return server !== undefined;
+    },
+    start(s, deadlineMs) {
+      server = s;
+      const deadline = setTimeout(() => s.closeAllConnections(), deadlineMs);
+      s.once('close', () => clearTimeout(deadline));
+    },
+  };
+}
