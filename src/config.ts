@@ -94,7 +94,8 @@ function parseInteger(name: string, value: string, min: number, max: number): nu
 
 /** Seconds, whole or with up to three decimals (milliseconds), as milliseconds. */
 function parseSeconds(name: string, value: string, max: number): number {
-  if (!/^\d+(\.\d{1,3})?$/.test(value.trim())) throw new ConfigError(`--${name}: "${value}" is not a number of seconds`);
+  if (!/^\d+(\.\d{1,3})?$/.test(value.trim()))
+    throw new ConfigError(`--${name}: "${value}" is not a number of seconds (such as 10 or 2.5)`);
   const seconds = Number(value.trim());
   if (seconds > max) throw new ConfigError(`--${name}: ${seconds} is outside 0..${max} seconds`);
   return Math.round(seconds * 1000);

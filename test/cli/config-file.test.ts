@@ -115,6 +115,7 @@ describe('openkvs serve with a configuration file', () => {
     { name: 'an option of the wrong type', file: { port: [1] }, mentions: /"port"/ },
     { name: 'a bad value', file: { port: 'abc' }, mentions: /port/ },
     { name: 'a bad storage', file: { storage: 'foo:bar' }, mentions: /storage/ },
+    { name: 'a bad shutdown timeout', file: { shutdownTimeout: '10s' }, mentions: /shutdown-timeout/ },
   ];
 
   it.concurrent.for(refusals)('refuses to start with $name, in one line', async ({ file, args, mentions }, { expect }) => {
@@ -170,6 +171,7 @@ describe('openkvs config', () => {
       adminToken: 'very-secret-admin-token',
       port: 9001,
       host: '0.0.0.0',
+      shutdownTimeout: 2.5,
     });
     const env = { OPENKVS_PORT: '9002', OPENKVS_HOST: '' };
     const text = await runCli(['config', '--log-level', 'debug'], { cwd, env });
@@ -179,6 +181,7 @@ describe('openkvs config', () => {
     expect(text.stdout).toMatch(/^port +9002 +OPENKVS_PORT$/m);
     expect(text.stdout).toMatch(/^log-level +debug +--log-level$/m);
     expect(text.stdout).toMatch(/^max-record-bytes +104857600 +default$/m);
+    expect(text.stdout).toMatch(/^shutdown-timeout +2\.5 +file$/m);
 
     const json = await runCli(['config', '--json', '--log-level', 'debug'], { cwd, env });
     expect(json.code, json.stderr).toBe(0);
@@ -192,6 +195,12 @@ describe('openkvs config', () => {
     expect(config.options.storage).toMatchObject({ value: 'postgres://kvs:********@db.internal:5432/kvs', source: 'file' });
     expect(config.options.adminToken).toMatchObject({ value: '********', source: 'file' });
     expect(config.options.maxRecordBytes).toMatchObject({ value: '104857600', source: 'default' });
+    expect(config.options.shutdownTimeout).toMatchObject({
+      value: '2.5',
+      source: 'file',
+      flag: '--shutdown-timeout',
+      env: 'OPENKVS_SHUTDOWN_TIMEOUT',
+    });
   });
 
   it('says when there is no file, and refuses a bad value as serve would', async () => {
@@ -200,6 +209,7 @@ describe('openkvs config', () => {
     expect(plain.code, plain.stderr).toBe(0);
     expect(plain.stdout).toContain('configuration file: (none)');
     expect(plain.stdout).toMatch(/^storage +sqlite:\.\/data\/openkvs\.sqlite +default$/m);
+    expect(plain.stdout).toMatch(/^shutdown-timeout +10 +default$/m);
 
     const bad = await runCli(['config'], { cwd, env: { OPENKVS_PORT: 'abc' } });
     expect(bad.code).not.toBe(0);

@@ -188,6 +188,20 @@ describe('bad values stop the start with a one-line reason', () => {
     { name: 'OPENKVS_PUBLIC_URL=notaurl', args: [], env: { OPENKVS_PUBLIC_URL: 'notaurl' }, mentions: /public.url/i },
     { name: '--durability sometimes', args: ['--durability', 'sometimes'], mentions: /durability/i },
     { name: 'OPENKVS_DURABILITY=never', args: [], env: { OPENKVS_DURABILITY: 'never' }, mentions: /durability/i },
+    { name: '--shutdown-timeout soon', args: ['--shutdown-timeout', 'soon'], mentions: /shutdown-timeout/ },
+    { name: '--shutdown-timeout 0.0001', args: ['--shutdown-timeout', '0.0001'], mentions: /shutdown-timeout/ },
+    {
+      name: 'OPENKVS_SHUTDOWN_TIMEOUT=-1',
+      args: [],
+      env: { OPENKVS_SHUTDOWN_TIMEOUT: '-1' },
+      mentions: /shutdown-timeout/,
+    },
+    {
+      name: 'OPENKVS_SHUTDOWN_TIMEOUT=100000',
+      args: [],
+      env: { OPENKVS_SHUTDOWN_TIMEOUT: '100000' },
+      mentions: /shutdown-timeout/,
+    },
   ];
 
   it.concurrent.for(cases)('$name', async ({ args, env, mentions }, { expect }) => {

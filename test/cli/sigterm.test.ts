@@ -179,6 +179,52 @@ describe('SIGTERM', () => {
     expect(exit, server.output()).toMatchObject({ code: 0, signal: null });
   });
 
+  it('closes a kept-alive connection once an answer begun before SIGTERM is done, without waiting for the deadline', async () => {
+    const cwd = tempDir();
+    const port = await freePort();
+    const server = await startServe(['--shutdown-timeout', '60'], {
+      cwd,
+      port,
+      env: { OPENKVS_PORT: String(port), OPENKVS_ADMIN_TOKEN: TOKEN },
+    });
+    const storeId = await createStore(server, 'download');
+    // Far more than the connection's buffers hold, so that the download is under way at SIGTERM.
+    const body = randomBytes(16 * 1024 * 1024);
+    const stored = await http(`${server.origin}/v2/key-value-stores/${storeId}/records/big`, {
+      method: 'PUT',
+      token: TOKEN,
+      headers: { 'content-type': 'application/octet-stream' },
+      body,
+    });
+    expect(stored.status).toBe(201);
+
+    // A client that reads the headers, then nothing until the server drains.
+    const socket = connect({ port, host: '127.0.0.1' });
+    const chunks: Buffer[] = [];
+    const headersRead = new Promise<void>((resolve) => {
+      socket.once('data', () => {
+        socket.pause();
+        resolve();
+      });
+    });
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const ended = serverEnded(socket);
+    socket.write(`GET /v2/key-value-stores/${storeId}/records/big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`);
+    await headersRead;
+    const stopping = server.stop('SIGTERM');
+    await untilRefused(server);
+    socket.resume();
+    await ended;
+    const response = parseResponse(Buffer.concat(chunks), false, true);
+    expect(response?.status).toBe(200);
+    // Its headers went out before the drain: only closing the connection tells the client.
+    expect(response?.headers.connection).toBe('keep-alive');
+    expect(response?.body.equals(body)).toBe(true);
+    const exit = await stopping;
+    expect(exit, server.output()).toMatchObject({ code: 0, signal: null });
+    expect(exit.ms, 'an exit at the 60 s deadline').toBeLessThan(30_000);
+  });
+
   it('cuts what is still open after --shutdown-timeout, exits 0 then, and does not store the cut upload', async () => {
     const cwd = tempDir();
     const port = await freePort();

@@ -13,6 +13,8 @@ export interface SendOptions {
   body?: Buffer | AsyncIterable<Buffer>;
   /** Gives up (rejects with code `TIMEOUT`) when no whole answer came within this time (default 30 s). */
   timeoutMs?: number;
+  /** Called on a `100 Continue` (sent with `Expect: 100-continue`): the server has read the request's headers. */
+  onContinue?: () => void;
 }
 
 /** The code of a request that got no HTTP answer: `ECONNREFUSED`, `ECONNRESET`, `TIMEOUT`, … */
@@ -52,6 +54,7 @@ export class KeepAliveClient {
         reject(status === undefined ? err : Object.assign(err, { afterStatus: status }));
       };
       req.on('error', fail);
+      if (options.onContinue) req.once('continue', options.onContinue);
       req.on('response', (res) => {
         status = res.statusCode;
         const chunks: Buffer[] = [];
