@@ -39,7 +39,8 @@ export function createDrain(): Drain {
 
     // An answer whose headers went out before the drain leaves its connection open once done.
     override end(chunk?: unknown, encoding?: unknown, callback?: unknown): this {
-      if (server && !this.writableEnded) {
+      // A destroyed answer has had (or is about to have) its 'close' without being counted.
+      if (server && !this.writableEnded && !this.destroyed) {
         flushing++;
         // 'close' follows 'finish' (after node detached the connection), or comes alone when cut.
         this.once('close', settled);
