@@ -29,7 +29,8 @@ export async function startServer(config: ServeConfig, print: (line: string) => 
   const driver = await openStorage(config.storage);
   let publicUrl = config.publicUrl ?? '';
   const kvs = createKvs({ driver, publicUrl: () => publicUrl, accountAccess: config.accountAccess });
-  // Value files a crash left behind (an index lists the referenced ones: quick on large databases).
+  // Value files crashed processes left behind (an index lists the referenced ones: quick on large
+  // databases); never those of other live processes on the file (see the SQLite driver's sweep.ts).
   if (driver.sweepOrphans) await driver.sweepOrphans();
   // A given admin token works from the first request on; a generated one is made once listening.
   if (config.adminToken !== undefined) await kvs.users.bootstrapAdmin(config.adminToken);

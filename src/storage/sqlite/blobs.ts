@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { PositionalValue } from '../driver.js';
@@ -95,18 +95,21 @@ async function writeAll(handle: FileHandle, buffers: Buffer[]): Promise<void> {
 }
 
 /**
- * Large record values as files under one directory: `tmp/` while uploading, then `xx/<name>` once
- * fsynced and renamed. The row that names a file is committed after the rename, so a crash leaves
- * at most an orphan file, which `sweep` removes.
+ * Large record values as files under one directory: `tmp/<process id>/` while uploading (each
+ * process stages in its own folder, see processes.ts), then `xx/<name>` once fsynced and renamed.
+ * The row that names a file is committed after the rename, so a crash leaves at most an orphan
+ * file, which `sweepValueFiles` (sweep.ts) removes once that cannot be a live process's.
  */
 export class BlobFiles {
   readonly #dir: string;
   /** fsync directories after a rename, so that the file's name is on disk before the row naming it. */
   readonly #syncDirs: boolean;
+  #staging: string;
   #ready: Promise<void> | undefined;
 
-  constructor(dir: string, syncDirs = false) {
+  constructor(dir: string, staging: string, syncDirs = false) {
     this.#dir = dir;
+    this.#staging = staging;
     this.#syncDirs = syncDirs;
   }
 
@@ -114,8 +117,19 @@ export class BlobFiles {
     return this.#dir;
   }
 
+  /** This process's staging folder, `tmp/<process id>`. */
+  get stagingDir(): string {
+    return join(this.#dir, 'tmp', this.#staging);
+  }
+
+  /** Stages new uploads under another process id (the old folder is left to the sweep). */
+  useStaging(staging: string): void {
+    this.#staging = staging;
+    this.#ready = undefined;
+  }
+
   #ensure(): Promise<void> {
-    this.#ready ??= mkdir(join(this.#dir, 'tmp'), { recursive: true }).then(() => undefined);
+    this.#ready ??= mkdir(this.stagingDir, { recursive: true }).then(() => undefined);
     return this.#ready;
   }
 
@@ -154,7 +168,7 @@ export class BlobFiles {
 
   async #openTmp(): Promise<{ path: string; writer: FileWriter }> {
     await this.#ensure();
-    const path = join(this.#dir, 'tmp', randomBytes(12).toString('hex'));
+    const path = join(this.stagingDir, randomBytes(12).toString('hex'));
     return { path, writer: new FileWriter(await open(path, 'wx')) };
   }
 
@@ -196,31 +210,9 @@ export class BlobFiles {
     await unlink(relative ? join(this.#dir, pathOrRel) : pathOrRel).catch(() => undefined);
   }
 
-  /**
-   * Deletes temporary files and published files that `isReferenced` does not claim, among those last
-   * written before `olderThan` (so that uploads running meanwhile are left alone).
-   */
-  async sweep(isReferenced: (rel: string) => boolean, olderThan: number): Promise<number> {
-    let removed = 0;
-    let shards: string[];
-    try {
-      shards = await readdir(this.#dir);
-    } catch {
-      return 0;
-    }
-    for (const shard of shards) {
-      const files = await readdir(join(this.#dir, shard)).catch(() => [] as string[]);
-      for (const f of files) {
-        const rel = join(shard, f);
-        if (shard === 'tmp' || !isReferenced(rel)) {
-          const info = await stat(join(this.#dir, rel)).catch(() => undefined);
-          if (!info || info.mtimeMs >= olderThan) continue;
-          await unlink(join(this.#dir, rel)).catch(() => undefined);
-          removed++;
-        }
-      }
-    }
-    return removed;
+  /** Removes this process's staging folder, at a clean close (no upload runs any more). */
+  async removeStaging(): Promise<void> {
+    await rm(this.stagingDir, { recursive: true, force: true });
   }
 
   async destroy(): Promise<void> {

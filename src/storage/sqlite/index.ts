@@ -39,7 +39,9 @@ import {
 import { BlobFiles, type SqliteStaged } from './blobs.js';
 import { LookupCache } from './lookup-cache.js';
 import { migrate } from './migrations.js';
+import { HEARTBEAT_MS, ProcessRegistry } from './processes.js';
 import { createStatements } from './statements.js';
+import { sweepValueFiles } from './sweep.js';
 import { type LogSync, WalSync } from './wal-sync.js';
 
 type OldRecord = { size: number; blob_path: string | null; etag: string | null; value_id: number | null };
@@ -51,7 +53,16 @@ export interface SqliteDriverOptions {
   durability?: Durability;
   /** With durability `fsync`: what flushes the log after a group commit (tests stand in for it). */
   logSync?: LogSync;
+  /** The clock of heartbeats and of the sweep of value files (tests move it). */
+  now?: () => number;
+  /** How often value files left behind are swept (default 5 minutes); 0: only when asked. */
+  sweepIntervalMs?: number;
 }
+
+/** Busy timeout of every statement: a write waits this long for another process's write to end. */
+const BUSY_TIMEOUT_MS = 5_000;
+/** …and of the migrations at open, which may wait for another process migrating a large file. */
+const MIGRATION_BUSY_TIMEOUT_MS = 120_000;
 
 /** A record write waiting for the next group commit. */
 interface PendingWrite {
@@ -70,7 +81,6 @@ export class SqliteDriver implements StorageDriver {
   readonly #cache = new LookupCache();
   readonly #dataVersion: Database.Statement;
   #seenVersion = -1;
-  #versionChecked = false;
   /** Record writes that arrived since the last group commit. */
   #pending: PendingWrite[] = [];
   #flushing = false;
@@ -83,17 +93,22 @@ export class SqliteDriver implements StorageDriver {
   readonly #log: LogSync | undefined;
   readonly #syncNormal: Database.Statement | undefined;
   readonly #syncFull: Database.Statement | undefined;
+  readonly #now: () => number;
+  readonly #processes: ProcessRegistry;
+  readonly #timers: NodeJS.Timeout[] = [];
+  #sweeping: Promise<number> | undefined;
 
   constructor(options: SqliteDriverOptions) {
     this.#memory = options.path === ':memory:';
-    if (this.#memory) {
-      this.#db = new Database(':memory:');
-      this.#blobs = new BlobFiles(mkdtempSync(join(tmpdir(), 'openkvs-blobs-')));
-    } else {
-      const file = resolve(options.path);
+    this.#now = options.now ?? Date.now;
+    // The busy timeout first: switching a new file to WAL mode waits for another process doing so.
+    const timeout = MIGRATION_BUSY_TIMEOUT_MS;
+    let file = ':memory:';
+    if (this.#memory) this.#db = new Database(file, { timeout });
+    else {
+      file = resolve(options.path);
       mkdirSync(dirname(file), { recursive: true });
-      this.#db = new Database(file);
-      this.#blobs = new BlobFiles(`${file}-blobs`, options.durability === 'fsync');
+      this.#db = new Database(file, { timeout });
       if (options.durability === 'fsync') this.#log = options.logSync ?? new WalSync(file);
     }
     this.#db.pragma('journal_mode = WAL');
@@ -103,9 +118,13 @@ export class SqliteDriver implements StorageDriver {
     // that the event loop serves on while the disk works; every other commit fsyncs at FULL.
     this.#db.pragma(this.#log ? 'synchronous = FULL' : 'synchronous = NORMAL');
     this.#db.pragma('foreign_keys = ON');
-    this.#db.pragma('busy_timeout = 5000');
     this.#db.pragma('cache_size = -65536');
     migrate(this.#db);
+    this.#db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    this.#processes = new ProcessRegistry(this.#db, this.#now);
+    const blobDir = this.#memory ? mkdtempSync(join(tmpdir(), 'openkvs-blobs-')) : `${file}-blobs`;
+    this.#blobs = new BlobFiles(blobDir, this.#processes.id, options.durability === 'fsync');
+    if (!this.#memory) this.#startHousekeeping(options.sweepIntervalMs ?? 5 * 60_000);
     this.#q = createStatements(this.#db);
     this.#dataVersion = this.#db.prepare('PRAGMA data_version').pluck();
     if (this.#log) {
@@ -173,20 +192,61 @@ export class SqliteDriver implements StorageDriver {
     });
   }
 
+  /** Heartbeats (several processes may share the file) and the periodic sweep of value files. */
+  #startHousekeeping(sweepIntervalMs: number): void {
+    const beat = setInterval(() => {
+      try {
+        if (!this.#processes.beat()) this.#blobs.useStaging(this.#processes.id);
+      } catch {
+        // The file stayed locked past the busy timeout: the next beat comes long before death.
+      }
+    }, HEARTBEAT_MS);
+    this.#timers.push(beat);
+    if (sweepIntervalMs > 0) {
+      // Jittered, so that processes started together do not all sweep at once.
+      const every = sweepIntervalMs * (1 + Math.random() * 0.1);
+      this.#timers.push(setInterval(() => void this.sweepOrphans().catch(() => undefined), every));
+    }
+    for (const t of this.#timers) t.unref();
+  }
+
   async close(): Promise<void> {
+    if (!this.#db.open) return;
+    for (const t of this.#timers) clearInterval(t);
+    await this.#sweeping?.catch(() => undefined);
     if (!this.#db.open) return;
     if (this.#pending.length > 0) this.#flush();
     // The last group's fsync ends before the connection (the last one closes the log) goes.
     await this.#log?.close();
     if (!this.#db.open) return;
-    this.#db.close();
     if (this.#memory) await this.#blobs.destroy();
+    else await this.#blobs.removeStaging();
+    try {
+      this.#processes.leave();
+    } catch {
+      // Locked past the busy timeout: the row ages out like a crashed process's.
+    }
+    this.#db.close();
   }
 
-  /** Removes value files a crash left behind. Call once at start, before serving. */
-  async sweepOrphans(olderThan = Date.now()): Promise<number> {
-    const referenced = new Set((this.#q.allBlobPaths.all() as { blob_path: string }[]).map((r) => r.blob_path));
-    return this.#blobs.sweep((rel) => referenced.has(rel), olderThan);
+  /**
+   * Removes value files left behind by crashed processes and failed writes, never one a live
+   * process may still commit (sweep.ts has the rules). Run at start and every few minutes.
+   */
+  sweepOrphans(): Promise<number> {
+    this.#sweeping ??= (async () => {
+      const referenced = new Set(this.#q.allBlobPaths.all() as string[]);
+      return sweepValueFiles({
+        dir: this.#blobs.dir,
+        own: this.#processes.id,
+        live: () => this.#processes.live(),
+        isReferenced: (rel) => referenced.has(rel),
+        now: this.#now(),
+      });
+    })().finally(() => {
+      this.#sweeping = undefined;
+    });
+    return this.#sweeping;
   }
 
   async createUser(user: UserRow): Promise<boolean> {
@@ -208,12 +268,15 @@ export class SqliteDriver implements StorageDriver {
 
   async deleteUser(id: string): Promise<boolean> {
     this.#cache.clear();
-    const blobs = this.#q.userBlobPaths.all(id) as { blob_path: string }[];
-    const removed = this.#db.transaction(() => {
-      this.#q.deleteUserValues.run(id);
-      this.#q.deleteUserRecords.run(id);
-      return this.#q.deleteUser.run(id).changes === 1;
-    })();
+    // The file names are read in the transaction: another process may add a record until it begins.
+    const { removed, blobs } = this.#db
+      .transaction(() => {
+        const blobs = this.#q.userBlobPaths.all(id) as { blob_path: string }[];
+        this.#q.deleteUserValues.run(id);
+        this.#q.deleteUserRecords.run(id);
+        return { removed: this.#q.deleteUser.run(id).changes === 1, blobs };
+      })
+      .immediate();
     for (const b of blobs) await this.#blobs.remove(b.blob_path);
     return removed;
   }
@@ -300,12 +363,15 @@ export class SqliteDriver implements StorageDriver {
 
   async deleteStore(id: string): Promise<boolean> {
     this.#cache.clearStores();
-    const blobs = this.#q.storeBlobPaths.all(id) as { blob_path: string }[];
-    const removed = this.#db.transaction(() => {
-      this.#q.deleteStoreValues.run(id);
-      this.#q.deleteStoreRecords.run(id);
-      return this.#q.deleteStore.run(id).changes === 1;
-    })();
+    // The file names are read in the transaction: another process may add a record until it begins.
+    const { removed, blobs } = this.#db
+      .transaction(() => {
+        const blobs = this.#q.storeBlobPaths.all(id) as { blob_path: string }[];
+        this.#q.deleteStoreValues.run(id);
+        this.#q.deleteStoreRecords.run(id);
+        return { removed: this.#q.deleteStore.run(id).changes === 1, blobs };
+      })
+      .immediate();
     for (const b of blobs) await this.#blobs.remove(b.blob_path);
     return removed;
   }
@@ -340,24 +406,17 @@ export class SqliteDriver implements StorageDriver {
   }
 
   /**
-   * Empties the lookup cache when another connection has committed since it was last checked (a
-   * CLI revoke, an import). Checked once per event-loop turn: the requests of one turn arrived
-   * together, and a commit elsewhere during the turn is concurrent with all of them.
+   * Empties the lookup cache when another connection has committed since it was last checked
+   * (another openkvs process on the file, a CLI revoke, an import). Checked before every cached
+   * answer: a write acknowledged by another process shows in the very next request here.
    */
   #refreshCache(): void {
-    if (this.#versionChecked) return;
-    this.#versionChecked = true;
-    setImmediate(this.#nextTurn);
     const version = this.#dataVersion.get() as number;
     if (version !== this.#seenVersion) {
       this.#cache.clear();
       this.#seenVersion = version;
     }
   }
-
-  readonly #nextTurn = () => {
-    this.#versionChecked = false;
-  };
 
   async getRecord(storeId: string, key: string): Promise<StoredRecord | undefined> {
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -485,9 +544,11 @@ export class SqliteDriver implements StorageDriver {
 
   async applyStats(deltas: StatsDelta[]): Promise<void> {
     if (deltas.length === 0) return;
-    this.#db.transaction(() => {
-      for (const d of deltas) this.#q.storeStats.run(d.readCount, d.listCount, d.accessedAt, d.storeId);
-    })();
+    this.#db
+      .transaction(() => {
+        for (const d of deltas) this.#q.storeStats.run(d.readCount, d.listCount, d.accessedAt, d.storeId);
+      })
+      .immediate();
   }
 }
 

@@ -108,6 +108,13 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX records_blob_path ON records(blob_path) WHERE blob_path IS NOT NULL;
     `,
   },
+  {
+    // The processes that have this file open, each with a heartbeat: a value file another process
+    // is still uploading lives in that process's staging folder, removed only once the process is
+    // dead (see processes.ts). A table rather than `kill(pid, 0)`: it works across PID namespaces.
+    version: 6,
+    sql: 'CREATE TABLE processes (id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL);',
+  },
 ];
 
 /** Applies pending migrations inside one immediate transaction, so concurrent starters do not race. */

@@ -80,7 +80,7 @@ export function createStatements(db: Database.Database) {
     updateValue: p('UPDATE record_values SET data = ? WHERE id = ?'),
     deleteValue: p('DELETE FROM record_values WHERE id = ?'),
     deleteRecord: p('DELETE FROM records WHERE store_id = ? AND key = ?'),
-    allBlobPaths: p('SELECT blob_path FROM records WHERE blob_path IS NOT NULL'),
+    allBlobPaths: p('SELECT blob_path FROM records WHERE blob_path IS NOT NULL').pluck(),
     // Key pages read rows as arrays: a thousand objects built by better-sqlite3 cost half again as much.
     keysAfter: p('SELECT key, size FROM records WHERE store_id = ? AND key > ? ORDER BY key LIMIT ?').raw(true),
     keysAfterPrefix: p('SELECT key, size FROM records WHERE store_id = ? AND key > ? AND key < ? ORDER BY key LIMIT ?').raw(true),
