@@ -34,8 +34,8 @@ export interface RetentionSweeper {
 /**
  * Deletes unnamed stores that nobody modified for `days` days, in small batches. Safe with several
  * nodes on one storage: each batch lists a few expired ids and deletes them one by one; two nodes
- * picking the same store both succeed (deleting is idempotent). A store is looked at again just
- * before it goes, so one written to or named since the listing is kept.
+ * picking the same store both succeed (deleting is idempotent). The delete itself checks that the
+ * store is still unnamed and unmodified, so one written to or named since the listing is kept.
  */
 export function createRetentionSweeper(options: RetentionOptions): RetentionSweeper {
   const { driver, days } = options;
@@ -47,11 +47,6 @@ export function createRetentionSweeper(options: RetentionOptions): RetentionSwee
   let running: Promise<number> | undefined;
   let stopped = false;
 
-  async function expired(id: string, cutoff: number): Promise<boolean> {
-    const store = await driver.getStore(id);
-    return store !== undefined && store.name === null && store.modifiedAt < cutoff;
-  }
-
   async function sweepBatches(): Promise<number> {
     if (days <= 0) return 0;
     const cutoff = now() - days * DAY_MS;
@@ -59,8 +54,7 @@ export function createRetentionSweeper(options: RetentionOptions): RetentionSwee
     for (let batch = 0; batch < maxBatches && !stopped; batch++) {
       const ids = await driver.listExpiredUnnamedStores(cutoff, batchSize);
       for (const id of ids) {
-        if (!(await expired(id, cutoff))) continue;
-        if (await driver.deleteStore(id)) {
+        if (await driver.deleteStore(id, { unnamedBefore: cutoff })) {
           deleted++;
           options.onDeleted?.(id);
         }

@@ -202,7 +202,12 @@ export interface StorageDriver {
   getStoreByName(userId: string, name: string): Promise<StoreRow | undefined>;
   listStores(query: StoreListQuery): Promise<{ total: number; items: StoreRow[] }>;
   updateStore(id: string, patch: StorePatch): Promise<UpdateStoreResult>;
-  deleteStore(id: string): Promise<boolean>;
+  /**
+   * Deletes the store with its records. With `onlyIf`, only while it is unnamed and was last
+   * modified before `unnamedBefore`, checked in the delete's own transaction: the retention sweeper
+   * never deletes a store that a write or a rename reached after it was listed.
+   */
+  deleteStore(id: string, onlyIf?: { unnamedBefore: number }): Promise<boolean>;
 
   /**
    * The token (with its user), the store and the record a request names, in one statement or round

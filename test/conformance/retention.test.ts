@@ -88,6 +88,36 @@ for (const [name, factory] of DRIVERS) {
       expect(await driver.getStore(s.id)).toBeDefined();
     });
 
+    it('keeps a store written to or named after it was found expired, before its delete (another process)', async () => {
+      const written = await store(null, 10);
+      const named = await store(null, 10);
+      const untouched = await store(null, 10);
+      // Another process's writes land just before the sweeper's delete of the store they touch.
+      const racing = new Proxy(driver, {
+        get(target, prop) {
+          if (prop === 'deleteStore') {
+            return async (id: string, onlyIf?: { unnamedBefore: number }) => {
+              if (id === written.id) await putRecord(written.id, Buffer.from('just written'));
+              if (id === named.id) {
+                const patch = { name: `named-${newId().toLowerCase()}`, modifiedAt: named.modifiedAt };
+                expect((await target.updateStore(named.id, patch)).ok).toBe(true);
+              }
+              return target.deleteStore(id, onlyIf);
+            };
+          }
+          const value = Reflect.get(target, prop) as unknown;
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const deleted: string[] = [];
+      await createRetentionSweeper({ driver: racing, days: 7, batchSize: 1000, onDeleted: (id) => deleted.push(id) }).sweep();
+      expect(deleted).toContain(untouched.id);
+      expect(deleted).not.toContain(written.id);
+      expect(deleted).not.toContain(named.id);
+      expect((await driver.getRecord(written.id, 'k'))?.size).toBe('just written'.length);
+      expect(await driver.getStore(named.id)).toBeDefined();
+    });
+
     it('follows the clock it is given: a recent store goes once it is older than the retention', async () => {
       const s = await store(null, 1);
       const today = createRetentionSweeper({ driver, days: 7 });

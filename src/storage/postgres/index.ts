@@ -236,10 +236,14 @@ export class PostgresDriver implements StorageDriver {
     });
   }
 
-  deleteStore(id: string): Promise<boolean> {
+  deleteStore(id: string, onlyIf?: { unnamedBefore: number }): Promise<boolean> {
     return guardStorage(() =>
       this.#sql.begin(async (tx) => {
-        const deleted = await tx`DELETE FROM stores WHERE id = ${id} RETURNING id`;
+        // A record write locks the store row first: the condition is checked on what it committed.
+        const deleted = onlyIf
+          ? await tx`DELETE FROM stores WHERE id = ${id} AND name IS NULL AND modified_at < ${onlyIf.unnamedBefore} RETURNING id`
+          : await tx`DELETE FROM stores WHERE id = ${id} RETURNING id`;
+        if (onlyIf && deleted.length === 0) return false;
         await tx`INSERT INTO value_garbage (store_id, value_id, released_at)
                  SELECT store_id, value_id, ${Date.now()} FROM records WHERE store_id = ${id} AND value_id IS NOT NULL
                  ON CONFLICT DO NOTHING`;

@@ -361,11 +361,12 @@ export class SqliteDriver implements StorageDriver {
       .immediate();
   }
 
-  async deleteStore(id: string): Promise<boolean> {
+  async deleteStore(id: string, onlyIf?: { unnamedBefore: number }): Promise<boolean> {
     this.#cache.clearStores();
     // The file names are read in the transaction: another process may add a record until it begins.
     const { removed, blobs } = this.#db
       .transaction(() => {
+        if (onlyIf && this.#q.storeExpired.get(id, onlyIf.unnamedBefore) === undefined) return { removed: false, blobs: [] };
         const blobs = this.#q.storeBlobPaths.all(id) as { blob_path: string }[];
         this.#q.deleteStoreValues.run(id);
         this.#q.deleteStoreRecords.run(id);

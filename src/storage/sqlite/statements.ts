@@ -43,6 +43,7 @@ export function createStatements(db: Database.Database) {
     listStoresDesc: listStores('DESC'),
     updateStore: p('UPDATE stores SET name = ?, title = ?, general_access = ?, modified_at = ? WHERE id = ?'),
     deleteStore: p('DELETE FROM stores WHERE id = ?'),
+    storeExpired: p('SELECT 1 FROM stores WHERE id = ? AND name IS NULL AND modified_at < ?').pluck(),
     deleteStoreValues: p(
       'DELETE FROM record_values WHERE id IN (SELECT value_id FROM records WHERE store_id = ? AND value_id IS NOT NULL)',
     ),
