@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { AccountAccess } from './domain/access.js';
 import { CLOUD_RATE_LIMITS, type RateLimits } from './http/limits.js';
@@ -22,6 +23,8 @@ export interface ServeConfig {
   unnamedRetentionDays: number;
   /** How long a stopping server lets open connections finish before cutting them; 0 cuts at once. */
   shutdownTimeoutMs: number;
+  /** Processes serving the port: 1 is this process alone; more run under a primary (cli/cluster-primary.ts). */
+  workers: number;
 }
 
 /** A configuration value that cannot be used; the message is the one line the operator sees. */
@@ -42,6 +45,7 @@ export const DEFAULTS = {
   unnamedRetentionDays: 7,
   durability: 'normal',
   shutdownTimeout: 10,
+  workers: 1,
 } as const;
 
 /** Raw values by option name, as strings from flags or the environment. */
@@ -65,6 +69,7 @@ export const ENV_NAMES = {
   unnamedRetentionDays: 'OPENKVS_UNNAMED_RETENTION_DAYS',
   durability: 'OPENKVS_DURABILITY',
   shutdownTimeout: 'OPENKVS_SHUTDOWN_TIMEOUT',
+  workers: 'OPENKVS_WORKERS',
 } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -99,6 +104,19 @@ function parseSeconds(name: string, value: string, max: number): number {
   const seconds = Number(value.trim());
   if (seconds > max) throw new ConfigError(`--${name}: ${seconds} is outside 0..${max} seconds`);
   return Math.round(seconds * 1000);
+}
+
+/** Most workers accepted: far past any machine's cores, low enough that a typo does not fork thousands. */
+const MAX_WORKERS = 256;
+
+/** A number of worker processes, or `auto`: the CPUs this process may use. */
+function parseWorkers(value: string, storage: StorageSpec): number {
+  const workers = value.trim() === 'auto' ? availableParallelism() : parseInteger('workers', value, 1, MAX_WORKERS);
+  // Each worker would open a database of its own, invisible to the others.
+  if (workers > 1 && storage.kind === 'sqlite' && storage.path === ':memory:') {
+    throw new ConfigError('--workers: sqlite::memory: lives in one process; give a file (sqlite:<path>) or PostgreSQL');
+  }
+  return workers;
 }
 
 /** `*`, `none`, or a comma-separated list of origins such as `https://app.example.com`. */
@@ -170,6 +188,11 @@ export function resolveServeConfig(flags: RawConfig, env: NodeJS.ProcessEnv = pr
   const publicUrl = pick('publicUrl');
   const rateLimit = pick('rateLimit') ?? DEFAULTS.rateLimit;
   if (rateLimit !== 'on' && rateLimit !== 'off') throw new ConfigError('--rate-limit: must be on or off');
+  const storage = parseStorage(
+    pick('storage') ?? DEFAULTS.storage,
+    parseInteger('pg-pool-size', pick('pgPoolSize') ?? String(DEFAULTS.pgPoolSize), 1, 1000),
+    parseDurability(pick('durability') ?? DEFAULTS.durability),
+  );
   const rateLimits: RateLimits = {
     recordOpsPerSecond: parseInteger('rate-limit-records', pick('rateLimitRecords') ?? String(DEFAULTS.rateLimitRecords), 1, 1e9),
     otherPerSecond: parseInteger('rate-limit-other', pick('rateLimitOther') ?? String(DEFAULTS.rateLimitOther), 1, 1e9),
@@ -177,11 +200,7 @@ export function resolveServeConfig(flags: RawConfig, env: NodeJS.ProcessEnv = pr
   return {
     host: pick('host') ?? DEFAULTS.host,
     port: parseInteger('port', pick('port') ?? String(DEFAULTS.port), 0, 65535),
-    storage: parseStorage(
-      pick('storage') ?? DEFAULTS.storage,
-      parseInteger('pg-pool-size', pick('pgPoolSize') ?? String(DEFAULTS.pgPoolSize), 1, 1000),
-      parseDurability(pick('durability') ?? DEFAULTS.durability),
-    ),
+    storage,
     publicUrl: publicUrl === undefined ? undefined : parsePublicUrl(publicUrl),
     adminToken,
     maxRecordBytes: parseInteger(
@@ -201,6 +220,7 @@ export function resolveServeConfig(flags: RawConfig, env: NodeJS.ProcessEnv = pr
       36_500,
     ),
     shutdownTimeoutMs: parseSeconds('shutdown-timeout', pick('shutdownTimeout') ?? String(DEFAULTS.shutdownTimeout), 86_400),
+    workers: parseWorkers(pick('workers') ?? String(DEFAULTS.workers), storage),
   };
 }
 

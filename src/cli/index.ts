@@ -1,9 +1,11 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfigFile, type RawConfig, resolveServeConfig } from '../config.js';
 import { ApiError } from '../errors.js';
 import { StorageOpenError } from '../storage/open.js';
 import { CliError, createToken, createUser, deleteUser, listTokens, listUsers, revokeToken } from './admin.js';
+import { WORKER_CONFIG_ENV } from './cluster-messages.js';
 import { effectiveConfig, formatConfig } from './config-command.js';
 import { addServeOptions, cliContext, type Output, type StorageOptions, userOption, withStorage } from './options.js';
 import { startServer } from './serve.js';
@@ -43,8 +45,12 @@ const program = new Command('openkvs')
 addServeOptions(program.command('serve', { isDefault: true }).description('run the HTTP server')).action(
   async (opts: RawConfig & { config?: string }) => {
     try {
+      // A worker of `--workers N` runs with the configuration its primary resolved (cluster-primary.ts).
+      if (cluster.isWorker && process.env[WORKER_CONFIG_ENV]) return await (await import('./cluster-worker.js')).runWorker();
       const file = loadConfigFile(opts.config);
-      const server = await startServer(resolveServeConfig(opts, process.env, file?.values));
+      const config = resolveServeConfig(opts, process.env, file?.values);
+      if (config.workers > 1) return await (await import('./cluster-primary.js')).runPrimary(config, print);
+      const server = await startServer(config);
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;

@@ -116,6 +116,10 @@ export function addServeOptions(cmd: Command): Command {
       `on SIGTERM, how long requests in flight may finish before their connections are cut, 0 at once (env ${ENV_NAMES.shutdownTimeout}, default ${DEFAULTS.shutdownTimeout})`,
     )
     .option(
+      '--workers <n|auto>',
+      `processes serving the port, auto for one per CPU; PostgreSQL's pool is per worker (env ${ENV_NAMES.workers}, default ${DEFAULTS.workers})`,
+    )
+    .option(
       '--log-level <level>',
       `fatal, error, warn, info, debug, trace or silent (env ${ENV_NAMES.logLevel}, default ${DEFAULTS.logLevel})`,
     )

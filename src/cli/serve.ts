@@ -11,11 +11,13 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-function describeStorage(config: ServeConfig): string {
+/** The storage as the listening line shows it (a PostgreSQL URL's credentials left out). */
+export function describeStorage(config: ServeConfig): string {
   return config.storage.kind === 'sqlite' ? `sqlite:${config.storage.path}` : 'postgres (credentials hidden)';
 }
 
-function urlHost(host: string): string {
+/** The host part of a URL that reaches `host` (a wildcard address: this machine). */
+export function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '') return '127.0.0.1';
   if (host === '::') return '[::1]';
   return host.includes(':') ? `[${host}]` : host;

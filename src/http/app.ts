@@ -6,8 +6,8 @@ import { ServiceUnavailableError } from '../errors.js';
 import { holdContentType } from './content-type.js';
 import { createDrain } from './drain.js';
 import { clientErrorHandler, installErrorHandlers, sendError } from './errors.js';
-import { installRateLimits, type RateLimits } from './limits.js';
-import { createMetrics } from './metrics.js';
+import { installRateLimits, type RateLimits, type RequestCounter } from './limits.js';
+import { createMetrics, type WorkerMetrics } from './metrics.js';
 import { installOpenApi, openApiRoutes } from './openapi.js';
 import { installRequestLog, requestId } from './request-log.js';
 import { archiveRoutes } from './routes/archive.js';
@@ -34,6 +34,15 @@ export interface AppOptions {
   timeouts?: { requestMs?: number; headersMs?: number; idleMs?: number };
   /** How long a closing app lets its open connections finish before cutting them (default 10 s). */
   shutdownTimeoutMs?: number;
+  /** In a worker of `serve --workers N`: what it shares with the others through the primary. */
+  worker?: WorkerLink;
+}
+
+/** What the workers of one server share (src/cli/cluster-worker.ts): rate-limit counts and metrics. */
+export interface WorkerLink {
+  /** Counts requests for the rate limits in one place for all workers (used when the driver cannot). */
+  countRequest: RequestCounter;
+  metrics: WorkerMetrics;
 }
 
 /** Headers browser clients send to the API, and the ones they may read. */
@@ -192,7 +201,7 @@ export function createApp(options: AppOptions): FastifyInstance {
       `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
-  const metrics = createMetrics(options.kvs.driver);
+  const metrics = createMetrics(options.kvs.driver, options.worker?.metrics);
   installRequestLog(app, metrics.observe);
   const origins = options.corsOrigins ?? '*';
   if (origins !== false) {
@@ -208,7 +217,7 @@ export function createApp(options: AppOptions): FastifyInstance {
     });
   }
   const { rateLimits } = options;
-  if (rateLimits) installRateLimits(app, rateLimits, options.kvs);
+  if (rateLimits) installRateLimits(app, rateLimits, options.kvs, options.worker?.countRequest);
   installOpenApi(app);
   // Routes are registered after the plugins above, so that their hooks apply to every route.
   app.register(async (api) => {

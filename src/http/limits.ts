@@ -16,11 +16,14 @@ export interface RateLimits {
 
 export const CLOUD_RATE_LIMITS: RateLimits = { recordOpsPerSecond: 200, otherPerSecond: 60 };
 
+/** Counts a request against `key` in the current fixed window of `windowMs` (`StorageDriver.countRequest`). */
+export type RequestCounter = NonNullable<StorageDriver['countRequest']>;
+
 /**
- * A rate-limit store whose counters live in the storage, for drivers shared by several nodes:
- * every node counts against the same fixed one-second windows.
+ * A rate-limit store whose counters live outside this process (the storage shared by several
+ * nodes, or the primary of `--workers`): every process counts against the same fixed windows.
  */
-function sharedStore(count: NonNullable<StorageDriver['countRequest']>) {
+function sharedStore(count: RequestCounter) {
   return class SharedRateStore {
     // The plugin passes the window as a third argument (its typings leave it out).
     incr(key: string, cb: (err: Error | null, res?: { current: number; ttl: number }) => void, timeWindow = 1000): void {
@@ -41,10 +44,11 @@ function isRecordRoute(req: FastifyRequest): boolean {
 
 /**
  * Registers the per-store rate limits on the root instance, before the routes; counters are
- * shared through the driver when it can.
+ * shared through the driver when it can (every node on it), else through `shared` when given (the
+ * workers of one server), else counted in memory.
  */
-export function installRateLimits(app: FastifyInstance, limits: RateLimits, kvs: Kvs): void {
-  const count = kvs.driver.countRequest?.bind(kvs.driver);
+export function installRateLimits(app: FastifyInstance, limits: RateLimits, kvs: Kvs, shared?: RequestCounter): void {
+  const count = kvs.driver.countRequest?.bind(kvs.driver) ?? shared;
   app.register(rateLimit, {
     global: true,
     timeWindow: 1000,

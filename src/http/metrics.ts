@@ -21,6 +21,17 @@ function processMetrics(): Registry {
 
 type Label = 'method' | 'route' | 'status';
 
+/** One process's metrics as prom-client's JSON, which `AggregatorRegistry.aggregate` adds up. */
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/** How the app of one worker of `serve --workers N` reports metrics for the whole server. */
+export interface WorkerMetrics {
+  /** The request and process metrics of every worker, added up, as exposition text. */
+  gather(): Promise<string>;
+  /** Takes the function that reads this worker's own request and process metrics, for `gather` in any worker. */
+  provide(read: () => Promise<MetricsJson>): void;
+}
+
 export interface HttpMetrics {
   /** Counts an answered request and its latency (`route` is the route pattern). */
   observe(method: string, route: string, status: number, ms: number): void;
@@ -31,10 +42,13 @@ export interface HttpMetrics {
 /**
  * Prometheus metrics of one app: requests and their latency by route pattern (never the raw URL,
  * which holds store ids and keys) and status, store count and stored bytes computed on each scrape,
- * and the process metrics.
+ * and the process metrics. In a worker (`worker` given), requests and process metrics are those of
+ * every worker added up; the storage gauges, read from the shared storage, are read once, here.
  */
-export function createMetrics(driver: StorageDriver): HttpMetrics {
+export function createMetrics(driver: StorageDriver, worker?: WorkerMetrics): HttpMetrics {
   const registry = new Registry();
+  // Apart, so that they are never added up over the workers: every worker would read the same totals.
+  const storage = new Registry();
   const labelNames: Label[] = ['method', 'route', 'status'];
   const requests = new Counter<Label>({
     name: 'openkvs_http_requests_total',
@@ -49,12 +63,13 @@ export function createMetrics(driver: StorageDriver): HttpMetrics {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
-  const stores = new Gauge({ name: 'openkvs_stores', help: 'Stores in the storage, named and unnamed.', registers: [registry] });
+  const stores = new Gauge({ name: 'openkvs_stores', help: 'Stores in the storage, named and unnamed.', registers: [storage] });
   const bytes = new Gauge({
     name: 'openkvs_stored_bytes',
     help: 'Bytes of records in the storage, as stored (compressed records count compressed).',
-    registers: [registry],
+    registers: [storage],
   });
+  worker?.provide(async () => [...(await processMetrics().getMetricsAsJSON()), ...(await registry.getMetricsAsJSON())]);
 
   // The label lookup of prom-client hashes the labels on every call; a child per series is kept instead.
   const series = new Map<string, { count: Counter.Internal; time: Histogram.Internal<Label> }>();
@@ -95,8 +110,8 @@ export function createMetrics(driver: StorageDriver): HttpMetrics {
           const totals = await driver.totals();
           stores.set(totals.stores);
           bytes.set(totals.bytes);
-          const text = `${await processMetrics().metrics()}\n${await registry.metrics()}`;
-          return reply.type(registry.contentType).send(text);
+          const own = worker ? await worker.gather() : `${await processMetrics().metrics()}\n${await registry.metrics()}`;
+          return reply.type(registry.contentType).send(`${own}\n${await storage.metrics()}`);
         },
       );
     },

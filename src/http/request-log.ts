@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { hostname } from 'node:os';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import pino from 'pino';
 
@@ -24,12 +25,18 @@ export function requestId(req: IncomingMessage): string {
 /**
  * The logger of `openkvs serve`: JSON lines (pino), requests shown as id, method and URL with
  * `token` and `signature` redacted; headers never, and `Authorization` / `Cookie` censored should
- * anything log them.
+ * anything log them. `bindings` go on every line (a worker's number, say).
  */
-export function loggerOptions(level: string, stream?: pino.DestinationStream): NonNullable<FastifyServerOptions['logger']> {
+export function loggerOptions(
+  level: string,
+  stream?: pino.DestinationStream,
+  bindings?: Record<string, unknown>,
+): NonNullable<FastifyServerOptions['logger']> {
   return {
     level,
     ...(stream ? { stream } : {}),
+    // pino's own base (pid, hostname) is replaced by `base`, so it is given again.
+    ...(bindings ? { base: { pid: process.pid, hostname: hostname(), ...bindings } } : {}),
     serializers: {
       req: (req: { method: string; url: string; id: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
     },
@@ -68,11 +75,16 @@ export function installRequestLog(app: FastifyInstance, onAnswered: OnAnswered):
   });
 }
 
+/** Bytes a pipe takes in one write without mixing it with another process's (POSIX's PIPE_BUF on Linux). */
+const PIPE_BUF = 4096;
+
 /**
  * Standard output written asynchronously: lines logged while a write is under way go out together
  * in the next one, so that a busy server does not pay a system call per request line. `flushSync()`
- * writes out what is left (at shutdown).
+ * writes out what is left (at shutdown). `shared`: other processes write the same output (the
+ * workers of `--workers`), so each write carries whole lines and at most PIPE_BUF bytes, which a
+ * pipe never interleaves with another's.
  */
-export function logDestination(): pino.DestinationStream & { flushSync(): void } {
-  return pino.destination({ dest: 1, sync: false, minLength: 0 });
+export function logDestination(shared = false): pino.DestinationStream & { flushSync(): void } {
+  return pino.destination({ dest: 1, sync: false, minLength: 0, ...(shared ? { maxWrite: PIPE_BUF } : {}) });
 }
