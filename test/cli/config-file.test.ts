@@ -116,6 +116,7 @@ describe('openkvs serve with a configuration file', () => {
     { name: 'a bad value', file: { port: 'abc' }, mentions: /port/ },
     { name: 'a bad storage', file: { storage: 'foo:bar' }, mentions: /storage/ },
     { name: 'a bad shutdown timeout', file: { shutdownTimeout: '10s' }, mentions: /shutdown-timeout/ },
+    { name: 'a bad number of workers', file: { workers: 'all' }, mentions: /workers/ },
   ];
 
   it.concurrent.for(refusals)('refuses to start with $name, in one line', async ({ file, args, mentions }, { expect }) => {
@@ -172,6 +173,7 @@ describe('openkvs config', () => {
       port: 9001,
       host: '0.0.0.0',
       shutdownTimeout: 2.5,
+      workers: 'auto',
     });
     const env = { OPENKVS_PORT: '9002', OPENKVS_HOST: '' };
     const text = await runCli(['config', '--log-level', 'debug'], { cwd, env });
@@ -182,6 +184,7 @@ describe('openkvs config', () => {
     expect(text.stdout).toMatch(/^log-level +debug +--log-level$/m);
     expect(text.stdout).toMatch(/^max-record-bytes +104857600 +default$/m);
     expect(text.stdout).toMatch(/^shutdown-timeout +2\.5 +file$/m);
+    expect(text.stdout).toMatch(/^workers +auto +file$/m);
 
     const json = await runCli(['config', '--json', '--log-level', 'debug'], { cwd, env });
     expect(json.code, json.stderr).toBe(0);
@@ -210,6 +213,9 @@ describe('openkvs config', () => {
     expect(plain.stdout).toContain('configuration file: (none)');
     expect(plain.stdout).toMatch(/^storage +sqlite:\.\/data\/openkvs\.sqlite +default$/m);
     expect(plain.stdout).toMatch(/^shutdown-timeout +10 +default$/m);
+    expect(plain.stdout).toMatch(/^workers +1 +default$/m);
+    const two = await runCli(['config', '--workers', '2'], { cwd });
+    expect(two.stdout).toMatch(/^workers +2 +--workers$/m);
 
     const bad = await runCli(['config'], { cwd, env: { OPENKVS_PORT: 'abc' } });
     expect(bad.code).not.toBe(0);

@@ -202,6 +202,12 @@ describe('bad values stop the start with a one-line reason', () => {
       env: { OPENKVS_SHUTDOWN_TIMEOUT: '100000' },
       mentions: /shutdown-timeout/,
     },
+    { name: '--workers 0', args: ['--workers', '0'], mentions: /--workers/ },
+    { name: '--workers many', args: ['--workers', 'many'], mentions: /--workers/ },
+    { name: '--workers 100000', args: ['--workers', '100000'], mentions: /--workers/ },
+    { name: 'OPENKVS_WORKERS=-2', args: [], env: { OPENKVS_WORKERS: '-2' }, mentions: /--workers/ },
+    // Every worker would have a database of its own.
+    { name: '--workers 2 on sqlite::memory:', args: ['--workers', '2'], mentions: /--workers.*memory/ },
   ];
 
   it.concurrent.for(cases)('$name', async ({ args, env, mentions }, { expect }) => {

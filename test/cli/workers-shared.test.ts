@@ -1,0 +1,112 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshSchema } from '../helpers/postgres.js';
+import { cleanupAll, ensureBuilt, freePort, http, type ServeProcess, startServe, tempDir } from './helpers.js';
+import { logLines, waitFor, waitStarted } from './workers-helpers.js';
+
+/**
+ * What the workers of `serve --workers 2` share: `/metrics` tells the whole server's numbers
+ * whichever worker answers, and the per-store rate limits hold for the server, not per worker
+ * (counted by the primary on SQLite, in the database on PostgreSQL).
+ */
+
+const TOKEN = 'workers-shared-admin-token-0123456789';
+const LIMIT = 10;
+
+beforeAll(ensureBuilt);
+afterAll(cleanupAll);
+
+const drivers = [
+  { name: 'SQLite', storage: async (cwd: string) => `sqlite:${join(cwd, 'kvs.sqlite')}` },
+  {
+    name: 'PostgreSQL',
+    storage: async () => {
+      const schema = await freshSchema();
+      cleanups.push(schema.drop);
+      return schema.url;
+    },
+  },
+];
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const drop of cleanups) await drop();
+});
+
+async function start(storage: string, cwd: string, extra: string[] = []): Promise<ServeProcess> {
+  const port = await freePort();
+  const args = ['--workers', '2', '--port', String(port), '--storage', storage, '--admin-token', TOKEN, ...extra];
+  const server = await startServe(args, { cwd, port });
+  await waitStarted(server, 2);
+  return server;
+}
+
+/** The value of the first sample of `metrics` whose line starts with `series`. */
+function sample(metrics: string, series: string): number | undefined {
+  const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe.each(drivers)('--workers 2 on $name', ({ storage }) => {
+  it('/metrics counts the requests of every worker and the stores once, whichever worker answers', async () => {
+    const cwd = tempDir();
+    const server = await start(await storage(cwd), cwd);
+    const stores = 3;
+    for (let i = 0; i < stores; i++) {
+      expect((await http(`${server.origin}/v2/key-value-stores?name=s${i}`, { method: 'POST', token: TOKEN })).status).toBe(201);
+    }
+    // Each on a new connection: the workers take them in turn.
+    const requests = 13;
+    for (let i = 0; i < requests; i++) {
+      expect((await http(`${server.origin}/v2/key-value-stores/nosuchstore${i}`)).status).toBe(404);
+    }
+    const series = 'openkvs_http_requests_total{method="GET",route="/v2/key-value-stores/:storeId",status="404"}';
+    const histogram =
+      'openkvs_http_request_duration_seconds_count{method="GET",route="/v2/key-value-stores/:storeId",status="404"}';
+    for (let scrape = 0; scrape < 6; scrape++) {
+      const res = await http(`${server.origin}/metrics`);
+      expect(res.status).toBe(200);
+      const text = res.body.toString();
+      expect(sample(text, series), text).toBe(requests);
+      expect(sample(text, histogram)).toBe(requests);
+      expect(sample(text, 'openkvs_stores')).toBe(stores);
+      expect(text.split('\n').filter((l) => l.startsWith('# TYPE openkvs_stores '))).toHaveLength(1);
+    }
+    const scrapes = await waitFor(server, () => {
+      const lines = logLines(server).filter((l) => l.msg === 'request' && l.route === '/metrics');
+      return lines.length === 6 ? lines : undefined;
+    });
+    expect(new Set(scrapes.map((l) => l.worker))).toEqual(new Set([1, 2]));
+    expect((await server.stop('SIGTERM')).code, server.output()).toBe(0);
+  });
+
+  it('holds a store to its record rate across both workers, not once per worker', async () => {
+    const cwd = tempDir();
+    const server = await start(await storage(cwd), cwd, ['--rate-limit', 'on', '--rate-limit-records', String(LIMIT)]);
+    const created = await http(`${server.origin}/v2/key-value-stores?name=limited`, { method: 'POST', token: TOKEN });
+    const storeId = created.json.data.id;
+    const path = `${server.origin}/v2/key-value-stores/${storeId}/records/missing`;
+    // A burst within at most two one-second windows shows the shared count: counted per worker,
+    // 3L requests taken in turn by the two workers would pass up to 2L per window.
+    let meaningful = 0;
+    let sent = 0;
+    for (let burst = 0; burst < 5 && meaningful === 0; burst++) {
+      const startedAt = Date.now();
+      const answers = await Promise.all(Array.from({ length: 3 * LIMIT }, () => http(path, { token: TOKEN })));
+      const endedAt = Date.now();
+      sent += answers.length;
+      const windows = Math.floor(endedAt / 1000) - Math.floor(startedAt / 1000) + 1;
+      const passed = answers.filter((a) => a.status !== 429);
+      expect(passed.every((a) => a.status === 404)).toBe(true);
+      expect(passed.length, `${windows} window(s)`).toBeLessThanOrEqual(LIMIT * windows);
+      if (windows <= 2) meaningful++;
+    }
+    expect(meaningful, 'no burst fit in two one-second windows').toBeGreaterThan(0);
+    // Both workers took part.
+    const lines = await waitFor(server, () => {
+      const found = logLines(server).filter((l) => l.msg === 'request' && l.route?.includes('/records/'));
+      return found.length === sent ? found : undefined;
+    });
+    expect(new Set(lines.map((l) => l.worker))).toEqual(new Set([1, 2]));
+    expect((await server.stop('SIGTERM')).code, server.output()).toBe(0);
+  });
+});
