@@ -112,6 +112,17 @@ export function evaluateGoals(i: GoalInputs): Goal[] {
     value: start?.ms,
     pass: start ? start.ms <= 300 : undefined,
   });
+  const [one, two] = [find('get', 'sqlite'), find('get', 'sqlite-workers-2')];
+  const scale = one && two ? two.rps / one.rps : undefined;
+  goals.push({
+    goal: 'GET 1 KB with --workers 2 ≥ 1.3× with --workers 1 (openkvs SQLite, same run)',
+    measured:
+      scale === undefined
+        ? 'not measured in this run'
+        : `${x(scale)} (${Math.round(two!.rps).toLocaleString('en')}/s vs ${Math.round(one!.rps).toLocaleString('en')}/s)`,
+    value: scale,
+    pass: scale === undefined ? undefined : scale >= 1.3,
+  });
   ratio('--durability fsync: PUT 1 KB new key ≥ 0.3× bare', 'put-new', 'sqlite-fsync', 0.3, i.fsyncMissing);
   ratio('--durability fsync: PUT 1 KB existing key ≥ 0.3× bare', 'put-existing', 'sqlite-fsync', 0.3, i.fsyncMissing);
   return goals;

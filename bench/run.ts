@@ -23,7 +23,7 @@ import { evaluateGoals, printGoals } from './goals.js';
 import { checkTools } from './http/load.js';
 import { KEY_PAGE_OPS, OPERATION_NAMES, OPERATIONS } from './http/operations.js';
 import { type HttpSuiteResult, runHttpSuite } from './http/suite.js';
-import { hasDurabilityFlag, isBaseline, TARGET_NAMES, type TargetName } from './http/targets.js';
+import { hasServeFlag, isBaseline, TARGET_NAMES, type TargetName, WORKER_TARGETS } from './http/targets.js';
 import { type PeerResult, runPeers } from './peers/run.js';
 import { measureStarts, type StartResult } from './start/run.js';
 
@@ -101,10 +101,15 @@ const tools = (() => {
   }
 })();
 let fsyncMissing: string | undefined;
-if (has('http') && targets.includes('sqlite-fsync') && !hasDurabilityFlag()) {
+if (has('http') && targets.includes('sqlite-fsync') && !hasServeFlag('--durability')) {
   fsyncMissing = 'not measured: this build of openkvs serve has no --durability flag';
   console.log(`${fsyncMissing}; the fsync rows are left out`);
   targets = targets.filter((t) => t !== 'sqlite-fsync');
+}
+
+if (has('http') && targets.some((t) => WORKER_TARGETS[t]) && !hasServeFlag('--workers')) {
+  console.log('this build of openkvs serve has no --workers flag; the rows with several workers are left out');
+  targets = targets.filter((t) => !WORKER_TARGETS[t]);
 }
 
 const git = (args: string[]) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout.trim();

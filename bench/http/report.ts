@@ -1,6 +1,7 @@
+import { availableParallelism } from 'node:os';
 import { median } from '../measure.js';
 import type { Operation, OperationName } from './operations.js';
-import { TARGET_LABELS, type TargetName } from './targets.js';
+import { TARGET_LABELS, type TargetName, WORKER_TARGETS, WORKERS_OPS } from './targets.js';
 
 /** One load run of one operation on one target. */
 export interface RunRecord {
@@ -166,5 +167,32 @@ export function printDetails(summaries: readonly Summary[], ops: readonly Operat
     String(s.errors),
     s.rssPeakMb === undefined ? '-' : s.rssPeakMb.toFixed(0),
   ]);
+  printRows(header, rows, 2);
+}
+
+/** openkvs SQLite with 1, 2 and `auto` workers side by side: rates, × bare, and × the one worker of the same run. */
+export function printWorkerScaling(summaries: readonly Summary[], ops: readonly Operation[]): void {
+  const scaled = (['sqlite', ...Object.keys(WORKER_TARGETS)] as TargetName[]).filter((t) =>
+    summaries.some((s) => s.target === t && WORKERS_OPS.includes(s.op)),
+  );
+  if (scaled.length < 2) return;
+  const header = ['operation', 'workers', 'req/s', '× bare', '× 1 worker', 'server CPU µs/req'];
+  const rows: string[][] = [];
+  for (const op of ops.filter((o) => WORKERS_OPS.includes(o.name))) {
+    const one = summaries.find((s) => s.op === op.name && s.target === 'sqlite');
+    for (const t of scaled) {
+      const s = summaries.find((x) => x.op === op.name && x.target === t);
+      if (!s) continue;
+      const workers = WORKER_TARGETS[t] ?? '1';
+      rows.push([
+        op.label,
+        workers === 'auto' ? `auto (${availableParallelism()})` : workers,
+        int(s.rps),
+        s.vsBare === undefined ? '-' : s.vsBare.toFixed(2),
+        one ? (s.rps / one.rps).toFixed(2) : '-',
+        s.serverCpuUsPerRequest.toFixed(0),
+      ]);
+    }
+  }
   printRows(header, rows, 2);
 }

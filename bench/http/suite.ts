@@ -15,10 +15,21 @@ import { measureKeyPages, type PageLatency } from './key-pages.js';
 import { type LoadOptions, runAbHead, runWrk } from './load.js';
 import { BIG_KEY, BIG_PUT_KEYS, type Operation, RECORD_KEY, recordPath, type ScriptContext, wrkScript } from './operations.js';
 import { printSelfTime, topSelfTime } from './profile.js';
-import { printDetails, printThroughput, type RunRecord, type Summary, summarize } from './report.js';
+import { printDetails, printThroughput, printWorkerScaling, type RunRecord, type Summary, summarize } from './report.js';
 import { sampleMemory } from './rss.js';
 import { captureResponses } from './stores.js';
-import { FSYNC_OPS, isBaseline, startBaseline, startOpenkvs, TARGET_LABELS, type Target, type TargetName } from './targets.js';
+import {
+  FSYNC_OPS,
+  isBaseline,
+  isPartialTarget,
+  startBaseline,
+  startOpenkvs,
+  TARGET_LABELS,
+  type Target,
+  type TargetName,
+  WORKER_TARGETS,
+  WORKERS_OPS,
+} from './targets.js';
 
 export interface HttpSuiteOptions {
   ops: readonly Operation[];
@@ -61,6 +72,7 @@ const RETRIES = 1;
 /** Whether `target` runs `op`: the fsync server only writes; the baselines answer the large key pages as `keys`. */
 export function runsOp(target: TargetName, op: Operation): boolean {
   if (target === 'sqlite-fsync') return FSYNC_OPS.includes(op.name);
+  if (WORKER_TARGETS[target]) return WORKERS_OPS.includes(op.name);
   if (isBaseline(target)) return op.bareAs === undefined;
   return true;
 }
@@ -193,14 +205,14 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
   for (const name of o.targets) {
     if (isBaseline(name)) continue;
     const started = Date.now();
-    // The fsync server only takes writes: it needs no large stores.
-    const targetNeeds = name === 'sqlite-fsync' ? { keyStoreSizes: [], big: false } : needs;
+    // The fsync server only takes writes, the several-worker servers only GET 1 KB: no large stores.
+    const targetNeeds = isPartialTarget(name) ? { keyStoreSizes: [], big: false } : needs;
     targets.push(await startOpenkvs(name, { token, dir: o.dir, cpuProfDir: o.profDir, needs: targetNeeds }));
     console.log(
       `started ${TARGET_LABELS[name]} at ${targets[targets.length - 1]!.origin} (stores ready in ${Date.now() - started} ms)`,
     );
   }
-  const reference = targets.find((t) => t.name !== 'sqlite-fsync') ?? targets[0]!;
+  const reference = targets.find((t) => !isPartialTarget(t.name)) ?? targets[0]!;
   const baselines = o.targets.filter(isBaseline);
   if (baselines.length > 0) {
     const responses = join(o.dir, 'responses.json');
@@ -236,6 +248,7 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
   const summaries = summarize(runs, o.ops, o.targets);
   printThroughput(summaries, o.ops, o.targets);
   printDetails(summaries, o.ops);
+  printWorkerScaling(summaries, o.ops);
   const disturbed = runs.filter((r) => r.round >= 0 && r.disturbed).length;
   console.log(
     `\nMedians of ${o.rounds} rounds of ${o.seconds} s at ${o.connections} connections (9 MB records: 16), after ${o.warmup} s` +

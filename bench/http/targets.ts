@@ -8,7 +8,15 @@ import type { OperationName } from './operations.js';
 import { postgresSeeder, type Seeder, sqliteSeeder } from './seed.js';
 import { Api, type BenchStores, createBenchStores, type StoreNeeds } from './stores.js';
 
-export const TARGET_NAMES = ['bare', 'fastify', 'sqlite', 'postgres', 'sqlite-fsync'] as const;
+export const TARGET_NAMES = [
+  'bare',
+  'fastify',
+  'sqlite',
+  'postgres',
+  'sqlite-fsync',
+  'sqlite-workers-2',
+  'sqlite-workers-auto',
+] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 /** The baselines: servers that answer every request with openkvs's captured bytes. */
 export type BaselineName = 'bare' | 'fastify';
@@ -19,15 +27,23 @@ export const TARGET_LABELS: Record<TargetName, string> = {
   sqlite: 'openkvs SQLite',
   postgres: 'openkvs PostgreSQL',
   'sqlite-fsync': 'SQLite --durability fsync',
+  'sqlite-workers-2': 'SQLite --workers 2',
+  'sqlite-workers-auto': 'SQLite --workers auto',
 };
 /** What `--durability fsync` is measured on: writes (the flag changes nothing else). */
 export const FSYNC_OPS: readonly OperationName[] = ['put-new', 'put-existing'];
+/** The `--workers` flag of each target that sets it (the `sqlite` target is `--workers 1`, the default). */
+export const WORKER_TARGETS: Partial<Record<TargetName, string>> = { 'sqlite-workers-2': '2', 'sqlite-workers-auto': 'auto' };
+/** What the targets with several workers are measured on: reads, which scale with the cores (writes share one SQLite writer). */
+export const WORKERS_OPS: readonly OperationName[] = ['get'];
+/** Whether a target runs only some operations and so needs none of the large stores. */
+export const isPartialTarget = (t: TargetName) => t === 'sqlite-fsync' || WORKER_TARGETS[t] !== undefined;
 
-/** Whether the built `openkvs serve` has the flag `--durability`. */
-export function hasDurabilityFlag(): boolean {
+/** Whether the built `openkvs serve` has `flag` (a build from before it was added does not). */
+export function hasServeFlag(flag: string): boolean {
   if (!existsSync(CLI)) return false;
   const help = spawnSync(process.execPath, [CLI, 'serve', '--help'], { encoding: 'utf8' });
-  return /--durability\b/.test(help.stdout ?? '');
+  return new RegExp(`${flag}\\b`).test(help.stdout ?? '');
 }
 
 /** A server under load, in a process of its own. */
@@ -130,6 +146,8 @@ export async function startOpenkvs(name: Exclude<TargetName, BaselineName>, o: O
     storage = `sqlite:${file}`;
     seeder = { seed: sqliteSeeder(file) };
     if (name === 'sqlite-fsync') extra.push('--durability', 'fsync');
+    const workers = WORKER_TARGETS[name];
+    if (workers) extra.push('--workers', workers);
   } else {
     cluster = await startCluster();
     storage = cluster.url;
