@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import type { ServeConfig } from '../config.js';
 import { createKvs } from '../domain/index.js';
@@ -68,6 +69,11 @@ function createPrimaryLink(): WorkerLink {
       },
     },
   };
+}
+
+/** Whether this process is a worker that a primary of openkvs started. */
+export function isClusterWorker(): boolean {
+  return cluster.isWorker;
 }
 
 /**

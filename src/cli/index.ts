@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import cluster from 'node:cluster';
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfigFile, type RawConfig, resolveServeConfig } from '../config.js';
 import { ApiError } from '../errors.js';
@@ -45,8 +44,12 @@ const program = new Command('openkvs')
 addServeOptions(program.command('serve', { isDefault: true }).description('run the HTTP server')).action(
   async (opts: RawConfig & { config?: string }) => {
     try {
-      // A worker of `--workers N` runs with the configuration its primary resolved (cluster-primary.ts).
-      if (cluster.isWorker && process.env[WORKER_CONFIG_ENV]) return await (await import('./cluster-worker.js')).runWorker();
+      // A worker of `--workers N` runs with the configuration its primary resolved (cluster-primary.ts);
+      // the cluster code is loaded only then, so that a single process starts without it.
+      if (process.env[WORKER_CONFIG_ENV]) {
+        const worker = await import('./cluster-worker.js');
+        if (worker.isClusterWorker()) return await worker.runWorker();
+      }
       const file = loadConfigFile(opts.config);
       const config = resolveServeConfig(opts, process.env, file?.values);
       if (config.workers > 1) return await (await import('./cluster-primary.js')).runPrimary(config, print);

@@ -97,6 +97,46 @@ describe('--workers 2', () => {
     expect(restarts).toHaveLength(3);
   });
 
+  it('SIGTERM drains every worker: an upload that outlasts --shutdown-timeout is cut by its worker, exit 0', async () => {
+    const cwd = tempDir();
+    const port = await freePort();
+    const args = ['--workers', '2', '--port', String(port), '--storage', `sqlite:${join(cwd, 'kvs.sqlite')}`];
+    const server = await startServe([...args, '--admin-token', TOKEN, '--shutdown-timeout', '0.5'], { cwd, port });
+    const pids = await waitStarted(server, 2);
+    const client = new KeepAliveClient(server.origin, TOKEN, 2);
+    const created = await client.send('POST', '/v2/key-value-stores?name=slow');
+    const storeId = (JSON.parse(created.body.toString()) as { data: { id: string } }).data.id;
+    let release = () => {};
+    const never = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // Half of the body, then nothing until the test ends.
+    async function* stalled(): AsyncGenerator<Buffer> {
+      yield Buffer.alloc(500, 1);
+      await never;
+    }
+    let outcome: Promise<string> | undefined;
+    const reached = new Promise<void>((resolve) => {
+      const upload = client.send('PUT', `/v2/key-value-stores/${storeId}/records/slow`, {
+        headers: { 'content-type': 'application/octet-stream', 'content-length': 1000, expect: '100-continue' },
+        body: stalled(),
+        onContinue: resolve,
+      });
+      outcome = upload.then(
+        (answer) => `status ${answer.status}`,
+        (err: unknown) => failureCode(err),
+      );
+    });
+    await reached;
+    const stopped = await server.stop('SIGTERM');
+    expect(stopped.code, server.output()).toBe(0);
+    expect(await outcome).toMatch(/ECONNRESET|socket hang up|EPIPE/);
+    for (const pid of pids.values()) expect(alive(pid)).toBe(false);
+    expect(logLines(server).filter((l) => l.msg === 'worker started')).toHaveLength(2);
+    release();
+    client.close();
+  });
+
   it('prints the generated admin token and the listening line once, and every log line names its worker', async () => {
     const cwd = tempDir();
     const storage = `sqlite:${join(cwd, 'kvs.sqlite')}`;
