@@ -223,5 +223,8 @@ export async function runPrimary(config: ServeConfig, print: (line: string) => v
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
 
+  // The workers accept from the one listening socket themselves, unless the operator chose node's
+  // round-robin: with it, a connection being handed to a worker that dies stays open, unanswered.
+  if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
   for (const slot of slots) fork(slot);
 }

@@ -15,12 +15,12 @@ import { alive, logLines, waitFor, waitStarted } from './workers-helpers.js';
 const TOKEN = 'workers-admin-token-0123456789abcdef';
 const WRITERS = 8;
 /**
- * What a write may get instead of an answer when its worker is killed: its connection reset, or
- * no answer at all on a connection the primary was handing to that worker as it died (node's
- * round-robin keeps such a connection open, unanswered: README, "Several workers").
+ * What a write may get instead of an answer when its worker is killed: its connection reset. Never
+ * a connection left open unanswered (what node's round-robin does to one it was handing over to
+ * the worker as it died; the workers accept connections themselves).
  */
-const CONNECTION_FAILURES = ['ECONNRESET', 'EPIPE', 'socket hang up', 'TIMEOUT'];
-/** Long enough for any answer here; short, so that a connection lost in the hand-over ends soon. */
+const CONNECTION_FAILURES = ['ECONNRESET', 'EPIPE', 'socket hang up'];
+/** Far longer than any answer here takes; short enough to keep the test short should one hang. */
 const WRITE_TIMEOUT_MS = 5000;
 
 beforeAll(ensureBuilt);
@@ -83,8 +83,8 @@ describe('--workers 2', () => {
     expect(unexpected, server.output()).toEqual([]);
     // Only writes on the killed worker's connections failed, and only by losing their connection.
     expect(failures.filter((f) => !CONNECTION_FAILURES.some((c) => f.includes(c)))).toEqual([]);
-    // A writer fails at most on its connection to the killed worker and on one handed to it as it died.
-    expect(failures.length).toBeLessThanOrEqual(2 * WRITERS);
+    // At most the connections the killed worker had, one each.
+    expect(failures.length).toBeLessThanOrEqual(WRITERS);
     const check = await verifyStore(client, storeId, ledger);
     expect(check.problems, server.output()).toEqual([]);
     client.close();
