@@ -1,14 +1,10 @@
 import cluster from 'node:cluster';
-import type { AddressInfo } from 'node:net';
 import type { ServeConfig } from '../config.js';
-import { createKvs } from '../domain/index.js';
 import { ServiceUnavailableError } from '../errors.js';
-import { createApp, type WorkerLink } from '../http/app.js';
+import type { WorkerLink } from '../http/app.js';
 import type { MetricsJson } from '../http/metrics.js';
-import { logDestination, loggerOptions } from '../http/request-log.js';
-import { openStorage } from '../storage/open.js';
 import { isOpenkvsMessage, type ToPrimary, type ToWorker, WORKER_CONFIG_ENV, WORKER_NUMBER_ENV } from './cluster-messages.js';
-import { urlHost } from './serve.js';
+import { startServer } from './serve.js';
 
 /** Sends a message to the primary; a channel already closed means the worker is on its way out. */
 function send(message: ToPrimary, onError?: (err: Error) => void): void {
@@ -96,45 +92,12 @@ export async function runWorker(): Promise<void> {
 }
 
 async function serveAsWorker(config: ServeConfig, number: number): Promise<void> {
-  const driver = await openStorage(config.storage);
-  let publicUrl = config.publicUrl ?? '';
-  const kvs = createKvs({ driver, publicUrl: () => publicUrl, accountAccess: config.accountAccess });
-  const logs = logDestination(true);
-  const app = createApp({
-    kvs,
-    publicUrl: () => publicUrl,
-    maxRecordBytes: config.maxRecordBytes,
-    rateLimits: config.rateLimits,
-    corsOrigins: config.corsOrigins,
-    shutdownTimeoutMs: config.shutdownTimeoutMs,
-    logger: loggerOptions(config.logLevel, logs, { worker: number }),
-    worker: createPrimaryLink(),
-  });
-  try {
-    await app.listen({ host: config.host, port: config.port });
-  } catch (err) {
-    await kvs.close();
-    await driver.close();
-    throw err;
-  }
-  const address = app.server.address() as AddressInfo;
-  if (!config.publicUrl) publicUrl = `http://${urlHost(config.host)}:${address.port}`;
-
+  const server = await startServer(config, () => undefined, { number, link: createPrimaryLink() });
   let stopping = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    (async () => {
-      // Stops listening, drains the open connections and cuts them at the deadline (http/drain.ts).
-      await app.close();
-      await kvs.close();
-      await driver.close();
-      try {
-        logs.flushSync();
-      } catch {
-        // Standard output is gone or full: the lines left are lost, the shutdown goes on.
-      }
-    })().then(
+    server.close().then(
       () => process.exit(0),
       (err: unknown) => {
         process.stderr.write(`openkvs: worker ${number}: ${err instanceof Error ? err.message : String(err)}\n`);
