@@ -3,29 +3,19 @@
  * processes, each with its own clock). A live process's uploads are never touched; a dead one's
  * staging folder goes; a published file no row names goes only past the age bound.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../../src/domain/ids.js';
-import type { RecordValue } from '../../src/storage/driver.js';
 import { SqliteDriver } from '../../src/storage/sqlite/index.js';
 import { DEAD_AFTER_MS } from '../../src/storage/sqlite/processes.js';
 import { ORPHAN_AGE_MS } from '../../src/storage/sqlite/sweep.js';
-import { chunks, storeRow } from './suite.js';
+import { bytesOf, chunks, etagOf, storeRow } from './suite.js';
 
 const MB = 1024 * 1024;
-const etagOf = (data: Buffer) => createHash('sha256').update(data).digest('base64url');
-
-async function bytesOf(value: RecordValue): Promise<Buffer> {
-  if (value.kind === 'buffer') return value.data;
-  const parts: Buffer[] = [];
-  for await (const chunk of value.stream) parts.push(chunk as Buffer);
-  return Buffer.concat(parts);
-}
-
 /** A body that sends its first half, then waits for `release()` before the second. */
 function heldBody(data: Buffer) {
   let release!: () => void;

@@ -3,7 +3,7 @@
  * its values in `records.value`, comes through the migration byte-exact; and no write, overwrite
  * or delete ever leaves a value row that no record names.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,20 +11,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../../src/domain/ids.js';
-import type { RecordValue, WriteCondition } from '../../src/storage/driver.js';
+import type { WriteCondition } from '../../src/storage/driver.js';
 import { SqliteDriver } from '../../src/storage/sqlite/index.js';
 import { MIGRATIONS } from '../../src/storage/sqlite/migrations.js';
 import { ORPHAN_AGE_MS } from '../../src/storage/sqlite/sweep.js';
-import { chunks, storeRow } from './suite.js';
-
-const etagOf = (data: Buffer) => createHash('sha256').update(data).digest('base64url');
-
-async function bytesOf(value: RecordValue): Promise<Buffer> {
-  if (value.kind === 'buffer') return value.data;
-  const parts: Buffer[] = [];
-  for await (const chunk of value.stream) parts.push(chunk as Buffer);
-  return Buffer.concat(parts);
-}
+import { bytesOf, chunks, etagOf, storeRow } from './suite.js';
 
 let dir: string;
 let file: string;

@@ -11,9 +11,9 @@ export async function* chunks(data: Buffer, size = 64 * 1024): AsyncGenerator<Bu
   for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
 }
 
-const etagOf = (data: Buffer) => createHash('sha256').update(data).digest('base64url');
+export const etagOf = (data: Buffer) => createHash('sha256').update(data).digest('base64url');
 
-async function bytesOf(value: RecordValue): Promise<Buffer> {
+export async function bytesOf(value: RecordValue): Promise<Buffer> {
   if (value.kind === 'buffer') return value.data;
   const parts: Buffer[] = [];
   for await (const c of value.stream as Readable) parts.push(c as Buffer);
