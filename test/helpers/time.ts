@@ -12,3 +12,16 @@ export async function until(check: () => boolean, what: string, timeoutMs = 10_0
     await sleep(everyMs);
   }
 }
+
+/**
+ * How many fixed windows of `windowMs` aligned to the epoch (a server's rate-limit windows)
+ * the span from `startedAt` to `endedAt` touched: what a burst timed from outside may have met.
+ */
+export const windowsSpanned = (startedAt: number, endedAt: number, windowMs: number): number =>
+  Math.floor(endedAt / windowMs) - Math.floor(startedAt / windowMs) + 1;
+
+/** Resolves once a new fixed window of `windowMs` has begun on the wall clock. */
+export async function nextWindowStart(windowMs: number): Promise<void> {
+  const window = Math.floor(Date.now() / windowMs);
+  while (Math.floor(Date.now() / windowMs) === window) await sleep(windowMs - (Date.now() % windowMs) + 1);
+}

@@ -1,5 +1,5 @@
 import type { LightMyRequestResponse } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/http/app.js';
 import { createTestContext, PUBLIC_URL, TEST_DRIVER, type TestContext } from '../helpers/context.js';
 import { expectError, getRecord, putRecord, recordUrl } from '../helpers/records.js';
@@ -17,27 +17,21 @@ let ctx: TestContext | undefined;
 afterEach(async () => {
   await ctx?.close();
   ctx = undefined;
+  vi.useRealTimers();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits for the start of a wall-clock second (the PostgreSQL counters' windows are aligned to it). */
-async function windowStart(): Promise<void> {
-  await sleep(WINDOW_MS - (Date.now() % WINDOW_MS) + 5);
+/**
+ * Stops the clock (`Date` only; timers run as usual) 100 ms into a second: the counters' windows
+ * (the in-memory store's and the PostgreSQL driver's) are read from `Date.now()`, so a burst falls
+ * in one window however slow the machine, and `nextWindow` moves to the next one without waiting.
+ */
+function stopClock(): void {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(Math.ceil(Date.now() / WINDOW_MS) * WINDOW_MS + 100);
 }
 
-/**
- * Runs `burst` right after a window starts; if it still ran when the window ended (a slow
- * machine), it is not a test of one window, and it runs again in the next one.
- */
-async function inOneWindow<T>(burst: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    await windowStart();
-    const started = Date.now();
-    const result = await burst();
-    if (Date.now() - started < WINDOW_MS - 100 || attempt === 3) return result;
-    await sleep(WINDOW_MS);
-  }
+function nextWindow(): void {
+  vi.setSystemTime(Date.now() + WINDOW_MS);
 }
 
 function expect429(res: LightMyRequestResponse, limit: number): void {
@@ -73,6 +67,7 @@ describe('rate limits off (the default)', () => {
 describe(`rate limits on: ${LIMITS.recordOpsPerSecond} record operations and ${LIMITS.otherPerSecond} other requests per second per store`, () => {
   async function setUp() {
     ctx = await createTestContext({ rateLimits: LIMITS });
+    stopClock();
     const a = (await ctx.createStore('limited-a')).id;
     const b = (await ctx.createStore('limited-b')).id;
     return { c: ctx, a, b };
@@ -80,34 +75,31 @@ describe(`rate limits on: ${LIMITS.recordOpsPerSecond} record operations and ${L
 
   it('the 6th record operation within a second on one store → 429 with X-RateLimit-Limit: 5; the refused write stores nothing', async () => {
     const { c, a } = await setUp();
-    const responses = await inOneWindow(async () => [
+    const responses = [
       await putRecord(c, a, 'one', '1'),
       await getRecord(c, a, 'one'),
       await getRecord(c, a, 'one', {}, '', 'HEAD'),
       await putRecord(c, a, 'two', '2'),
       await c.request({ method: 'DELETE', url: recordUrl(a, 'two'), token: c.alice }),
       await putRecord(c, a, 'refused', 'never stored'),
-    ]);
+    ];
     expect(statuses(responses)).toEqual([201, 200, 200, 201, 204, 429]);
     expect(responses[0]!.headers['x-ratelimit-limit']).toBe('5');
     expect429(responses[5]!, LIMITS.recordOpsPerSecond);
-    await sleep(WINDOW_MS);
+    nextWindow();
     expectError(await getRecord(c, a, 'refused'), 404, 'record-not-found');
   });
 
   it('another store is not affected, and the other-requests budget is separate', async () => {
     const { c, a, b } = await setUp();
-    const responses = await inOneWindow(async () => {
-      const out: LightMyRequestResponse[] = [];
-      for (let i = 0; i < LIMITS.recordOpsPerSecond + 1; i++) out.push(await getRecord(c, a, 'missing'));
-      out.push(await getRecord(c, b, 'missing'));
-      out.push(await c.request({ method: 'GET', url: `/v2/key-value-stores/${a}`, token: c.alice }));
-      out.push(await c.request({ method: 'GET', url: `/v2/key-value-stores/${a}/keys`, token: c.alice }));
-      out.push(await c.request({ method: 'GET', url: `/v2/key-value-stores/${a}`, token: c.alice }));
-      out.push(await c.request({ method: 'GET', url: `/v2/key-value-stores/${a}/keys`, token: c.alice }));
-      out.push(await c.request({ method: 'GET', url: `/v2/key-value-stores/${b}/keys`, token: c.alice }));
-      return out;
-    });
+    const responses: LightMyRequestResponse[] = [];
+    for (let i = 0; i < LIMITS.recordOpsPerSecond + 1; i++) responses.push(await getRecord(c, a, 'missing'));
+    responses.push(await getRecord(c, b, 'missing'));
+    responses.push(await c.request({ method: 'GET', url: `/v2/key-value-stores/${a}`, token: c.alice }));
+    responses.push(await c.request({ method: 'GET', url: `/v2/key-value-stores/${a}/keys`, token: c.alice }));
+    responses.push(await c.request({ method: 'GET', url: `/v2/key-value-stores/${a}`, token: c.alice }));
+    responses.push(await c.request({ method: 'GET', url: `/v2/key-value-stores/${a}/keys`, token: c.alice }));
+    responses.push(await c.request({ method: 'GET', url: `/v2/key-value-stores/${b}/keys`, token: c.alice }));
     // Store a: five 404s, then 429; store b: its own budget; then a's other budget: 3, then 429; b's untouched.
     expect(statuses(responses)).toEqual([404, 404, 404, 404, 404, 429, 404, 200, 200, 200, 429, 200]);
     expect429(responses[5]!, LIMITS.recordOpsPerSecond);
@@ -116,39 +108,30 @@ describe(`rate limits on: ${LIMITS.recordOpsPerSecond} record operations and ${L
 
   it('after the window, the store is served again', async () => {
     const { c, a } = await setUp();
-    const first = await inOneWindow(async () => {
-      const out: LightMyRequestResponse[] = [];
-      for (let i = 0; i < LIMITS.recordOpsPerSecond + 2; i++) out.push(await getRecord(c, a, 'k'));
-      return out;
-    });
+    const first: LightMyRequestResponse[] = [];
+    for (let i = 0; i < LIMITS.recordOpsPerSecond + 2; i++) first.push(await getRecord(c, a, 'k'));
     expect(statuses(first).slice(-2)).toEqual([429, 429]);
-    await sleep(WINDOW_MS + 50);
+    nextWindow();
     expect((await getRecord(c, a, 'k')).statusCode).toBe(404);
     expect((await putRecord(c, a, 'k', 'back')).statusCode).toBe(201);
   });
 
   it('requests that name no store (list, create, health) are not limited', async () => {
     const { c } = await setUp();
-    const responses = await inOneWindow(async () => {
-      const out: LightMyRequestResponse[] = [];
-      for (let i = 0; i < 10; i++) out.push(await c.request({ method: 'GET', url: '/v2/key-value-stores', token: c.alice }));
-      for (let i = 0; i < 10; i++) out.push(await c.request({ method: 'GET', url: '/health' }));
-      return out;
-    });
+    const responses: LightMyRequestResponse[] = [];
+    for (let i = 0; i < 10; i++) responses.push(await c.request({ method: 'GET', url: '/v2/key-value-stores', token: c.alice }));
+    for (let i = 0; i < 10; i++) responses.push(await c.request({ method: 'GET', url: '/health' }));
     expect(new Set(statuses(responses))).toEqual(new Set([200]));
   });
 
   it('the same store named by id and by ~name shares one budget', async () => {
     const { c, a } = await setUp();
     const refs = [a, '~limited-a', `alice~limited-a`];
-    const responses = await inOneWindow(async () => {
-      const out: LightMyRequestResponse[] = [];
-      for (let i = 0; i < 9; i++) {
-        const url = `/v2/key-value-stores/${refs[i % 3]}/records/missing`;
-        out.push(await c.request({ method: 'GET', url, token: c.alice }));
-      }
-      return out;
-    });
+    const responses: LightMyRequestResponse[] = [];
+    for (let i = 0; i < 9; i++) {
+      const url = `/v2/key-value-stores/${refs[i % 3]}/records/missing`;
+      responses.push(await c.request({ method: 'GET', url, token: c.alice }));
+    }
     expect(statuses(responses)).toEqual([404, 404, 404, 404, 404, 429, 429, 429, 429]);
   });
 
@@ -159,14 +142,14 @@ describe(`rate limits on: ${LIMITS.recordOpsPerSecond} record operations and ${L
     try {
       const get = (app: typeof other) =>
         app.inject({ method: 'GET', url: recordUrl(a, 'missing'), headers: { authorization: `Bearer ${c.alice}` } });
-      const responses = await inOneWindow(async () => [
+      const responses = [
         await get(c.app),
         await get(other),
         await get(c.app),
         await get(other),
         await get(c.app),
         await get(other),
-      ]);
+      ];
       expect(statuses(responses)).toEqual([404, 404, 404, 404, 404, 429]);
     } finally {
       await other.close();

@@ -10,6 +10,7 @@ import {
   tempDir,
 } from '../cli/helpers.js';
 import { freshSchema } from '../helpers/postgres.js';
+import { nextWindowStart, windowsSpanned } from '../helpers/time.js';
 import { ADMIN_TOKEN, waitListening } from './nodes.js';
 
 /**
@@ -61,43 +62,49 @@ afterAll(async () => {
   await dropSchema?.();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** `perNode` concurrent record reads through each node, right after a wall-clock second starts (retried if it ran over). */
-async function burst(nodes: ServeProcess[], perNode: number): Promise<HttpResult[]> {
-  for (let attempt = 1; ; attempt++) {
-    await sleep(WINDOW_MS - (Date.now() % WINDOW_MS) + 5);
-    const started = Date.now();
-    const results = await Promise.all(
-      nodes.flatMap((node) =>
-        Array.from({ length: perNode }, () =>
-          http(`${node.origin}/v2/key-value-stores/${storeId}/records/k`, { token: ADMIN_TOKEN }),
-        ),
+/** `perNode` concurrent record reads through each node, and the server windows they may have met. */
+async function burst(nodes: ServeProcess[], perNode: number): Promise<{ results: HttpResult[]; windows: number }> {
+  const startedAt = Date.now();
+  const results = await Promise.all(
+    nodes.flatMap((node) =>
+      Array.from({ length: perNode }, () =>
+        http(`${node.origin}/v2/key-value-stores/${storeId}/records/k`, { token: ADMIN_TOKEN }),
       ),
-    );
-    if (Date.now() - started < WINDOW_MS - 200 || attempt === 3) return results;
-  }
+    ),
+  );
+  return { results, windows: windowsSpanned(startedAt, Date.now(), WINDOW_MS) };
 }
 
 const count = (results: HttpResult[], status: number) => results.filter((r) => r.status === status).length;
 
-it('6 record reads through one node within a second are all served (under the limit of 10)', async () => {
-  const results = await burst([a], 6);
+it('6 record reads through one node are all served (under the limit of 10 in any window)', async () => {
+  const { results } = await burst([a], 6);
   expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
   expect(results[0]!.headers['x-ratelimit-limit']).toBe(String(RECORD_LIMIT));
 });
 
-it('6 through node A and 6 through node B within the same second: 10 served, 2 refused with 429', async () => {
-  const results = await burst([a, b], 6);
-  expect(count(results, 200), results.map((r) => r.status).join(',')).toBe(RECORD_LIMIT);
-  expect(count(results, 429)).toBe(2);
-  const refused = results.find((r) => r.status === 429)!;
-  expect(refused.json.error.type).toBe('rate-limit-exceeded');
-  expect(refused.headers['x-ratelimit-limit']).toBe(String(RECORD_LIMIT));
+it('15 through node A and 15 through node B: at most 10 served per window the burst met, the rest refused with 429', async () => {
+  // Counted per node, the 30 requests would pass up to 20 per window: any burst within two
+  // windows tells shared counters from per-node ones; a slower machine tries again.
+  let meaningful = false;
+  for (let attempt = 0; attempt < 5 && !meaningful; attempt++) {
+    await nextWindowStart(WINDOW_MS);
+    const { results, windows } = await burst([a, b], 15);
+    const statuses = results.map((r) => r.status).join(',');
+    expect(count(results, 200) + count(results, 429), statuses).toBe(results.length);
+    expect(count(results, 200), `${windows} window(s): ${statuses}`).toBeLessThanOrEqual(RECORD_LIMIT * windows);
+    if (windows === 1) expect(count(results, 200), statuses).toBe(RECORD_LIMIT);
+    meaningful = windows <= 2;
+    if (!meaningful) continue;
+    const refused = results.find((r) => r.status === 429)!;
+    expect(refused.json.error.type).toBe('rate-limit-exceeded');
+    expect(refused.headers['x-ratelimit-limit']).toBe(String(RECORD_LIMIT));
+  }
+  expect(meaningful, 'no burst of 30 requests fit in two one-second windows').toBe(true);
 });
 
-it('the next second both nodes serve again', async () => {
-  await sleep(WINDOW_MS);
-  const results = await burst([a, b], 2);
+it('in the next window both nodes serve again', async () => {
+  await nextWindowStart(WINDOW_MS);
+  const { results } = await burst([a, b], 2);
   expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
 });
