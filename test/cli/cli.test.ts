@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config.js';
+import { sleep, until } from '../helpers/time.js';
 import { cleanupAll, ensureBuilt, freePort, http, isPortFree, printedTokens, runCli, startServe, tempDir } from './helpers.js';
 
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{32,}$/;
@@ -128,10 +129,7 @@ describe('the bundled program (dist/bin/openkvs.js)', () => {
 describe("the bundled program's code cache", () => {
   const cacheFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith('.v8cache')) : []);
   const waitForCache = async (dir: string) => {
-    for (let waited = 0; cacheFiles(dir).length === 0; waited += 25) {
-      if (waited > 10_000) throw new Error(`no code cache in ${dir} after 10 s`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await until(() => cacheFiles(dir).length > 0, `a code cache in ${dir}`);
     return join(dir, cacheFiles(dir)[0]!);
   };
   const serve = async (cwd: string, env: Record<string, string>) => {
@@ -164,7 +162,7 @@ describe("the bundled program's code cache", () => {
     // Used (V8 accepted it): the next start answers and leaves the file as it was.
     const second = await serve(cwd, env);
     expect(told(second)).toBe('accepted');
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await sleep(1500);
     expect(readFileSync(file).equals(written)).toBe(true);
     expect(second.child.exitCode).toBe(null);
 
@@ -173,20 +171,14 @@ describe("the bundled program's code cache", () => {
     for (let i = 0; i < garbage.length; i += 97) garbage[i] = garbage[i]! ^ 0x5a;
     writeFileSync(file, garbage);
     expect(told(await serve(cwd, env))).toBe('rejected');
-    for (let waited = 0; readFileSync(file).equals(garbage); waited += 25) {
-      if (waited > 10_000) throw new Error('the damaged code cache was not replaced within 10 s');
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await until(() => !readFileSync(file).equals(garbage), 'the damaged code cache replaced');
     expect(readFileSync(file).length).toBeGreaterThan(100_000);
     expect(told(await serve(cwd, env))).toBe('accepted');
 
     // Cut short: the same.
     writeFileSync(file, written.subarray(0, 1000));
     expect(told(await serve(cwd, env))).toBe('rejected');
-    for (let waited = 0; statSync(file).size === 1000; waited += 25) {
-      if (waited > 10_000) throw new Error('the truncated code cache was not replaced within 10 s');
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await until(() => statSync(file).size !== 1000, 'the truncated code cache replaced');
   });
 
   it('is neither read nor written with NODE_DISABLE_COMPILE_CACHE=1', async () => {
@@ -194,7 +186,7 @@ describe("the bundled program's code cache", () => {
     const dir = tempDir();
     const env = { OPENKVS_COMPILE_CACHE_DIR: dir, NODE_DISABLE_COMPILE_CACHE: '1' };
     const server = await serve(cwd, env);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await sleep(1500);
     server.child.kill('SIGTERM');
     await server.exited;
     const help = await runCli(['--help'], { cwd, env });

@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { recordSignature } from '../../src/domain/signing.js';
 import { exchange } from '../helpers/raw-socket.js';
+import { sleep } from '../helpers/time.js';
 import {
   cleanupAll,
   ensureBuilt,
@@ -42,7 +43,7 @@ async function waitFor(pattern: RegExp): Promise<void> {
   const until = Date.now() + 15_000;
   while (!pattern.test(server.stdout)) {
     if (Date.now() > until) throw new Error(`no ${pattern} in the output:\n${server.output()}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
 }
 
@@ -136,7 +137,7 @@ beforeAll(async () => {
       pauseMs: 300,
     },
   );
-  await new Promise((r) => setTimeout(r, 100));
+  await sleep(100);
   server.child.kill('SIGTERM');
   const late = await stopping;
   expect(late.response === undefined || late.response.status >= 400).toBe(true);

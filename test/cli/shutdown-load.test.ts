@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Answer, eachLimit, failureCode, KeepAliveClient } from '../helpers/keep-alive.js';
 import { Ledger, makeValue, sha256, type TestValue, type ValueKind } from '../helpers/ledger.js';
+import { sleep } from '../helpers/time.js';
 import { verifyStore } from '../helpers/verify-store.js';
 import { cleanupAll, ensureBuilt, freePort, http, startServe, tempDir } from './helpers.js';
 
@@ -19,8 +20,6 @@ const SHUTDOWN_TIMEOUT_S = 60;
 const EXIT_LIMIT_MS = 15_000;
 /** What a request may get instead of an answer: a connection refused, or reset before any answer. */
 const CONNECTION_FAILURES = ['ECONNREFUSED', 'ECONNRESET', 'EPIPE'];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 beforeAll(ensureBuilt);
 afterAll(cleanupAll);
 

@@ -3,12 +3,11 @@ import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ParsedResponse, parseResponse } from '../helpers/raw-socket.js';
+import { sleep } from '../helpers/time.js';
 import { openUpload } from '../helpers/upload-socket.js';
 import { cleanupAll, ensureBuilt, freePort, http, type ServeProcess, startServe, tempDir } from './helpers.js';
 
 const TOKEN = 'sigterm-tests-admin-token';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 beforeAll(ensureBuilt);
 afterEach(cleanupAll);
 

@@ -4,6 +4,7 @@
  */
 import { ApifyApiError, ApifyClient } from 'apify-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../helpers/time.js';
 import { binary, fetchRaw, json } from './http.js';
 import { type CompatServer, startOpenkvs } from './server.js';
 
@@ -270,7 +271,7 @@ describe('public URLs', () => {
     ]);
 
     const brief = await alice.keyValueStore(restricted).createKeysPublicUrl({ expiresInSecs: 0.05 });
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     const expired = await fetchRaw(brief);
     expect(expired.status).toBe(403);
     expect(json<{ error: { type: string } }>(expired).error.type).toBe('insufficient-permissions');

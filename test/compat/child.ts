@@ -1,15 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type RunResult, runNode } from '../helpers/cli.js';
 
-export interface ScriptResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+export type ScriptResult = RunResult;
 
 /** A script under test/compat/fixtures/. */
 export const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -30,30 +25,13 @@ export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
  * Runs `node <script>` to completion in an empty temporary folder (where Crawlee's local storage,
  * if any, lands and is removed afterwards); killed after `timeoutMs`.
  */
-export function runScript(script: string, env: Record<string, string>, timeoutMs = 60_000): Promise<ScriptResult> {
+export async function runScript(script: string, env: Record<string, string>, timeoutMs = 60_000): Promise<ScriptResult> {
   const cwd = mkdtempSync(join(tmpdir(), 'openkvs-compat-run-'));
-  const child = spawn(process.execPath, [script], {
-    cwd,
-    env: childEnv({ CRAWLEE_STORAGE_DIR: join(cwd, 'storage'), ...env }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => {
-    stdout += s;
-  });
-  child.stderr.setEncoding('utf8').on('data', (s: string) => {
-    stderr += s;
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      rmSync(cwd, { recursive: true, force: true });
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  try {
+    return await runNode([script], { cwd, env: childEnv({ CRAWLEE_STORAGE_DIR: join(cwd, 'storage'), ...env }), timeoutMs });
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
 }
 
 /** The JSON a fixture prints on a line of its own starting with `RESULT `. */

@@ -8,14 +8,13 @@ import type { RecordValue } from '../../src/storage/driver.js';
 import { PostgresDriver } from '../../src/storage/postgres/index.js';
 import { CHUNK_BYTES, type PgStaged, parseChunkCopy } from '../../src/storage/postgres/values.js';
 import { freshSchema } from '../helpers/postgres.js';
+import { sleep } from '../helpers/time.js';
 import { chunks, storeRow } from './suite.js';
 
 /**
  * Large values on PostgreSQL: chunks written and read with binary COPY on connections reserved for
  * it, and what happens when an upload or a download does not go to plan.
  */
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let schema: Awaited<ReturnType<typeof freshSchema>>;
 let driver: PostgresDriver;

@@ -6,6 +6,7 @@ import type { StorageDriver, StoreRow } from '../../src/storage/driver.js';
 import { PostgresDriver } from '../../src/storage/postgres/index.js';
 import { SqliteDriver } from '../../src/storage/sqlite/index.js';
 import { freshSchema } from '../helpers/postgres.js';
+import { sleep, until } from '../helpers/time.js';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -181,11 +182,11 @@ describe('the sweeper timer', () => {
     });
     const sweeper = createRetentionSweeper({ driver: spy, days: 7, intervalMs: 20 });
     sweeper.start();
-    await new Promise((r) => setTimeout(r, 200));
+    await until(() => listed >= 2, 'two sweeps');
     await sweeper.stop();
     const after = listed;
     expect(after).toBeGreaterThanOrEqual(2);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     expect(listed).toBe(after);
     await driver.close();
   });

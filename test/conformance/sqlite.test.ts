@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/domain/ids.js';
 import { SqliteDriver } from '../../src/storage/sqlite/index.js';
+import { sleep } from '../helpers/time.js';
 import { chunks, describeDriverConformance, storeRow } from './suite.js';
 
 describeDriverConformance('sqlite (in memory)', async () => ({ driver: new SqliteDriver({ path: ':memory:' }) }));
@@ -174,7 +175,7 @@ describe('sqlite: durability fsync', () => {
         return done;
       };
       const waitForFlush = async (n: number) => {
-        for (let i = 0; i < 1000 && flushes.length < n; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+        for (let i = 0; i < 1000 && flushes.length < n; i++) await sleep(5);
         expect(flushes.length).toBe(n);
       };
 

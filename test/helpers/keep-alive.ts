@@ -1,4 +1,5 @@
 import { Agent, type IncomingHttpHeaders, request } from 'node:http';
+import { sleep } from './time.js';
 
 /** An HTTP answer, read whole. */
 export interface Answer {
@@ -92,7 +93,7 @@ export async function* dribble(body: Buffer, pieces: number, ms: number, onFirst
   for (let i = 0; i < pieces; i++) {
     yield body.subarray(i * step, (i + 1) * step);
     if (i === 0) onFirst?.();
-    if (i < pieces - 1) await new Promise((r) => setTimeout(r, ms / pieces));
+    if (i < pieces - 1) await sleep(ms / pieces);
   }
 }
 

@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { type ParsedResponse, parseResponse } from './raw-socket.js';
+import { sleep } from './time.js';
 
 /**
  * An upload on a bare TCP connection that goes on sending after the server answered and half
@@ -27,8 +28,6 @@ export interface UploadSocket {
   end(): void;
   readonly socket: Socket;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Connects to `port` and sends `head` (a request line and headers, with the blank line). */
 export async function openUpload(port: number, head: string): Promise<UploadSocket> {

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { expectRecordBytes, getStore, pseudoRandomBytes, putRecord, recordUrl } from '../helpers/records.js';
+import { sleep } from '../helpers/time.js';
 
 /**
  * Compare-and-swap over a real listening server with plain fetch: many clients read a record,
@@ -58,7 +59,7 @@ async function increment(): Promise<Outcome> {
     expect(put.status, text).toBe(412);
     expect(JSON.parse(text).error.type).toBe('precondition-failed');
     // A little jitter so that the losers do not all come back in the same instant.
-    await new Promise((r) => setTimeout(r, Math.random() * 5));
+    await sleep(Math.random() * 5);
   }
   throw new Error(`no successful write in ${MAX_ATTEMPTS} attempts`);
 }

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { chunks, rawRequest } from '../helpers/raw-http.js';
 import { expectError, expectRecordBytes, getRecord, getStore, putRecord, recordUrl } from '../helpers/records.js';
+import { sleep } from '../helpers/time.js';
 
 /** openkvs decision 13: above the record size cap → 413 record-too-large, the stored record unchanged. */
 
@@ -66,7 +67,7 @@ const SLOW_TOTAL = 400 * 16_384;
 async function* slowly() {
   for (let i = 0; i < 400; i++) {
     yield Buffer.alloc(16_384, 0x63);
-    if (i % 8 === 0) await new Promise((r) => setTimeout(r, 1));
+    if (i % 8 === 0) await sleep(1);
   }
 }
 

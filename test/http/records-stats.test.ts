@@ -2,6 +2,7 @@ import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { getRecord, getStore, putRecord, recordUrl } from '../helpers/records.js';
+import { sleep } from '../helpers/time.js';
 
 /** Store stats and timestamps as record operations change them (spec §1.0, decisions 8 and 17). */
 
@@ -14,7 +15,6 @@ beforeEach(async () => {
 });
 afterEach(() => ctx.close());
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const del = (key: string) => ctx.request({ method: 'DELETE', url: recordUrl(storeId, key), token: ctx.alice });
 
 describe('store stats after record operations', () => {

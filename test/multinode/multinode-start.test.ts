@@ -2,6 +2,7 @@ import postgres, { type Sql, type TransactionSql } from 'postgres';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupAll, ensureBuilt, http, printedTokens, runCli, type ServeProcess, tempDir } from '../cli/helpers.js';
 import { freshSchema } from '../helpers/postgres.js';
+import { sleep } from '../helpers/time.js';
 import { ADMIN_TOKEN, poll, startNodes } from './nodes.js';
 
 /**
@@ -12,7 +13,6 @@ import { ADMIN_TOKEN, poll, startNodes } from './nodes.js';
  */
 
 const NODES = 3;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const drops: (() => Promise<void>)[] = [];
 
 beforeAll(ensureBuilt);

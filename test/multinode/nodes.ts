@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
-import { freePort, type HttpOptions, type HttpResult, http, type ServeProcess, startServe } from '../cli/helpers.js';
+import { freePort } from '../cli/helpers.js';
+import { type HttpOptions, type HttpResult, http, type ServeProcess, startServe } from '../helpers/cli.js';
+import { sleep } from '../helpers/time.js';
 
 /** Helpers of the multi-node tests: several built `openkvs serve` processes on one PostgreSQL. */
 
@@ -50,11 +52,7 @@ export async function startNodes(
  * earlier (see multinode-start.test.ts), so tests that use the admin token at once wait for this.
  */
 export async function waitListening(node: ServeProcess, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!node.stdout.includes('listening on')) {
-    if (node.child.exitCode !== null || Date.now() > until) throw new Error(`openkvs did not start:\n${node.output()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await node.waitOutput(/listening on/, ms);
 }
 
 export const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -117,7 +115,7 @@ export async function poll<T>(read: () => Promise<T>, done: (value: T) => boolea
   for (;;) {
     const value = await read();
     if (done(value) || Date.now() >= until) return value;
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 

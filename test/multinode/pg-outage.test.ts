@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupAll, ensureBuilt, freePort, type HttpResult, runCli, type ServeProcess, tempDir } from '../cli/helpers.js';
+import { sleep } from '../helpers/time.js';
 import { type Cluster, startCluster } from '../setup/postgres-cluster.js';
 import {
   ANSWER_MS,
@@ -39,8 +40,6 @@ afterAll(async () => {
   await cleanupAll();
   await cluster?.stop();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const json = Buffer.from('{"before":"the outage"}');
 const big = randomBytes(1024 * 1024 + 300_000);

@@ -4,6 +4,7 @@ import { GARBAGE_GRACE_MS, ORPHAN_AGE_MS, sweepValues } from '../../src/storage/
 import { cleanupAll, ensureBuilt, freePort, type ServeProcess, startServe, tempDir } from '../cli/helpers.js';
 import { failureCode, KeepAliveClient, notCleanUnavailable } from '../helpers/keep-alive.js';
 import { INLINE_LIMIT, Ledger } from '../helpers/ledger.js';
+import { sleep } from '../helpers/time.js';
 import { verifyStore } from '../helpers/verify-store.js';
 import { type Cluster, startCluster } from '../setup/postgres-cluster.js';
 import { inspectValues } from './postgres-values.js';
@@ -16,8 +17,6 @@ import { type Outcome, readProblem, runWorkload } from './workload.js';
  */
 
 const TOKEN = 'crash-postgres-admin-token-0123456789';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 let cluster: Cluster;
 let sql: Sql;
 let cwd: string;

@@ -6,6 +6,7 @@ import { ORPHAN_AGE_MS } from '../../src/storage/sqlite/sweep.js';
 import { cleanupAll, ensureBuilt, freePort, type ServeProcess, startServe, tempDir } from '../cli/helpers.js';
 import { KeepAliveClient } from '../helpers/keep-alive.js';
 import { Ledger } from '../helpers/ledger.js';
+import { sleep } from '../helpers/time.js';
 import { verifyStore } from '../helpers/verify-store.js';
 import { inspectSqlite } from './sqlite-files.js';
 import { runWorkload } from './workload.js';
@@ -20,8 +21,6 @@ import { runWorkload } from './workload.js';
 const ROUNDS = 20;
 const WORKERS = 6;
 const TOKEN = 'crash-sqlite-admin-token-0123456789';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 beforeAll(ensureBuilt);
 afterAll(cleanupAll);
 

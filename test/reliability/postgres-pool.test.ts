@@ -2,6 +2,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { finished } from 'node:stream/promises';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../helpers/time.js';
 import { type Cluster, startCluster } from '../setup/postgres-cluster.js';
 
 /**
@@ -10,7 +11,6 @@ import { type Cluster, startCluster } from '../setup/postgres-cluster.js';
  * (src/storage/postgres/index.ts), with one connection so that a stuck one shows at once.
  */
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const nextCheckPhase = () => new Promise((r) => setImmediate(r));
 
 let cluster: Cluster;

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupAll, ensureBuilt, freePort, startServe, tempDir } from '../cli/helpers.js';
 import { type Answer, eachLimit, failureCode, KeepAliveClient } from '../helpers/keep-alive.js';
 import { Ledger, makeValue, sha256, type TestValue, type ValueKind } from '../helpers/ledger.js';
+import { sleep } from '../helpers/time.js';
 import { verifyStore } from '../helpers/verify-store.js';
 
 /**
@@ -148,7 +149,7 @@ describe(`soak: ${SECONDS} s of mixed load on SQLite`, () => {
     sample();
     const sampler = setInterval(sample, SAMPLE_MS);
     const load = Promise.all(Array.from({ length: CLIENTS }, (_, c) => loop(c)));
-    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    await sleep(SECONDS * 1000);
     clearInterval(sampler);
     sample();
     stopped = true;

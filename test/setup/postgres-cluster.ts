@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sleep } from '../helpers/time.js';
 
 /** Where Debian puts PostgreSQL's server programs, newest first, then PATH. */
 function findBinDir(): string | undefined {
@@ -72,7 +73,7 @@ export async function startCluster(): Promise<Cluster> {
       } catch {
         if (child.exitCode !== null) throw new Error(`the throwaway PostgreSQL server exited (${child.exitCode}) at start`);
         if (Date.now() > deadline) throw new Error('the throwaway PostgreSQL cluster did not start within 30 s');
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
     }
   };

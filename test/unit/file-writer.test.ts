@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileWriter, WRITE_BEHIND_BYTES, WRITE_BEHIND_CHUNKS } from '../../src/storage/sqlite/blobs.js';
+import { sleep } from '../helpers/time.js';
 
 /**
  * FileWriter: the chunks of an upload written behind it, one writev in flight, the chunks that
@@ -23,7 +24,7 @@ class FakeFile {
   constructor(readonly o: { most?: number; delay?: number; failOnCall?: number } = {}) {}
   async writev(buffers: Buffer[]): Promise<{ bytesWritten: number }> {
     this.batches.push(buffers.length);
-    if (this.o.delay) await new Promise((resolve) => setTimeout(resolve, this.o.delay));
+    if (this.o.delay) await sleep(this.o.delay);
     if (this.batches.length === this.o.failOnCall) throw new Error('ENOSPC: no space left on device');
     const all = Buffer.concat(buffers);
     const n = Math.min(all.length, this.o.most ?? all.length);
@@ -99,7 +100,7 @@ describe('FileWriter', () => {
     const writer = new FileWriter(asHandle(fake));
     await writer.add(randomBytes(100));
     await writer.add(randomBytes(100));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     await expect(writer.add(randomBytes(100))).rejects.toThrow('ENOSPC');
     await expect(writer.finish()).rejects.toThrow('ENOSPC');
     expect(fake.synced).toBe(false);
