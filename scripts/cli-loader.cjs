@@ -14,7 +14,7 @@
 // - NODE_DISABLE_COMPILE_CACHE=1 (Node's own switch) turns it off.
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
-const Module = require('node:module');
+const { createRequire } = require('node:module');
 const os = require('node:os');
 const path = require('node:path');
 const { debuglog } = require('node:util');
@@ -83,7 +83,9 @@ for (const dir of dirs) {
     // Not here (or unreadable).
   }
 }
-const script = new Script(Module.wrap(source.replace(/^#!.*/, '')), { filename: file, cachedData });
+// The CommonJS wrapper Node's loader puts around a file, so the bundle runs as if `require`d.
+const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source.replace(/^#!.*/, '')}\n});`;
+const script = new Script(wrapped, { filename: file, cachedData });
 const state = cachedData === undefined ? 'none' : script.cachedDataRejected === false ? 'accepted' : 'rejected';
 debug('%s: %s', cacheName, state);
 
@@ -107,7 +109,9 @@ if (dirs.length > 0 && state !== 'accepted') {
   process.once('exit', write);
 }
 
-const bundle = new Module(file, module);
-bundle.filename = file;
-bundle.paths = Module._nodeModulePaths(__dirname);
-script.runInThisContext()(bundle.exports, Module.createRequire(file), bundle, file, __dirname);
+// createRequire resolves from the bundle's folder, as Node's own loader would; the bundle (esbuild's
+// CommonJS output) uses nothing of its `module` but `exports`, and the documented fields are there.
+const bundleRequire = createRequire(file);
+const bundle = { exports: {}, id: file, filename: file, path: __dirname, loaded: false, children: [], require: bundleRequire };
+bundle.paths = bundleRequire.resolve.paths('openkvs') ?? [];
+script.runInThisContext()(bundle.exports, bundleRequire, bundle, file, __dirname);
