@@ -104,11 +104,21 @@ export class PageNotFoundError extends ApiError {
 }
 
 export class MethodNotAllowedError extends ApiError {
-  constructor(allowed: readonly string[]) {
+  /** `allowed` becomes the `Allow` header; none for a method no path takes (CONNECT). */
+  constructor(allowed: readonly string[], message?: string) {
     const list = allowed.join(',');
-    super('method-not-allowed', 405, `This API end-point can only be accessed using the following HTTP methods: ${list}`, {
-      allow: list,
-    });
+    super(
+      'method-not-allowed',
+      405,
+      message ?? `This API end-point can only be accessed using the following HTTP methods: ${list}`,
+      list ? { allow: list } : {},
+    );
+  }
+}
+
+export class RequestTimeoutError extends ApiError {
+  constructor() {
+    super('request-timeout', 408, 'The request was not received in time.');
   }
 }
 
@@ -123,6 +133,12 @@ export class RangeNotSatisfiableError extends ApiError {
     super('range-not-satisfiable', 416, `The requested range is outside the record's ${size} bytes.`, {
       'content-range': `bytes */${size}`,
     });
+  }
+}
+
+export class ExpectationFailedError extends ApiError {
+  constructor() {
+    super('expectation-failed', 417, 'Only "Expect: 100-continue" is supported.');
   }
 }
 
@@ -157,6 +173,12 @@ export class RateLimitExceededError extends ApiError {
     super('rate-limit-exceeded', 429, `You have exceeded the rate limit of ${limit} requests per second.`, {
       'x-ratelimit-limit': String(limit),
     });
+  }
+}
+
+export class HeadersTooLargeError extends ApiError {
+  constructor() {
+    super('request-header-fields-too-large', 431, 'The request headers are too large.');
   }
 }
 

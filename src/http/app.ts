@@ -2,10 +2,10 @@ import { createRequire } from 'node:module';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Kvs } from '../domain/index.js';
-import { ServiceUnavailableError } from '../errors.js';
+import { ExpectationFailedError, MethodNotAllowedError, ServiceUnavailableError } from '../errors.js';
 import { holdContentType } from './content-type.js';
 import { createDrain } from './drain.js';
-import { clientErrorHandler, installErrorHandlers, sendError } from './errors.js';
+import { createClientErrorHandler, endWithError, installErrorHandlers, sendError, sendRawError } from './errors.js';
 import { installRateLimits, type RateLimits, type RequestCounter } from './limits.js';
 import { createMetrics, type WorkerMetrics } from './metrics.js';
 import { installOpenApi, openApiRoutes } from './openapi.js';
@@ -152,7 +152,7 @@ export function createApp(options: AppOptions): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 },
     // Requests that reach a closing server on an open connection are answered as usual (drain.ts).
     return503OnClosing: false,
-    clientErrorHandler,
+    clientErrorHandler: createClientErrorHandler(drain.underWay),
     requestTimeout: options.timeouts?.requestMs ?? 600_000,
     connectionTimeout: options.timeouts?.idleMs ?? 120_000,
     // Node replaces the idle timeout of a kept-alive connection with this one.
@@ -186,21 +186,8 @@ export function createApp(options: AppOptions): FastifyInstance {
 
   installErrorHandlers(app);
   // Node answers these outside Fastify; give them the envelope too.
-  app.server.on('checkExpectation', (_req, res) => {
-    const body = JSON.stringify({ error: { type: 'expectation-failed', message: 'Only "Expect: 100-continue" is supported.' } });
-    res.writeHead(417, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
-      connection: 'close',
-    });
-    res.end(body);
-  });
-  app.server.on('connect', (_req, socket) => {
-    const body = JSON.stringify({ error: { type: 'method-not-allowed', message: 'CONNECT is not supported.' } });
-    socket.end(
-      `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  });
+  app.server.on('checkExpectation', (_req, res) => sendRawError(res, new ExpectationFailedError()));
+  app.server.on('connect', (_req, socket) => endWithError(socket, new MethodNotAllowedError([], 'CONNECT is not supported.')));
   const metrics = createMetrics(options.kvs.driver, options.worker?.metrics);
   installRequestLog(app, metrics.observe);
   const origins = options.corsOrigins ?? '*';

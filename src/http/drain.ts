@@ -4,7 +4,8 @@ import { type OutgoingHttpHeader, type OutgoingHttpHeaders, type Server, ServerR
  * The drain of a stopping server. Once it starts, every answer whose headers are not yet written
  * says `Connection: close` (node then closes its connection after it), and a connection left idle
  * by an answer that finishes is closed then; at the deadline, whatever is still open is cut. Until
- * the drain, it costs a flag check per answer.
+ * the drain, it costs a flag check per answer. It also knows which connections have an answer
+ * under way, for the answers node's `clientError` leaves to us.
  */
 export interface Drain {
   /** The response class to give `http.createServer` (its documented `ServerResponse` option). */
@@ -13,10 +14,14 @@ export interface Drain {
   readonly active: boolean;
   /** Starts the drain of `server`, before it stops listening; what is still open after `deadlineMs` is cut. */
   start(server: Server, deadlineMs: number): void;
+  /** Whether an answer on `socket` has its headers out and is not finished (more bytes would corrupt it). */
+  underWay(socket: object): boolean;
 }
 
 export function createDrain(): Drain {
   let server: Server | undefined;
+  /** The last answer on each connection whose headers were written. */
+  const lastAnswer = new WeakMap<object, ServerResponse>();
   /** Answers ended during the drain and not yet flushed (or cut). */
   let flushing = 0;
   const settled = () => {
@@ -34,6 +39,7 @@ export function createDrain(): Drain {
       headers?: OutgoingHttpHeaders | OutgoingHttpHeader[],
     ): this {
       if (server && !this.headersSent) this.setHeader('connection', 'close');
+      lastAnswer.set(this.req.socket, this);
       return super.writeHead(status, message as string, headers);
     }
 
@@ -59,6 +65,10 @@ export function createDrain(): Drain {
       server = s;
       const deadline = setTimeout(() => s.closeAllConnections(), deadlineMs);
       s.once('close', () => clearTimeout(deadline));
+    },
+    underWay(socket) {
+      const answer = lastAnswer.get(socket);
+      return answer?.headersSent === true && !answer.writableFinished;
     },
   };
 }

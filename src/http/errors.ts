@@ -1,31 +1,29 @@
-import { STATUS_CODES } from 'node:http';
-import { Socket } from 'node:net';
+import { type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { STORABLE_TEXT_PATTERN, UNSTORABLE_TEXT_RULE } from '../domain/validation.js';
 import {
   ApiError,
+  HeadersTooLargeError,
   InternalServerError,
   InvalidParameterError,
   InvalidRecordKeyError,
   InvalidRequestError,
   MethodNotAllowedError,
   PageNotFoundError,
+  RequestTimeoutError,
   RequestTooLargeError,
   ServiceUnavailableError,
 } from '../errors.js';
-import { dropUnreadBody, lingeringClose, stopLingering } from './linger.js';
+import { collectRouteMethods } from './route-methods.js';
+import { dropUnreadBody, stopDropping } from './unread-body.js';
 
 const RECORD_PATH = /^\/v2\/key-value-stores\/[^/]+\/records\/.+$/;
+const EMPTY_KEY_PATH = /^\/v2\/key-value-stores\/[^/]+\/records\/$/;
+const JSON_TYPE = 'application/json; charset=utf-8';
 
-/** Paths of the API and the methods each answers, for 405 versus 404. */
-const ROUTES: readonly { pattern: RegExp; methods: readonly string[] }[] = [
-  { pattern: /^\/v2\/key-value-stores\/?$/, methods: ['GET', 'HEAD', 'POST'] },
-  { pattern: /^\/v2\/key-value-stores\/[^/]+\/?$/, methods: ['GET', 'HEAD', 'PUT', 'DELETE'] },
-  { pattern: /^\/v2\/key-value-stores\/[^/]+\/keys\/?$/, methods: ['GET', 'HEAD'] },
-  { pattern: /^\/v2\/key-value-stores\/[^/]+\/records$/, methods: ['GET', 'HEAD'] },
-  { pattern: /^\/v2\/key-value-stores\/[^/]+\/records\/.*$/, methods: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'] },
-];
+/** The Apify envelope of `api`. */
+const envelope = (api: ApiError): string => JSON.stringify({ error: { type: api.type, message: api.message } });
 
 /** Turns anything thrown into the Apify envelope; only this module writes error bodies. */
 function toApiError(err: FastifyError | Error, path: string): ApiError {
@@ -64,58 +62,66 @@ export async function sendError(err: FastifyError | Error, req: FastifyRequest, 
   else if (api.statusCode >= 500) req.log.error({ err, method: req.method, path }, 'request failed');
   reply.code(api.statusCode).headers(api.headers);
   // A body the handler did not read (refused before, too large, or the storage failed mid-upload)
-  // does not delay the answer: it is dropped afterwards (see linger.ts).
-  if (dropUnreadBody(req.raw, reply.raw)) reply.header('connection', 'close');
+  // does not delay the answer: it is dropped afterwards (see unread-body.ts).
+  if (dropUnreadBody(req.raw, reply.raw, req.server.server)) reply.header('connection', 'close');
   if (req.method === 'HEAD') return reply.send();
-  return reply.type('application/json; charset=utf-8').send({ error: { type: api.type, message: api.message } });
+  return reply.type(JSON_TYPE).send(envelope(api));
 }
 
-/** Installs the error and not-found handlers, and stops refused uploads from lingering once the app closes. */
+/** The headers of `api`'s answer outside Fastify, with `body`; the connection closes after it. */
+function rawHeaders(api: ApiError, body: string): Record<string, string> {
+  return { ...api.headers, 'content-type': JSON_TYPE, 'content-length': String(Buffer.byteLength(body)), connection: 'close' };
+}
+
+/** Answers `api` on a response node made outside Fastify (a `checkExpectation` event). */
+export function sendRawError(res: ServerResponse, api: ApiError): void {
+  const body = envelope(api);
+  res.writeHead(api.statusCode, rawHeaders(api, body));
+  res.end(body);
+}
+
+/** Writes `api`'s answer on a connection that has no response object (`connect`, `clientError`), then closes it once flushed. */
+export function endWithError(socket: Duplex, api: ApiError): void {
+  const body = envelope(api);
+  const head = Object.entries(rawHeaders(api, body))
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.end(`HTTP/1.1 ${api.statusCode} ${STATUS_CODES[api.statusCode]}\r\n${head}\r\n${body}`, () => socket.destroy());
+}
+
+/** Installs the error and not-found handlers, and lets no refused body hold up the app's close. */
 export function installErrorHandlers(app: FastifyInstance): void {
+  const methodsOf = collectRouteMethods(app);
   app.addHook('preClose', (done) => {
-    stopLingering(app.server);
+    stopDropping(app.server);
     done();
   });
   app.setErrorHandler((err, req, reply) => sendError(err instanceof Error ? err : new Error(String(err)), req, reply));
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? '/';
     // `records/` is a record route with an empty key.
-    if (/^\/v2\/key-value-stores\/[^/]+\/records\/$/.test(path)) return sendError(new InvalidRecordKeyError(), req, reply);
-    const route = ROUTES.find((r) => r.pattern.test(path));
-    if (route) return sendError(new MethodNotAllowedError(route.methods), req, reply);
+    if (EMPTY_KEY_PATH.test(path)) return sendError(new InvalidRecordKeyError(), req, reply);
+    const methods = methodsOf(path);
+    if (methods.length > 0) return sendError(new MethodNotAllowedError(methods), req, reply);
     return sendError(new PageNotFoundError(path), req, reply);
   });
 }
 
 /**
- * Answers requests that never became HTTP requests (a malformed request line, headers past the
- * size limit, a client too slow to send its headers) with the Apify envelope, then closes: with a
- * lingering close when the client may still be sending, at once when it was too slow.
+ * Node's `clientError` handler: answers requests that never became HTTP requests (a malformed
+ * request line, headers past the size limit, a client too slow to send them) with the envelope,
+ * then closes. `underWay` tells whether an answer on the connection has its headers out: nothing
+ * is written into it then (the client would read corrupt bytes), as node's own handler does.
  */
-export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  let status = 400;
-  let type = 'invalid-request';
-  let message = 'The request is not valid HTTP.';
-  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    status = 408;
-    type = 'request-timeout';
-    message = 'The request was not received in time.';
-  } else if (err.code === 'HPE_HEADER_OVERFLOW') {
-    status = 431;
-    type = 'request-header-fields-too-large';
-    message = 'The request headers are too large.';
-  }
-  const body = JSON.stringify({ error: { type, message } });
-  // As node's own handler: no answer into a response already under way (its headers are out), which
-  // would corrupt what the client reads; the connection is closed all the same.
-  const inFlight = (socket as Duplex & { _httpMessage?: { _headerSent?: boolean } | null })._httpMessage;
-  if (socket.writable && !inFlight?._headerSent) {
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
-  if (status !== 408 && socket instanceof Socket) lingeringClose(socket);
-  else socket.destroy();
+export function createClientErrorHandler(underWay: (socket: Duplex) => boolean) {
+  return (err: NodeJS.ErrnoException, socket: Duplex): void => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    if (!socket.writable || underWay(socket)) {
+      socket.destroy();
+      return;
+    }
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') endWithError(socket, new RequestTimeoutError());
+    else if (err.code === 'HPE_HEADER_OVERFLOW') endWithError(socket, new HeadersTooLargeError());
+    else endWithError(socket, new InvalidRequestError('The request is not valid HTTP.'));
+  };
 }

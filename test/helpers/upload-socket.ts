@@ -12,6 +12,8 @@ export interface UploadSocket {
   readonly answered: Promise<{ response: ParsedResponse; ms: number }>;
   /** When the connection ended for good (closed or reset), after the headers. */
   readonly closed: Promise<number>;
+  /** When the server ended its side (or the connection closed), after the headers. */
+  readonly ended: Promise<number>;
   /** The first error of the connection (EPIPE, ECONNRESET…), if any. */
   readonly error: () => NodeJS.ErrnoException | undefined;
   /** Everything received so far. */
@@ -55,6 +57,10 @@ export async function openUpload(port: number, head: string): Promise<UploadSock
   });
   answered.catch(() => undefined);
   const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - started)));
+  const serverEnded = new Promise<number>((resolve) => {
+    socket.once('end', () => resolve(Date.now() - started));
+    socket.once('close', () => resolve(Date.now() - started));
+  });
   socket.on('error', (err: NodeJS.ErrnoException) => {
     firstError ??= err;
   });
@@ -69,6 +75,7 @@ export async function openUpload(port: number, head: string): Promise<UploadSock
   return {
     answered,
     closed,
+    ended: serverEnded,
     error: () => firstError,
     received: () => Buffer.concat(chunks),
     write,
