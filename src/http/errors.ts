@@ -16,7 +16,7 @@ import {
   ServiceUnavailableError,
 } from '../errors.js';
 import { collectRouteMethods } from './route-methods.js';
-import { dropUnreadBody, stopDropping } from './unread-body.js';
+import { dropUnreadBody, isClosing, stopDropping } from './unread-body.js';
 
 const RECORD_PATH = /^\/v2\/key-value-stores\/[^/]+\/records\/.+$/;
 const EMPTY_KEY_PATH = /^\/v2\/key-value-stores\/[^/]+\/records\/$/;
@@ -63,9 +63,13 @@ export async function sendError(err: FastifyError | Error, req: FastifyRequest, 
   reply.code(api.statusCode).headers(api.headers);
   // A body the handler did not read (refused before, too large, or the storage failed mid-upload)
   // does not delay the answer: it is dropped afterwards (see unread-body.ts).
-  if (dropUnreadBody(req.raw, reply.raw, req.server.server)) reply.header('connection', 'close');
+  const unread = dropUnreadBody(req.raw, reply.raw, req.server.server);
+  if (unread?.close) reply.header('connection', 'close');
   if (req.method === 'HEAD') return reply.send();
-  return reply.type(JSON_TYPE).send(envelope(api));
+  const body = envelope(api);
+  reply.type(JSON_TYPE);
+  if (!unread) return reply.send(body);
+  return reply.header('content-length', String(Buffer.byteLength(body))).send(unread.hold(body));
 }
 
 /** The headers of `api`'s answer outside Fastify, with `body`; the connection closes after it. */
@@ -92,6 +96,12 @@ export function endWithError(socket: Duplex, api: ApiError): void {
 /** Installs the error and not-found handlers, and lets no refused body hold up the app's close. */
 export function installErrorHandlers(app: FastifyInstance): void {
   const methodsOf = collectRouteMethods(app);
+  // A request that follows an answer saying `Connection: close` on the same connection is never
+  // served (RFC 9112, 9.6); node would still parse it while the refused body before it is dropped.
+  app.addHook('onRequest', (req, reply, done) => {
+    if (isClosing(req.raw.socket)) reply.hijack();
+    else done();
+  });
   app.addHook('preClose', (done) => {
     stopDropping(app.server);
     done();

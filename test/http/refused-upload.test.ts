@@ -9,8 +9,9 @@ import { openUpload } from '../helpers/upload-socket.js';
 
 /**
  * A refused upload is answered at once, without waiting for its body, in the Apify envelope. The
- * rest of a small body is read and dropped and the connection kept; after a larger one the answer
- * says `Connection: close` and the connection is closed once it is sent. Nothing is stored.
+ * rest of the body is read and dropped (within limits) before the response ends: a small one keeps
+ * the connection; after a larger one the answer says `Connection: close` and the connection is
+ * closed. Nothing is stored, and nothing after the refused request is served.
  */
 
 const MiB = 1024 * 1024;
@@ -93,7 +94,19 @@ describe('an upload refused before its body arrived', () => {
     expect(await stored('big')).toBe(false);
   });
 
-  it('a client writing at full speed reads its 413, then its connection is closed', async () => {
+  it('a client writing 50 MiB more at full speed never gets a write error and reads its 413', async () => {
+    const up = await openUpload(port, head('PUT', recordUrl(storeId, 'big'), 500 * MiB));
+    const sent = await up.send(50 * MiB, 256 * 1024, 0);
+    expect(up.error()).toBeUndefined();
+    expect(sent).toBe(50 * MiB);
+    expectEnvelope((await up.answered).response, 413, 'record-too-large');
+    // Once the client stops sending and says so, the server closes.
+    up.end();
+    await up.closed;
+    expect(await stored('big')).toBe(false);
+  });
+
+  it('a client writing past what the server reads reads its 413, then its connection is closed', async () => {
     const up = await openUpload(port, head('PUT', recordUrl(storeId, 'big'), 500 * MiB));
     const sent = await up.send(500 * MiB, 256 * 1024, 0);
     expectEnvelope((await up.answered).response, 413, 'record-too-large');
@@ -211,7 +224,7 @@ describe('a refused request whose body is small or complete', () => {
     }
   });
 
-  it('a client that asked to close reads its answer at once, then its connection is closed', async () => {
+  it('a client that asked to close reads its answer at once and sends the rest of a small body without a reset', async () => {
     const length = 512 * 1024;
     const up = await openUpload(port, head('PUT', recordUrl(storeId, 'k'), length, 'not-a-token', 'Connection: close\r\n'));
     await up.write(Buffer.alloc(64 * 1024, 2));
@@ -219,6 +232,9 @@ describe('a refused request whose body is small or complete', () => {
     expectEnvelope(response, 401, 'user-or-token-not-found');
     expect(response.headers.connection).toBe('close');
     expect(ms).toBeLessThan(PROMPT_MS);
+    await sleep(100);
+    expect(await up.send(length - 64 * 1024, 16 * 1024, 0)).toBe(length - 64 * 1024);
+    expect(up.error()).toBeUndefined();
     await up.ended;
     expect(await stored('k')).toBe(false);
   });
