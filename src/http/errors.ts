@@ -112,7 +112,8 @@ export function installErrorHandlers(app: FastifyInstance): void {
     // `records/` is a record route with an empty key.
     if (EMPTY_KEY_PATH.test(path)) return sendError(new InvalidRecordKeyError(), req, reply);
     const methods = methodsOf(path);
-    if (methods.length > 0) return sendError(new MethodNotAllowedError(methods), req, reply);
+    // A route that answers this method but found nothing (a missing console asset) is a 404.
+    if (methods.length > 0 && !methods.includes(req.method)) return sendError(new MethodNotAllowedError(methods), req, reply);
     return sendError(new PageNotFoundError(path), req, reply);
   });
 }
