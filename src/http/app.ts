@@ -15,6 +15,7 @@ import { consoleRoutes } from './routes/console.js';
 import { keyRoutes } from './routes/keys.js';
 import { recordRoutes } from './routes/records.js';
 import { storeRoutes } from './routes/stores.js';
+import { isClosing } from './unread-body.js';
 
 export interface AppOptions {
   kvs: Kvs;
@@ -178,7 +179,14 @@ export function createApp(options: AppOptions): FastifyInstance {
     drain.start(app.server, options.shutdownTimeoutMs ?? 10_000);
     done();
   });
+  // One hook for every request: each hook Fastify runs costs the request path.
   app.addHook('onRequest', (req, reply, done) => {
+    // A request that follows an answer saying `Connection: close` on the same connection is never
+    // served (RFC 9112, 9.6); node would still parse it while the refused body before it is dropped.
+    if (isClosing(req.raw.socket)) {
+      reply.hijack();
+      return;
+    }
     reply.header('x-request-id', req.id);
     holdContentType(req.raw);
     done();

@@ -16,7 +16,7 @@ import {
   ServiceUnavailableError,
 } from '../errors.js';
 import { collectRouteMethods } from './route-methods.js';
-import { dropUnreadBody, isClosing, stopDropping } from './unread-body.js';
+import { dropUnreadBody, stopDropping } from './unread-body.js';
 
 const RECORD_PATH = /^\/v2\/key-value-stores\/[^/]+\/records\/.+$/;
 const EMPTY_KEY_PATH = /^\/v2\/key-value-stores\/[^/]+\/records\/$/;
@@ -96,12 +96,6 @@ export function endWithError(socket: Duplex, api: ApiError): void {
 /** Installs the error and not-found handlers, and lets no refused body hold up the app's close. */
 export function installErrorHandlers(app: FastifyInstance): void {
   const methodsOf = collectRouteMethods(app);
-  // A request that follows an answer saying `Connection: close` on the same connection is never
-  // served (RFC 9112, 9.6); node would still parse it while the refused body before it is dropped.
-  app.addHook('onRequest', (req, reply, done) => {
-    if (isClosing(req.raw.socket)) reply.hijack();
-    else done();
-  });
   app.addHook('preClose', (done) => {
     stopDropping(app.server);
     done();
