@@ -99,29 +99,35 @@ const fieldName = fc.oneof(
 /** A key inside a schema: a plain one, or a hostile string. */
 const schemaKey = fc.oneof(fc.constantFrom('"title"', '"c"', '"collections"'), hostileJsonString);
 
+/** `{"collections":{c:{kind:v}}}`: a schema whose collection `c` names its key or key prefix by `v`. */
+export const collectionSchema = (c: string | Buffer, kind: string, v: string | Buffer): Buffer =>
+  jsonObject([['"collections"', jsonObject([[c, jsonObject([[kind, v]])]])]]);
+
+/** A schema whose collection `c` (key prefix `a`) also holds `v`. */
+export const collectionHolding = (v: string | Buffer): Buffer =>
+  jsonObject([
+    [
+      '"collections"',
+      jsonObject([
+        [
+          '"c"',
+          jsonObject([
+            ['"keyPrefix"', '"a"'],
+            ['"x"', v],
+          ]),
+        ],
+      ]),
+    ],
+  ]);
+
 /** Schemas with something hostile in their contents, their keys, or a collection's `key`/`keyPrefix`. */
 export const hostileSchema: fc.Arbitrary<Buffer> = fc.oneof(
   hostileJsonValue,
   fc.tuple(schemaKey, fc.oneof(hostileJsonValue, fairJsonValue)).map(([k, v]) => jsonObject([[k, v]])),
   fc
     .tuple(schemaKey, fc.constantFrom('"key"', '"keyPrefix"'), fc.oneof(hostileJsonValue, fairJsonValue))
-    .map(([c, kind, v]) => jsonObject([['"collections"', jsonObject([[c, jsonObject([[kind, v]])]])]])),
-  deepJsonValue.map((d) =>
-    jsonObject([
-      [
-        '"collections"',
-        jsonObject([
-          [
-            '"c"',
-            jsonObject([
-              ['"keyPrefix"', '"a"'],
-              ['"x"', d],
-            ]),
-          ],
-        ]),
-      ],
-    ]),
-  ),
+    .map(([c, kind, v]) => collectionSchema(c, kind, v)),
+  deepJsonValue.map(collectionHolding),
 );
 
 /** Store bodies (PUT a store, POST the collection) with hostile text at the top, in any field, or inside `schema`. */

@@ -10,7 +10,16 @@ import {
   routeOf,
 } from './fuzz-arbitraries.js';
 import { type FuzzFixture, integrityProblems, seedFuzzStores } from './fuzz-fixture.js';
-import { DEPTHS, deepJson, HOSTILE_CHARS, jsonObject, jsonText, RAW_BAD_UTF8 } from './fuzz-json.js';
+import {
+  collectionHolding,
+  collectionSchema,
+  DEPTHS,
+  deepJson,
+  HOSTILE_CHARS,
+  jsonObject,
+  jsonText,
+  RAW_BAD_UTF8,
+} from './fuzz-json.js';
 import { type Answer, FuzzJudge } from './fuzz-judge.js';
 import { type FuzzRequest, fuzzRequest, OBS_TEXT } from './fuzz-requests.js';
 
@@ -135,8 +144,6 @@ function hostileBodies(t: FuzzTargets): FuzzRequest[] {
     headers: { authorization: `Bearer ${t.alice}`, 'content-type': 'application/json' },
     body: jsonText(payload),
   });
-  const collection = (c: string | Buffer, kind: string, v: string | Buffer) =>
-    jsonObject([['"collections"', jsonObject([[c, jsonObject([[kind, v]])]])]]);
   const out: FuzzRequest[] = [];
   for (const v of values) {
     out.push(body('PUT', v), body('POST', v));
@@ -144,29 +151,16 @@ function hostileBodies(t: FuzzTargets): FuzzRequest[] {
     out.push(body('POST', jsonObject([['"name"', v]])), body('POST', jsonObject([['"schema"', v]])));
     for (const schema of [
       jsonObject([['"c"', v]]),
-      collection('"c"', '"key"', v),
-      collection('"c"', '"keyPrefix"', v),
-      jsonObject([
-        [
-          '"collections"',
-          jsonObject([
-            [
-              '"c"',
-              jsonObject([
-                ['"keyPrefix"', '"a"'],
-                ['"x"', v],
-              ]),
-            ],
-          ]),
-        ],
-      ]),
+      collectionSchema('"c"', '"key"', v),
+      collectionSchema('"c"', '"keyPrefix"', v),
+      collectionHolding(v),
     ]) {
       out.push(body('POST', jsonObject([['"schema"', schema]])));
     }
   }
   for (const s of strings) {
     out.push(body('POST', jsonObject([['"schema"', jsonObject([[s, '1']])]])));
-    out.push(body('POST', jsonObject([['"schema"', collection(s, '"key"', '"a"')]])));
+    out.push(body('POST', jsonObject([['"schema"', collectionSchema(s, '"key"', '"a"')]])));
   }
   return out;
 }
