@@ -52,7 +52,7 @@ const RECORD_COLUMNS = [
 
 /**
  * The same rows as `loadViaDriver`, written by a second connection to the SQLite file in large
- * transactions (`putRecord` takes ~90 µs a record, so a million would take minutes). Benchmark
+ * transactions (a million `putRecord` calls would take minutes). Benchmark
  * code only: it knows the `records` and `record_values` tables of migration 5, checks that the
  * table still matches, and keeps the store's counters as `putRecord` would.
  */

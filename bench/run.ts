@@ -1,8 +1,8 @@
 /**
  * The performance benchmark, everything in one run on one machine, with its baselines measured in
  * the same run: openkvs over HTTP on SQLite and on PostgreSQL beside a bare node:http server and
- * Fastify alone answering the same bytes (1 KB records, key pages from stores of 1,000 to 1,000,000 keys, 9 MB
- * records with the server's memory, `--durability fsync`), the in-process peers
+ * Fastify alone answering the same bytes (1 KB records, key pages from stores of 1,000 to
+ * 1,000,000 keys, 9 MB records with the server's memory, `--durability fsync`), the in-process peers
  * `@crawlee/memory-storage` and `@apify/storage-local`, and the start time on a 1 GB database.
  * Prints the tables and the goals, and writes bench/results/latest.json.
  *

@@ -1,9 +1,9 @@
 /**
  * HTTP throughput: requests per second of openkvs on SQLite, on PostgreSQL and on SQLite with
- * `--durability fsync`, beside a bare node:http server and Fastify alone answering the same bytes, all measured in
- * one run, in alternating rounds. Each server runs in its own process; the load comes from wrk
- * (ab for HEAD) in another. Then the time of a key page read alone, one request after another
- * (the server's time per page), on stores of 1,000 to 1,000,000 keys.
+ * `--durability fsync`, beside a bare node:http server and Fastify alone answering the same
+ * bytes, all measured in one run, in alternating rounds. Each server runs in its own process; the
+ * load comes from wrk (ab for HEAD) in another. Then the time of a key page read alone, one request
+ * after another (the server's time per page), on stores of 1,000 to 1,000,000 keys.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';

@@ -16,10 +16,8 @@ import { verifyStore } from '../helpers/verify-store.js';
 
 const SECONDS = Number(process.env.OPENKVS_SOAK_SECONDS ?? 300);
 /**
- * Caches (SQLite's 64 MiB page cache, V8's heap) fill during the warm-up. The memory outside V8's
- * heap (RSS less `heapTotal`, from /metrics) was seen climbing for the first 60–70 s and flat after
- * it; a CI run whose climb ended at 67 s counted its last 28 MiB as growth (+10.3 % with a 60-s
- * warm-up), so the warm-up is 90 s.
+ * Caches (SQLite's page cache, V8's heap) fill during the warm-up, and the memory outside V8's heap
+ * climbs for up to about 70 s of a run (docs/performance.md): growth is counted only after it.
  */
 const WARMUP_SECONDS = Math.min(90, Math.floor(SECONDS / 3));
 /**
