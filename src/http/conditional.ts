@@ -1,5 +1,6 @@
 import { Transform } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
+import rangeParser from 'range-parser';
 import type { RecordMeta, WriteCondition } from '../storage/driver.js';
 
 /** Suffix of the ETag of a compressed record served decoded: another representation, another tag. */
@@ -68,21 +69,21 @@ export type RangeRequest = { start: number; end: number } | 'unsatisfiable' | un
  */
 export function parseRange(req: FastifyRequest, size: number, etag: string | undefined): RangeRequest {
   const header = req.headers.range;
-  if (header === undefined) return undefined;
+  if (header === undefined || !header.startsWith('bytes=') || header.includes(',')) return undefined;
   const ifRange = req.headers['if-range'];
   if (ifRange !== undefined && (etag === undefined || String(ifRange).trim() !== etag)) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return undefined;
-  if (m[1] === '') {
-    const suffix = Number(m[2]);
-    if (suffix === 0 || size === 0) return 'unsatisfiable';
-    return { start: Math.max(0, size - suffix), end: size - 1 };
-  }
-  const start = Number(m[1]);
-  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  if (m[2] !== '' && Number(m[2]) < start) return undefined;
-  if (start >= size) return 'unsatisfiable';
-  return { start, end };
+  const ranges = rangeParser(size, header);
+  if (ranges === -2) return undefined;
+  if (ranges !== -1) return ranges[0];
+  // range-parser 1.x also says -1 for a reversed range, which RFC 9110 §14.1.1 makes invalid
+  // (ignored), and for a suffix longer than the representation, which §14.1.3 makes all of it.
+  const [first = '', last = ''] = header
+    .slice('bytes='.length)
+    .split('-')
+    .map((s) => s.trim());
+  if (first !== '' && last !== '' && Number(last) < Number(first)) return undefined;
+  if (first === '' && Number(last) > 0 && size > 0) return { start: 0, end: size - 1 };
+  return 'unsatisfiable';
 }
 
 /** Passes on bytes `start..end` (inclusive) of a stream and discards the rest. */

@@ -60,7 +60,7 @@ function answerRecord(
   ranged: boolean,
 ): RecordAnswer {
   const encoding = meta.contentEncoding;
-  const asStored = encoding === null || acceptsEncoding(req.headers['accept-encoding'], encoding);
+  const asStored = encoding === null || acceptsEncoding(req.headers, encoding);
   const size = asStored ? meta.size : meta.decodedSize;
   const etag = recordEtag(meta, asStored);
   const notModified = isNotModified(req, etag, meta.modifiedAt);
