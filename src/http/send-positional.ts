@@ -41,6 +41,7 @@ function write(res: ServerResponse, chunk: Buffer): Promise<void> {
  * again once the socket has taken its bytes. The stream form of the value allocates a new buffer
  * per read, which on a 9 MB record costs about as much CPU in page faults, copies and garbage
  * collection as the sending itself. When every buffer is in use, the value is streamed.
+ * Kept over Fastify streaming the value: bench row get-9mb (SQLite) loses more than 10% without it.
  *
  * The first read happens before anything is sent, so a failing (or empty) file still gets an error answer.
  * A value that ends early, or fails later, ends the connection (its length is promised).
