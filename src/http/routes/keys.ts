@@ -77,6 +77,7 @@ function jsonChars(s: string): string {
  * keys are plain ASCII by their rules, so a page of 1000 items is concatenated in under half the
  * time the schema serializer takes (it escapes every string character by character, URLs
  * included). Every part is still checked, and escaped when it needs it.
+ * Kept over the schema serializer: bench row keys (SQLite) costs more than 10% more server CPU without it.
  */
 export function keyListJson(page: KeyPage): string {
   const base = jsonChars(page.recordUrlBase);
