@@ -1,9 +1,8 @@
 /**
- * HMAC-SHA256 in plain TypeScript, for the signature of every key of a key listing. Node's
- * `createHmac` cannot reuse a key's padded state, so each call pays for a new HMAC object and two
- * extra compressions; here the states after the ipad and opad blocks are computed once per secret,
- * and a short message costs two compressions and allocates nothing but the result. Results equal
- * `node:crypto`'s for every input (non-ASCII strings are hashed as their UTF-8 bytes, as node does).
+ * HMAC-SHA256 with the inner and outer pad states computed once per secret, for the signature of
+ * every key of a key page; `createHmac` redoes them and allocates an object per call. Kept over
+ * node:crypto for the bench row `keys-1m` (uncached key pages), see docs/performance.md.
+ * Results equal node:crypto's for every input (strings are hashed as their UTF-8 bytes).
  */
 import { createHash } from 'node:crypto';
 
