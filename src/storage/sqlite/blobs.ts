@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { PositionalValue } from '../driver.js';
 
 /** Values up to this many bytes live inline in the records table; larger ones are files. */
@@ -21,78 +24,7 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 /** Bytes of a body that may wait in memory for the disk before reading the body pauses. */
-export const WRITE_BEHIND_BYTES = 1024 * 1024;
-/** …and chunks (a body trickling in tiny reads would otherwise pile up objects). */
-export const WRITE_BEHIND_CHUNKS = 1024;
-
-/**
- * Appends chunks to a file with one write in flight at a time: the chunks that arrive meanwhile
- * go out together in the next one (writev), so that a body arriving in 64 KiB socket reads takes
- * a few trips to the thread pool instead of one per read. `add` waits only when more than
- * `WRITE_BEHIND_BYTES` or `WRITE_BEHIND_CHUNKS` wait.
- */
-export class FileWriter {
-  readonly #handle: FileHandle;
-  #waiting: Buffer[] = [];
-  #waitingBytes = 0;
-  #inFlight: Promise<void> | undefined;
-  #failed: unknown;
-
-  constructor(handle: FileHandle) {
-    this.#handle = handle;
-  }
-
-  async add(chunk: Buffer): Promise<void> {
-    if (this.#failed !== undefined) throw this.#failed;
-    this.#waiting.push(chunk);
-    this.#waitingBytes += chunk.length;
-    this.#inFlight ??= this.#drain();
-    if (this.#waitingBytes > WRITE_BEHIND_BYTES || this.#waiting.length >= WRITE_BEHIND_CHUNKS) await this.#inFlight;
-  }
-
-  /** Writes until nothing waits; a failure is kept for the next `add` or `finish`. */
-  async #drain(): Promise<void> {
-    try {
-      while (this.#waiting.length > 0) {
-        const batch = this.#waiting;
-        this.#waiting = [];
-        this.#waitingBytes = 0;
-        await writeAll(this.#handle, batch);
-      }
-    } catch (err) {
-      this.#failed = err;
-    } finally {
-      this.#inFlight = undefined;
-    }
-  }
-
-  /** Writes what waits, fsyncs and closes the file. */
-  async finish(): Promise<void> {
-    await this.#inFlight;
-    if (this.#failed !== undefined) throw this.#failed;
-    await this.#handle.sync();
-    await this.#handle.close();
-  }
-
-  /** Closes the file after the write in flight, if any; for a failed body. */
-  async abort(): Promise<void> {
-    this.#waiting = [];
-    await this.#inFlight;
-    await this.#handle.close().catch(() => undefined);
-  }
-}
-
-/** writev until every byte of `buffers` is written (a short write goes on where it stopped). */
-async function writeAll(handle: FileHandle, buffers: Buffer[]): Promise<void> {
-  let rest = buffers;
-  while (rest.length > 0) {
-    let written = (await handle.writev(rest)).bytesWritten;
-    let i = 0;
-    while (i < rest.length && written >= (rest[i] as Buffer).length) written -= (rest[i++] as Buffer).length;
-    rest = rest.slice(i);
-    if (written > 0) rest[0] = (rest[0] as Buffer).subarray(written);
-  }
-}
+const WRITE_BEHIND_BYTES = 1024 * 1024;
 
 /**
  * Large record values as files under one directory: `tmp/<process id>/` while uploading (each
@@ -135,41 +67,39 @@ export class BlobFiles {
 
   /** Reads a body: in memory while small, spilled to a temporary file past the inline limit. */
   async stage(body: AsyncIterable<Buffer>, sizeHint?: number): Promise<SqliteStaged> {
-    const chunks: Buffer[] = [];
+    const held: Buffer[] = [];
     let size = 0;
-    let file: { path: string; writer: FileWriter } | undefined;
-    try {
-      if (sizeHint !== undefined && sizeHint > INLINE_MAX_BYTES) file = await this.#openTmp();
-      for await (const chunk of body) {
+    const chunks = body[Symbol.asyncIterator]();
+    if (sizeHint === undefined || sizeHint <= INLINE_MAX_BYTES) {
+      while (size <= INLINE_MAX_BYTES) {
+        const next = await chunks.next();
+        if (next.done) return { kind: 'inline', size, data: held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held) };
+        held.push(next.value);
+        size += next.value.length;
+      }
+    }
+    const path = join(this.stagingDir, randomBytes(12).toString('hex'));
+    const rest = async function* () {
+      yield* held;
+      for await (const chunk of { [Symbol.asyncIterator]: () => chunks }) {
         size += chunk.length;
-        if (file) {
-          await file.writer.add(chunk);
-          continue;
-        }
-        chunks.push(chunk);
-        if (size > INLINE_MAX_BYTES) {
-          file = await this.#openTmp();
-          for (const held of chunks) await file.writer.add(held);
-          chunks.length = 0;
-        }
+        yield chunk;
       }
-      if (!file) return { kind: 'inline', size, data: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) };
-      // Always: a row that a later checkpoint makes durable must never name bytes still in flight.
-      await file.writer.finish();
-      return { kind: 'file', size, tmpPath: file.path };
+    };
+    try {
+      await this.#ensure();
+      // `flush`: fsync before close, always: a row that a later checkpoint makes durable must never
+      // name bytes still in flight. Up to WRITE_BEHIND_BYTES wait for the disk before reading pauses.
+      const file = createWriteStream(path, { flags: 'wx', flush: true, highWaterMark: WRITE_BEHIND_BYTES });
+      // Open before reading on, so that an upload in progress always has its file (the sweep spares it).
+      await once(file, 'ready');
+      await pipeline(rest, file);
+      return { kind: 'file', size, tmpPath: path };
     } catch (err) {
-      if (file) {
-        await file.writer.abort();
-        await unlink(file.path).catch(() => undefined);
-      }
+      await chunks.return?.();
+      await unlink(path).catch(() => undefined);
       throw err;
     }
-  }
-
-  async #openTmp(): Promise<{ path: string; writer: FileWriter }> {
-    await this.#ensure();
-    const path = join(this.stagingDir, randomBytes(12).toString('hex'));
-    return { path, writer: new FileWriter(await open(path, 'wx')) };
   }
 
   /** Moves a staged file to its final place; returns the path relative to the blob directory. */
