@@ -1,13 +1,11 @@
 // Bundles the compiled CLI (dist/cli/index.js, from `tsc`) and the libraries it loads into
-// dist/bin/openkvs-bundle.js, and writes the program that runs it with V8's code cache,
+// dist/bin/openkvs-bundle.js, and writes the program that runs it with Node's compile cache,
 // dist/bin/openkvs.js (scripts/cli-loader.cjs). Node then reads two files instead of several
-// hundred modules, and compiled code instead of source. Run by `npm run build`.
-import { createHash } from 'node:crypto';
+// hundred modules. Run by `npm run build`.
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { warmCompileCache } from './warm-compile-cache.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = join(root, 'dist', 'bin');
@@ -48,15 +46,14 @@ await build({
   absWorkingDir: root,
   entryPoints: { 'openkvs-bundle': 'dist/cli/index.js' },
   bundle: true,
-  // CommonJS, because V8's code cache (scripts/cli-loader.cjs) is open to scripts, not to ES
-  // modules, on Node 20. What is loaded later (the PostgreSQL driver, import/export, zip) stays in
-  // the file, evaluated on first use; with the cache its size costs no parse.
+  // CommonJS, loaded by the program's require(). What is loaded later (the PostgreSQL driver,
+  // import/export, zip) stays in the file, evaluated on first use.
   format: 'cjs',
   platform: 'node',
   target: 'node20',
   outdir,
   sourcemap: 'linked',
-  // Less source to parse when there is no cache yet; names kept (plugins and errors are known by them).
+  // Less source to parse; names kept (plugins and errors are known by them).
   minify: true,
   keepNames: true,
   // Native code, an optional module prom-client looks for, and a file found at run time.
@@ -69,17 +66,7 @@ await build({
 
 // dist/bin's files are CommonJS; the project's (package.json "type") are ES modules.
 await writeFile(join(outdir, 'package.json'), `${JSON.stringify({ type: 'commonjs' })}\n`);
-const bundleHash = createHash('sha256')
-  .update(await readFile(join(outdir, 'openkvs-bundle.js')))
-  .digest('hex')
-  .slice(0, 16);
 const loader = await readFile(join(root, 'scripts', 'cli-loader.cjs'), 'utf8');
 const program = join(outdir, 'openkvs.js');
-await writeFile(program, `#!/usr/bin/env node\n${loader.replace('__OPENKVS_BUNDLE_HASH__', bundleHash)}`);
+await writeFile(program, `#!/usr/bin/env node\n${loader}`);
 await chmod(program, 0o755);
-try {
-  await warmCompileCache(outdir);
-} catch (err) {
-  // The program works without it; its first start writes the cache instead.
-  console.warn(`openkvs build: no code cache written (${err instanceof Error ? err.message : String(err)})`);
-}
