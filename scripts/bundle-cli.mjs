@@ -3,25 +3,22 @@
 // dist/bin/openkvs.js (scripts/cli-loader.cjs). Node then reads two files instead of several
 // hundred modules. Run by `npm run build`.
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = join(root, 'dist', 'bin');
-const swaggerUiRoot = join(root, 'node_modules', '@fastify', 'swagger-ui');
 
 /**
- * - `yaml` (a third of the documentation plugins' start-up) is needed only to answer
- *   `/docs/yaml`: @fastify/swagger and @fastify/swagger-ui get a stand-in that loads it on first use.
- * - @fastify/swagger-ui serves files of its own package folder, found by `__dirname`, which a
- *   bundle does not have: its modules get the folder they came from, found at run time.
+ * `yaml` (a third of @fastify/swagger's start-up) is needed only to answer `/docs/yaml`: the bundled
+ * @fastify/swagger gets a stand-in that loads it on first use.
  */
 const startLight = {
   name: 'openkvs-start-light',
   setup(b) {
     b.onResolve({ filter: /^yaml$/ }, (args) =>
-      /[\\/]@fastify[\\/]swagger(-ui)?[\\/]/.test(args.importer) ? { path: 'lazy-yaml', namespace: 'openkvs' } : undefined,
+      /[\\/]@fastify[\\/]swagger[\\/]/.test(args.importer) ? { path: 'lazy-yaml', namespace: 'openkvs' } : undefined,
     );
     b.onLoad({ filter: /^lazy-yaml$/, namespace: 'openkvs' }, () => ({
       contents:
@@ -30,14 +27,6 @@ const startLight = {
       loader: 'js',
       resolveDir: root,
     }));
-    b.onLoad({ filter: /[\\/]@fastify[\\/]swagger-ui[\\/].*\.js$/ }, async (args) => {
-      const folder = relative(swaggerUiRoot, dirname(args.path)).split(/[\\/]/).filter(Boolean);
-      const here =
-        "require('node:path').join(require('node:path').dirname(require.resolve('@fastify/swagger-ui/package.json'))" +
-        folder.map((part) => `, ${JSON.stringify(part)}`).join('') +
-        ')';
-      return { contents: `var __dirname = ${here};\n${await readFile(args.path, 'utf8')}`, loader: 'js' };
-    });
   },
 };
 
@@ -56,8 +45,9 @@ await build({
   // Less source to parse; names kept (plugins and errors are known by them).
   minify: true,
   keepNames: true,
-  // Native code, an optional module prom-client looks for, and a file found at run time.
-  external: ['better-sqlite3', '@sematext/gc-stats', '@fastify/swagger-ui/package.json'],
+  // Native code, an optional module prom-client looks for, and @fastify/swagger-ui, which serves
+  // files of its own package folder (found by its `__dirname`) and so runs from node_modules.
+  external: ['better-sqlite3', '@sematext/gc-stats', '@fastify/swagger-ui'],
   plugins: [startLight],
   define: { 'import.meta.url': 'openkvsModuleUrl' },
   banner: { js: "var openkvsModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
