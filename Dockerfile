@@ -3,7 +3,8 @@
 # Data lives in the volume /data (one SQLite file and its large-value files). Any flag of
 # `openkvs serve` can be given as an OPENKVS_* variable or after the image name.
 
-FROM node:20-bookworm-slim AS build
+# Node 26: the Active LTS line since October 2026 (Node 20 reached its end of life in April 2026).
+FROM node:26-trixie-slim AS build
 WORKDIR /app
 # better-sqlite3 installs a prebuilt binary; this toolchain is only its fallback.
 RUN apt-get update \
@@ -14,7 +15,7 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM node:26-trixie-slim
 ENV NODE_ENV=production \
     OPENKVS_HOST=0.0.0.0 \
     OPENKVS_PORT=8910 \
