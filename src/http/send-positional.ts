@@ -9,11 +9,8 @@ export const SEND_CHUNK_BYTES = 512 * 1024;
 export const SEND_BUFFERS = 16;
 
 /**
- * The buffers: one block of `SEND_BUFFERS × SEND_CHUNK_BYTES` (8 MiB), allocated at the first
- * download and written through at once, so that all of its pages are resident from then on, and
- * never freed. A fixed block that is paid for once keeps the process's memory flat: buffers
- * allocated and freed as downloads come and go (a pool that grows and trims) left the heap
- * fragmented, and a long run's memory crept up.
+ * The buffers: one 8 MiB block, allocated and touched at the first download and never freed, so
+ * memory stays flat (see docs/performance.md for the pool that fragmented the heap).
  */
 let free: Buffer[] | undefined;
 
@@ -37,11 +34,8 @@ function write(res: ServerResponse, chunk: Buffer): Promise<void> {
 
 /**
  * Sends `size` bytes of a value readable in place as the whole body of `reply`, whose status and
- * headers are set: read 512 KiB at a time into one of the fixed buffers, written, and read into
- * again once the socket has taken its bytes. The stream form of the value allocates a new buffer
- * per read, which on a 9 MB record costs about as much CPU in page faults, copies and garbage
- * collection as the sending itself. When every buffer is in use, the value is streamed.
- * Kept over Fastify streaming the value: bench row get-9mb (SQLite) loses more than 10% without it.
+ * headers are set, reusing a fixed buffer per read instead of the stream's buffer per chunk; when
+ * every buffer is in use, the value is streamed. Kept for bench row `get-9mb` (docs/performance.md).
  *
  * The first read happens before anything is sent, so a failing (or empty) file still gets an error answer.
  * A value that ends early, or fails later, ends the connection (its length is promised).

@@ -73,11 +73,9 @@ function jsonChars(s: string): string {
 }
 
 /**
- * `{"data": KeyList}` written directly, with `recordPublicUrl` put together from its parts: record
- * keys are plain ASCII by their rules, so a page of 1000 items is concatenated in under half the
- * time the schema serializer takes (it escapes every string character by character, URLs
- * included). Every part is still checked, and escaped when it needs it.
- * Kept over the schema serializer: bench row keys (SQLite) costs more than 10% more server CPU without it.
+ * `{"data": KeyList}` written directly: record keys are plain ASCII by their rules, so most parts
+ * need no escaping (each is still checked, and escaped when it needs it). Kept over the schema
+ * serializer for bench row `keys` (docs/performance.md).
  */
 export function keyListJson(page: KeyPage): string {
   const base = jsonChars(page.recordUrlBase);

@@ -67,19 +67,11 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
     sql: 'CREATE INDEX records_blob_path ON records(blob_path) WHERE blob_path IS NOT NULL;',
   },
   {
-    // Inline values move out of `records` into `record_values`, a rowid table, and `records` keeps
-    // only the metadata (still WITHOUT ROWID, clustered by (store_id, key): a page of keys reads a
-    // few compact pages). In a WITHOUT ROWID table a row over ~1,000 bytes spills to an overflow
-    // page of its own, so every 1 KB record cost a nearly empty 4 KB page (200,000 × 1 KB: 938 MB,
-    // of which 715 MB unused; now 291 MB). `value_id` is NULL exactly when the bytes are a file
-    // (`blob_path`); an empty inline value has a row with an empty blob.
-    //
-    // One transaction with the others (a crash leaves version 4 intact). The ids are the inline
-    // records' positions in (store_id, key) order, numbered the same way in both INSERTs. It
-    // rewrites every inline byte once: about 4.7 s for 200,000 records of 1 KB, so roughly 25 s
-    // per million records of 1 KB (more for larger values), and it needs free disk space for a
-    // second copy of the values meanwhile. The old table's pages go to the free list, reused by
-    // later writes; `VACUUM` (offline) returns them to the file system.
+    // Inline values move out of `records` (WITHOUT ROWID, where a 1 KB row took a 4 KB overflow
+    // page) into `record_values`, a rowid table; `records` keeps the metadata. `value_id` is NULL
+    // exactly when the bytes are a file (`blob_path`). One transaction: a crash leaves version 4
+    // intact. It needs free disk space for a second copy of the values while it runs (sizes and
+    // times in docs/performance.md); `VACUUM` (offline) returns the old pages to the file system.
     version: 5,
     sql: `
       CREATE TABLE record_values (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
