@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { AccountAccess } from './domain/access.js';
-import { CLOUD_RATE_LIMITS, type RateLimits } from './http/limits.js';
+import { CLOUD_RATE_LIMITS, type RateLimits } from './model.js';
 import type { Durability, StorageSpec } from './storage/open.js';
 
 export interface ServeConfig {

@@ -5,7 +5,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Kvs } from '../domain/index.js';
 import { createDecoder } from '../http/body.js';
-import type { StoredRecord, StoreRow } from '../storage/driver.js';
+import type { StoreRow } from '../model.js';
+import type { StoredRecord } from '../storage/driver.js';
 import { CliError, commandUser, withKvs } from './admin.js';
 import {
   extensionOf,

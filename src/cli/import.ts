@@ -4,7 +4,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kvs } from '../domain/index.js';
 import { isValidRecordKey, isValidStoreName, STORE_NAME_RULE } from '../domain/validation.js';
-import type { StoreRow } from '../storage/driver.js';
+import type { StoreRow } from '../model.js';
 import { CliError, commandUser, withKvs } from './admin.js';
 import {
   contentTypeOf,

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfigFile, type RawConfig, resolveServeConfig } from '../config.js';
 import { ApiError } from '../errors.js';
+import { StorageTemporaryError } from '../storage/errors.js';
 import { StorageOpenError } from '../storage/open.js';
 import { CliError, createToken, createUser, deleteUser, listTokens, listUsers, revokeToken } from './admin.js';
 import { WORKER_CONFIG_ENV } from './cluster-messages.js';
@@ -15,7 +16,11 @@ const output: Output = { print, warn: (line) => process.stderr.write(`${line}\n`
 
 function fail(err: unknown): never {
   const known =
-    err instanceof ConfigError || err instanceof CliError || err instanceof ApiError || err instanceof StorageOpenError;
+    err instanceof ConfigError ||
+    err instanceof CliError ||
+    err instanceof ApiError ||
+    err instanceof StorageOpenError ||
+    err instanceof StorageTemporaryError;
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`openkvs: ${known ? message : `error: ${message}`}\n`);
   process.exit(1);

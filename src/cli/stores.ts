@@ -1,6 +1,6 @@
 import type { Kvs } from '../domain/index.js';
 import { ID_REGEX, isValidStoreName, STORE_NAME_RULE } from '../domain/validation.js';
-import type { StoreRow, UserRow } from '../storage/driver.js';
+import type { StoreRow, UserRow } from '../model.js';
 import { CliError, commandUser, withKvs } from './admin.js';
 import type { CliContext } from './options.js';
 

@@ -5,7 +5,8 @@ import {
   RecordOrTokenNotFoundError,
   TokenNotProvidedError,
 } from '../errors.js';
-import type { GeneralAccess, LookedUpRecord, StorageDriver, StoreLookup, StoreRow, UserRow } from '../storage/driver.js';
+import type { GeneralAccess, StoreRow, UserRow } from '../model.js';
+import type { LookedUpRecord, RequestLookupStorage, StoreLookup, StoreStorage } from '../storage/driver.js';
 import { hashToken, safeEqual } from './ids.js';
 import type { Users } from './users.js';
 import { ID_REGEX } from './validation.js';
@@ -57,11 +58,11 @@ export type AccountAccess = Extract<GeneralAccess, 'RESTRICTED' | 'ANYONE_WITH_I
 
 /** Finds the store a request names and decides whether the caller may read or write it. */
 export class AccessPolicy {
-  readonly #driver: StorageDriver;
+  readonly #driver: StoreStorage & RequestLookupStorage;
   readonly #users: Users;
   readonly #accountAccess: AccountAccess;
 
-  constructor(driver: StorageDriver, users: Users, accountAccess: AccountAccess) {
+  constructor(driver: StoreStorage & RequestLookupStorage, users: Users, accountAccess: AccountAccess) {
     this.#driver = driver;
     this.#users = users;
     this.#accountAccess = accountAccess;

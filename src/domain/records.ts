@@ -1,14 +1,6 @@
 import { InvalidCollectionError, PreconditionFailedError, RecordNotFoundError } from '../errors.js';
-import type {
-  ContentEncoding,
-  KeyListPage,
-  PutResult,
-  RecordMeta,
-  StorageDriver,
-  StoredRecord,
-  StoreRow,
-  WriteCondition,
-} from '../storage/driver.js';
+import type { ContentEncoding, RecordMeta, StoreRow, WriteCondition } from '../model.js';
+import type { KeyListPage, PutResult, RecordStorage, StoredRecord } from '../storage/driver.js';
 import type { AccessPolicy, StoreRef } from './access.js';
 import { recordSignature, verifyRecordSignature, verifyStorageContentSignature } from './signing.js';
 import type { StatsBuffer } from './stats.js';
@@ -35,7 +27,7 @@ export interface KeyListOptions {
 }
 
 export interface RecordsDeps {
-  driver: StorageDriver;
+  driver: RecordStorage;
   access: AccessPolicy;
   stats: StatsBuffer;
   publicUrl: () => string;

@@ -1,9 +1,9 @@
-import type { StorageDriver } from '../storage/driver.js';
+import type { Housekeeping, StoreStorage } from '../storage/driver.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 
 export interface RetentionOptions {
-  driver: StorageDriver;
+  driver: Housekeeping & StoreStorage;
   /** Unnamed stores not modified for this many days are deleted; 0 keeps them forever. */
   days: number;
   /**

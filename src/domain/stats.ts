@@ -1,16 +1,17 @@
-import type { StatsDelta, StorageDriver, StoreRow } from '../storage/driver.js';
+import type { StoreRow } from '../model.js';
+import type { Housekeeping, StatsDelta } from '../storage/driver.js';
 
 /**
  * Read counters and access times, gathered in memory and written in one batch per interval, so
  * that reads cost no write. Pending counts are merged into store objects, so a read shows at once.
  */
 export class StatsBuffer {
-  readonly #driver: StorageDriver;
+  readonly #driver: Housekeeping;
   #pending = new Map<string, StatsDelta>();
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
-  constructor(driver: StorageDriver, intervalMs = 1000) {
+  constructor(driver: Housekeeping, intervalMs = 1000) {
     this.#driver = driver;
     this.#timer = setInterval(() => void this.flush(), intervalMs);
     this.#timer.unref();

@@ -5,7 +5,8 @@ import {
   RecordNotFoundError,
   StoreSchemaInvalidError,
 } from '../errors.js';
-import type { GeneralAccess, StorageDriver, StoreRow } from '../storage/driver.js';
+import type { GeneralAccess, StoreRow } from '../model.js';
+import type { StoreStorage } from '../storage/driver.js';
 import type { AccessPolicy, Caller, StoreRef } from './access.js';
 import { newId, newSecret } from './ids.js';
 import { storageContentSignature } from './signing.js';
@@ -59,7 +60,7 @@ export interface StorePatchInput {
 }
 
 export interface StoresDeps {
-  driver: StorageDriver;
+  driver: StoreStorage;
   users: Users;
   access: AccessPolicy;
   stats: StatsBuffer;

@@ -1,5 +1,6 @@
 import { InvalidTokenError, InvalidValueError } from '../errors.js';
-import type { StorageDriver, TokenRow, UserRow } from '../storage/driver.js';
+import type { TokenRow, UserRow } from '../model.js';
+import type { AccountStorage } from '../storage/driver.js';
 import { hashToken, newId, newToken, safeEqual } from './ids.js';
 import { USERNAME_REGEX } from './validation.js';
 
@@ -12,10 +13,10 @@ export interface IssuedToken {
 
 /** Users and their API tokens. Tokens are kept only as SHA-256 hashes. */
 export class Users {
-  readonly #driver: StorageDriver;
+  readonly #driver: AccountStorage;
   readonly #names = new Map<string, string>();
 
-  constructor(driver: StorageDriver) {
+  constructor(driver: AccountStorage) {
     this.#driver = driver;
   }
 

@@ -1,4 +1,4 @@
-import { GENERAL_ACCESS, type GeneralAccess } from '../storage/driver.js';
+import { GENERAL_ACCESS, type GeneralAccess } from '../model.js';
 
 /** apify-shared KEY_VALUE_STORE_KEY_REGEX. */
 export const RECORD_KEY_REGEX = /^[a-zA-Z0-9!\-_.'()]{1,256}$/;

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import Negotiator from 'negotiator';
-import type { ContentEncoding } from '../storage/driver.js';
+import type { ContentEncoding } from '../model.js';
 
 /**
  * Whether a request's `Accept-Encoding` allows `encoding` (RFC 9110 §12.5.3, with q-values and `*`).

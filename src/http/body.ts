@@ -11,7 +11,7 @@ import {
   RequestTooLargeError,
   UnsupportedContentEncodingError,
 } from '../errors.js';
-import type { ContentEncoding } from '../storage/driver.js';
+import type { ContentEncoding } from '../model.js';
 
 /** Largest JSON body of the store endpoints, after decompression (apify-shared MAX_PAYLOAD_SIZE_BYTES). */
 export const MAX_JSON_BODY_BYTES = 9_437_184;

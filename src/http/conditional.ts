@@ -1,7 +1,7 @@
 import { Transform } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import rangeParser from 'range-parser';
-import type { RecordMeta, WriteCondition } from '../storage/driver.js';
+import type { RecordMeta, WriteCondition } from '../model.js';
 
 /** Suffix of the ETag of a compressed record served decoded: another representation, another tag. */
 const DECODED_SUFFIX = '-identity';

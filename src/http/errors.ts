@@ -15,6 +15,7 @@ import {
   RequestTooLargeError,
   ServiceUnavailableError,
 } from '../errors.js';
+import { StorageTemporaryError } from '../storage/errors.js';
 import { collectRouteMethods } from './route-methods.js';
 import { dropUnreadBody, stopDropping } from './unread-body.js';
 
@@ -45,9 +46,8 @@ function toApiError(err: FastifyError | Error, path: string): ApiError {
     if (RECORD_PATH.test(path)) return new InvalidRecordKeyError();
     return new InvalidRequestError('The request URL is not valid.');
   }
-  // A database file locked by another process for longer than the busy timeout: try again.
-  if (fe.statusCode === 503 || fe.code === 'SQLITE_BUSY' || fe.code?.startsWith('SQLITE_BUSY_'))
-    return new ServiceUnavailableError();
+  // The database unreachable, or locked by another process past the busy timeout: try again.
+  if (err instanceof StorageTemporaryError || fe.statusCode === 503) return new ServiceUnavailableError();
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new InvalidRequestError(fe.message);
   }

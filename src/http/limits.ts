@@ -3,21 +3,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseStoreRef } from '../domain/access.js';
 import type { Kvs } from '../domain/index.js';
 import { RateLimitExceededError } from '../errors.js';
-import type { StorageDriver } from '../storage/driver.js';
+import type { RateLimits } from '../model.js';
+import type { Housekeeping } from '../storage/driver.js';
 import { resolveCaller } from './caller.js';
 
-/** Per-store request rates (spec decision 15): off unless configured. */
-export interface RateLimits {
-  /** Record reads and writes per second per store (the cloud's 200). */
-  recordOpsPerSecond: number;
-  /** Other requests per second per store (the cloud's 60). */
-  otherPerSecond: number;
-}
-
-export const CLOUD_RATE_LIMITS: RateLimits = { recordOpsPerSecond: 200, otherPerSecond: 60 };
-
-/** Counts a request against `key` in the current fixed window of `windowMs` (`StorageDriver.countRequest`). */
-export type RequestCounter = NonNullable<StorageDriver['countRequest']>;
+/** Counts a request against `key` in the current fixed window of `windowMs` (`Housekeeping.countRequest`). */
+export type RequestCounter = NonNullable<Housekeeping['countRequest']>;
 
 /**
  * A rate-limit store whose counters live outside this process (the storage shared by several

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { StorageDriver } from '../storage/driver.js';
+import type { Housekeeping } from '../storage/driver.js';
 import { errorResponses } from './schemas.js';
 
 export const METRICS_PATH = '/metrics';
@@ -45,7 +45,7 @@ export interface HttpMetrics {
  * and the process metrics. In a worker (`worker` given), requests and process metrics are those of
  * every worker added up; the storage gauges, read from the shared storage, are read once, here.
  */
-export function createMetrics(driver: StorageDriver, worker?: WorkerMetrics): HttpMetrics {
+export function createMetrics(driver: Housekeeping, worker?: WorkerMetrics): HttpMetrics {
   const registry = new Registry();
   // Apart, so that they are never added up over the workers: every worker would read the same totals.
   const storage = new Registry();

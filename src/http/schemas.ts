@@ -4,7 +4,7 @@
  * name) and are the source of the OpenAPI document.
  */
 import { STORABLE_TEXT_PATTERN } from '../domain/validation.js';
-import { GENERAL_ACCESS } from '../storage/driver.js';
+import { GENERAL_ACCESS } from '../model.js';
 
 /** The Apify error envelope, for every error status. */
 export const ERROR_SCHEMA = {

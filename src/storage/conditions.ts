@@ -1,4 +1,4 @@
-import type { WriteCondition } from './driver.js';
+import type { WriteCondition } from '../model.js';
 
 /** Whether a record's current etag (undefined: no record) satisfies a write condition. */
 export function conditionHolds(current: string | null | undefined, condition: WriteCondition | undefined): boolean {

@@ -1,54 +1,5 @@
 import type { Readable } from 'node:stream';
-
-/** Store-level general access values of the Apify API. */
-export const GENERAL_ACCESS = [
-  'RESTRICTED',
-  'ANYONE_WITH_ID_CAN_READ',
-  'ANYONE_WITH_NAME_CAN_READ',
-  'FOLLOW_USER_SETTING',
-] as const;
-export type GeneralAccess = (typeof GENERAL_ACCESS)[number];
-
-/** Encodings a record may be stored with (identity is stored as `null`). */
-export type ContentEncoding = 'gzip' | 'deflate' | 'br';
-
-export interface UserRow {
-  id: string;
-  username: string;
-  createdAt: number;
-}
-
-export interface TokenRow {
-  id: string;
-  userId: string;
-  /** SHA-256 of the token, hex. The token itself is never stored. */
-  hash: string;
-  label: string | null;
-  createdAt: number;
-}
-
-export interface StoreStats {
-  readCount: number;
-  writeCount: number;
-  deleteCount: number;
-  listCount: number;
-  storageBytes: number;
-}
-
-export interface StoreRow {
-  id: string;
-  userId: string;
-  name: string | null;
-  title: string | null;
-  createdAt: number;
-  modifiedAt: number;
-  accessedAt: number;
-  generalAccess: GeneralAccess;
-  /** The store's JSON schema, serialized, or null. */
-  schema: string | null;
-  urlSigningSecretKey: string;
-  stats: StoreStats;
-}
+import type { ContentEncoding, GeneralAccess, RecordMeta, StoreRow, TokenRow, UserRow, WriteCondition } from '../model.js';
 
 export interface StoreListQuery {
   userId: string;
@@ -63,19 +14,6 @@ export interface StorePatch {
   title?: string | null;
   generalAccess?: GeneralAccess;
   modifiedAt: number;
-}
-
-export interface RecordMeta {
-  key: string;
-  contentType: string;
-  contentEncoding: ContentEncoding | null;
-  /** Bytes as stored (possibly compressed). */
-  size: number;
-  /** Bytes after decoding `contentEncoding` (equal to `size` for identity). */
-  decodedSize: number;
-  modifiedAt: number;
-  /** Hash of the stored bytes, computed at write time (the strong ETag); null for none. */
-  etag: string | null;
 }
 
 /**
@@ -122,16 +60,6 @@ export interface NewRecord {
   now: number;
 }
 
-/**
- * A precondition on the record's current state, checked atomically with the write.
- * `ifMatch`: the record exists and its etag is listed (or `*` is). `ifNoneMatch`: the record does
- * not exist (`*`), or its etag is not listed.
- */
-export interface WriteCondition {
-  ifMatch?: string[];
-  ifNoneMatch?: string[];
-}
-
 export type PutResult = 'ok' | 'no-store' | 'precondition-failed';
 export type DeleteResult = 'deleted' | 'absent' | 'no-store' | 'precondition-failed';
 
@@ -176,14 +104,8 @@ export interface RequestRows {
 
 export type UpdateStoreResult = { ok: true; store: StoreRow } | { ok: false; reason: 'not-found' | 'name-conflict' };
 
-/**
- * The storage contract. Every method is async; something missing is `undefined` or `false`, never
- * an exception. Writes resolve only after they are durable in the driver's sense (committed).
- */
-export interface StorageDriver {
-  readonly kind: string;
-  close(): Promise<void>;
-
+/** Users and their API tokens. */
+export interface AccountStorage {
   createUser(user: UserRow): Promise<boolean>;
   getUserById(id: string): Promise<UserRow | undefined>;
   getUserByName(username: string): Promise<UserRow | undefined>;
@@ -195,7 +117,10 @@ export interface StorageDriver {
   findToken(hash: string): Promise<TokenRow | undefined>;
   listTokens(userId: string): Promise<TokenRow[]>;
   revokeToken(hash: string): Promise<boolean>;
+}
 
+/** Key-value stores: their rows, names and settings. */
+export interface StoreStorage {
   /** Creates the store; with a name the user already uses, returns that store with `created: false`. */
   createStore(store: StoreRow): Promise<{ store: StoreRow; created: boolean }>;
   getStore(id: string): Promise<StoreRow | undefined>;
@@ -208,13 +133,19 @@ export interface StorageDriver {
    * never deletes a store that a write or a rename reached after it was listed.
    */
   deleteStore(id: string, onlyIf?: { unnamedBefore: number }): Promise<boolean>;
+}
 
+/** What a request names, found at once: the hot path of every request. */
+export interface RequestLookupStorage {
   /**
    * The token (with its user), the store and the record a request names, in one statement or round
-   * trip: the hot path of every record request. Nothing is checked here; the access policy decides.
+   * trip. Nothing is checked here; the access policy decides.
    */
   lookupRequest(lookup: RequestLookup): Promise<RequestRows>;
+}
 
+/** The records of a key-value store and their bytes. */
+export interface RecordStorage {
   getRecord(storeId: string, key: string): Promise<StoredRecord | undefined>;
   getRecordMeta(storeId: string, key: string): Promise<RecordMeta | undefined>;
   /** Reads a whole body into the driver's staging area; rejects (and keeps nothing) if the stream fails. */
@@ -228,7 +159,10 @@ export interface StorageDriver {
   /** Deletes a record if `condition` holds. */
   deleteRecord(storeId: string, key: string, now: number, condition?: WriteCondition): Promise<DeleteResult>;
   listKeys(storeId: string, query: KeyListQuery): Promise<KeyListPage>;
+}
 
+/** Counters, totals and retention: the work around the requests. */
+export interface Housekeeping {
   applyStats(deltas: StatsDelta[]): Promise<void>;
 
   /** Stores and their stored bytes (the sum of `storageBytes`) over every user, for metrics. */
@@ -245,4 +179,16 @@ export interface StorageDriver {
    * limits are then counted in memory).
    */
   countRequest?(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }>;
+}
+
+/**
+ * The storage contract: one part per kind of thing stored, and a caller depends on the parts it
+ * uses. A new kind of storage (datasets, request queues) is a part of its own, added here. Every
+ * method is async; something missing is `undefined` or `false`, never an exception. Writes resolve
+ * only after they are durable in the driver's sense (committed). Failures that pass are the errors
+ * of `errors.ts`.
+ */
+export interface StorageDriver extends AccountStorage, StoreStorage, RequestLookupStorage, RecordStorage, Housekeeping {
+  readonly kind: string;
+  close(): Promise<void>;
 }

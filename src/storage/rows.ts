@@ -1,4 +1,5 @@
-import type { ContentEncoding, GeneralAccess, RecordMeta, RequestLookup, RequestRows, StoreRow } from './driver.js';
+import type { ContentEncoding, GeneralAccess, RecordMeta, StoreRow, StoreStats, TokenRow, UserRow } from '../model.js';
+import type { RequestLookup, RequestRows } from './driver.js';
 
 /** Row shapes shared by the SQL drivers, whose tables use the same column names. */
 export interface StoreDbRow {
@@ -63,17 +64,86 @@ export function rowToMeta(r: RecordDbRow): RecordMeta {
   };
 }
 
+/** For each field of `T`, the SQL expression that reads it. */
+export type Columns<T> = { readonly [K in keyof T]-?: string };
+
+/** A table of columns within a row read as an array: where it starts, and how it becomes an object. */
+export interface PlacedColumns<T> {
+  /** The SELECT list of these columns. */
+  readonly sql: string;
+  /** Whether the row has these columns (a statement may select fewer tables). */
+  holds(row: readonly unknown[]): boolean;
+  /** Whether it has them and the first is not null (a LEFT JOIN found the row). */
+  present(row: readonly unknown[]): boolean;
+  read(row: readonly unknown[]): T;
+}
+
 /**
- * The columns of a request lookup (`lookupRequest`), read as an array (positions below): the token,
- * its user, the store, then the record and where its bytes are.
+ * Lays out tables of columns one after another in a row read as an array: each table's position
+ * is the sum of the ones before it, so no position is ever written by hand.
  */
-const LOOKUP_BASE_COLS = `t.id, t.user_id, t.hash, t.label, t.created_at, u.id, u.username, u.created_at,
-  s.id, s.user_id, s.name, s.title, s.created_at, s.modified_at, s.accessed_at, s.general_access, s.schema,
-  s.signing_secret, s.read_count, s.write_count, s.delete_count, s.list_count, s.storage_bytes`;
-const LOOKUP_RECORD_COLS = 'r.key, r.size, r.content_type, r.content_encoding, r.decoded_size, r.modified_at, r.etag';
-/** Position of the first record column; the driver's two value columns follow the record's. */
-const R = 23;
-export const LOOKUP_VALUE_COL = R + 7;
+export function columnLayout() {
+  let next = 0;
+  return <T>(columns: Columns<T>): PlacedColumns<T> => {
+    const fields = Object.keys(columns);
+    const at = next;
+    next += fields.length;
+    return {
+      sql: Object.values<string>(columns).join(', '),
+      holds: (row) => row.length > at,
+      present: (row) => row.length > at && row[at] !== null,
+      read(row) {
+        const out: Record<string, unknown> = {};
+        for (let i = 0; i < fields.length; i++) out[fields[i] as string] = row[at + i];
+        return out as T;
+      },
+    };
+  };
+}
+
+/** An item of a key page, read from `SELECT key, size` rows as arrays. */
+export const KEY_ITEM = columnLayout()<{ key: string; size: number }>({ key: 'key', size: 'size' });
+
+/** Where a looked-up record's bytes are: the bytes when inline, and the driver's pointer to bytes kept elsewhere (null when inline). */
+export interface LookupValue {
+  bytes: Buffer | null;
+  elsewhere: unknown;
+}
+
+/** The tables of a lookup row, in SELECT order: the token, its user, the store, the record and where its bytes are. */
+const place = columnLayout();
+const TOKEN = place<TokenRow>({ id: 't.id', userId: 't.user_id', hash: 't.hash', label: 't.label', createdAt: 't.created_at' });
+const USER = place<UserRow>({ id: 'u.id', username: 'u.username', createdAt: 'u.created_at' });
+const STORE = place<Omit<StoreRow, 'stats'>>({
+  id: 's.id',
+  userId: 's.user_id',
+  name: 's.name',
+  title: 's.title',
+  createdAt: 's.created_at',
+  modifiedAt: 's.modified_at',
+  accessedAt: 's.accessed_at',
+  generalAccess: 's.general_access',
+  schema: 's.schema',
+  urlSigningSecretKey: 's.signing_secret',
+});
+const STATS = place<StoreStats>({
+  readCount: 's.read_count',
+  writeCount: 's.write_count',
+  deleteCount: 's.delete_count',
+  listCount: 's.list_count',
+  storageBytes: 's.storage_bytes',
+});
+const RECORD = place<RecordMeta>({
+  key: 'r.key',
+  size: 'r.size',
+  contentType: 'r.content_type',
+  contentEncoding: 'r.content_encoding',
+  decodedSize: 'r.decoded_size',
+  modifiedAt: 'r.modified_at',
+  etag: 'r.etag',
+});
+/** Placed last; its SQL is the driver's (`lookupSql`'s `value`), so the table here only names its fields. */
+const VALUE = place<LookupValue>({ bytes: 'bytes', elsewhere: 'elsewhere' });
 
 export type LookupStoreKind = 'none' | 'id' | 'caller' | 'owner';
 export type LookupRecordKind = 'none' | 'meta' | 'value';
@@ -81,19 +151,20 @@ export type LookupRecordKind = 'none' | 'meta' | 'value';
 /**
  * The one statement of a request lookup, the same in both SQL dialects: the token, its user, the
  * store and the record, each LEFT JOINed so that whatever is missing comes back as nulls.
- * `param(name)` writes a placeholder; `valueCols` are two columns that tell where a record's bytes
- * are: the bytes when inline, and the driver's pointer to bytes stored elsewhere. `valueJoin`, when
- * given, is joined after the record (`r`), for a driver that keeps inline bytes in a table of their own.
+ * `param(name)` writes a placeholder; `value` reads where a record's bytes are, selected only for
+ * a lookup with the value. `valueJoin`, when given, is joined after the record (`r`) for it, for a
+ * driver that keeps inline bytes in a table of their own.
  */
 export function lookupSql(
   store: LookupStoreKind,
   record: LookupRecordKind,
   param: (name: 'hash' | 'storeId' | 'owner' | 'name' | 'key') => string,
-  valueCols: string,
+  value: Columns<LookupValue>,
   valueJoin?: string,
 ): string {
-  const cols = [LOOKUP_BASE_COLS];
-  if (record !== 'none') cols.push(LOOKUP_RECORD_COLS, valueCols);
+  const cols = [TOKEN.sql, USER.sql, STORE.sql, STATS.sql];
+  if (record !== 'none') cols.push(RECORD.sql);
+  if (record === 'value') cols.push(`${value.bytes}, ${value.elsewhere}`);
   const joins = [
     `FROM (SELECT ${param('hash')} AS h) q`,
     'LEFT JOIN tokens t ON t.hash = q.h',
@@ -108,7 +179,7 @@ export function lookupSql(
     );
   else joins.push('LEFT JOIN stores s ON 0 = 1');
   if (record !== 'none') joins.push(`LEFT JOIN records r ON r.store_id = s.id AND r.key = ${param('key')}`);
-  if (record !== 'none' && valueJoin) joins.push(valueJoin);
+  if (record === 'value' && valueJoin) joins.push(valueJoin);
   return `SELECT ${cols.join(', ')} ${joins.join(' ')}`;
 }
 
@@ -131,44 +202,25 @@ export function lookupParams(lookup: RequestLookup) {
   };
 }
 
-/**
- * The rows of a lookup from its one row of values. `inline(row)` gives a record's bytes when they
- * are in the row (`row[LOOKUP_VALUE_COL]` and the next column), or null when stored elsewhere.
- */
-// biome-ignore lint/suspicious/noExplicitAny: the values of the lookup statement, typed by the mapping below.
-export function lookupRows(row: any[] | undefined, withValue: boolean, inline: (row: any[]) => Buffer | null): RequestRows {
+/** The rows of a lookup from its one row of values (`lookupSql`'s columns). */
+export function lookupRows(row: readonly unknown[] | undefined): RequestRows {
   const rows: RequestRows = {};
   if (!row) return rows;
-  if (row[0] !== null) rows.token = { id: row[0], userId: row[1], hash: row[2], label: row[3], createdAt: row[4] };
-  if (row[5] !== null) rows.user = { id: row[5], username: row[6], createdAt: row[7] };
-  if (row[8] !== null) {
-    rows.store = {
-      id: row[8],
-      userId: row[9],
-      name: row[10],
-      title: row[11],
-      createdAt: row[12],
-      modifiedAt: row[13],
-      accessedAt: row[14],
-      generalAccess: row[15],
-      schema: row[16],
-      urlSigningSecretKey: row[17],
-      stats: { readCount: row[18], writeCount: row[19], deleteCount: row[20], listCount: row[21], storageBytes: row[22] },
-    };
+  if (TOKEN.present(row)) rows.token = TOKEN.read(row);
+  if (USER.present(row)) rows.user = USER.read(row);
+  if (STORE.present(row)) {
+    const store = STORE.read(row) as StoreRow;
+    store.stats = STATS.read(row);
+    rows.store = store;
   }
-  if (row.length > R && row[R] !== null) {
-    rows.record = {
-      meta: {
-        key: row[R],
-        size: row[R + 1],
-        contentType: row[R + 2],
-        contentEncoding: row[R + 3],
-        decodedSize: row[R + 4],
-        modifiedAt: row[R + 5],
-        etag: row[R + 6],
-      },
-      inline: withValue ? inline(row) : null,
-    };
+  if (RECORD.present(row)) {
+    let inline: Buffer | null = null;
+    // Only a lookup with the value selects it; bytes kept elsewhere are read with `getRecord`.
+    if (VALUE.holds(row)) {
+      const value = VALUE.read(row);
+      if (value.elsewhere === null) inline = value.bytes ?? Buffer.alloc(0);
+    }
+    rows.record = { meta: RECORD.read(row), inline };
   }
   return rows;
 }

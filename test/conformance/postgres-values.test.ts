@@ -3,8 +3,8 @@ import type { Readable } from 'node:stream';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/domain/ids.js';
-import { ServiceUnavailableError } from '../../src/errors.js';
 import type { RecordValue } from '../../src/storage/driver.js';
+import { StorageUnavailableError } from '../../src/storage/errors.js';
 import { PostgresDriver } from '../../src/storage/postgres/index.js';
 import { CHUNK_BYTES, type PgStaged, parseChunkCopy } from '../../src/storage/postgres/values.js';
 import { freshSchema } from '../helpers/postgres.js';
@@ -190,7 +190,7 @@ describe('PostgreSQL chunked values', () => {
           .length;
       }
       expect(terminated).toBe(1);
-      expect(await upload).toBeInstanceOf(ServiceUnavailableError);
+      expect(await upload).toBeInstanceOf(StorageUnavailableError);
       expect(performance.now() - started).toBeLessThan(4500);
     } finally {
       await sql.unsafe('DROP TRIGGER slow_chunk ON value_chunks; DROP FUNCTION slow_chunk();');

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../../src/domain/ids.js';
-import type { WriteCondition } from '../../src/storage/driver.js';
+import type { WriteCondition } from '../../src/model.js';
 import { SqliteDriver } from '../../src/storage/sqlite/index.js';
 import { MIGRATIONS } from '../../src/storage/sqlite/migrations.js';
 import { ORPHAN_AGE_MS } from '../../src/storage/sqlite/sweep.js';

@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId, newSecret } from '../../src/domain/ids.js';
-import type { RecordValue, StorageDriver, StoreRow, WriteCondition } from '../../src/storage/driver.js';
+import type { StoreRow, WriteCondition } from '../../src/model.js';
+import type { RecordValue, StorageDriver } from '../../src/storage/driver.js';
 
 /** Creates a driver on empty storage; `cleanup` removes what it created. */
 export type DriverFactory = () => Promise<{ driver: StorageDriver; cleanup?: () => Promise<void> }>;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import type { AccountAccess } from '../../src/domain/access.js';
-import type { GeneralAccess } from '../../src/storage/driver.js';
+import type { GeneralAccess } from '../../src/model.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { recordBody } from '../../src/http/body.js';
-import type { ContentEncoding } from '../../src/storage/driver.js';
+import type { ContentEncoding } from '../../src/model.js';
 
 /** A request whose body arrives in `pieces`, with or without a declared length. */
 function request(body: Buffer, declare: boolean, pieces = 3): IncomingMessage {

@@ -4,7 +4,7 @@ import type { Kvs } from '../../domain/index.js';
 import { parseStorePatch } from '../../domain/stores.js';
 import { STORE_NAME_MAX, STORE_NAME_REGEX, TITLE_MAX } from '../../domain/validation.js';
 import { InvalidRequestError } from '../../errors.js';
-import { GENERAL_ACCESS } from '../../storage/driver.js';
+import { GENERAL_ACCESS } from '../../model.js';
 import { readJsonBody } from '../body.js';
 import { requestToken, requireUser } from '../caller.js';
 import { boolParam, pathEndsWithSlash, toBool, toInt, toOptional, uintParam } from '../query.js';

@@ -1,4 +1,4 @@
-import { ServiceUnavailableError } from '../../errors.js';
+import { StorageUnavailableError } from '../errors.js';
 
 /** postgres.js connection failures and PostgreSQL error classes 08 (connection) and 57P (shutdown). */
 const UNAVAILABLE_CODES = new Set([
@@ -27,7 +27,7 @@ export function isUnavailable(err: unknown): boolean {
 /** How long after a connection failure the pool counts as recovering. */
 const OUTAGE_WINDOW_MS = 30_000;
 /**
- * While recovering, the longest a storage call may wait before its request is answered 503 instead.
+ * While recovering, the longest a storage call may wait before it fails as unavailable instead.
  * While PostgreSQL is down, a query that finds no open connection waits in postgres.js's queue, and
  * each failed reconnect attempt fails only the one query it was opened for: with more requests than
  * connections, the others would wait as long as the outage lasts.
@@ -38,15 +38,15 @@ let lastOutage = Number.NEGATIVE_INFINITY;
 const unavailable = (err: unknown): never => {
   if (isUnavailable(err)) {
     lastOutage = performance.now();
-    throw new ServiceUnavailableError();
+    throw new StorageUnavailableError(err);
   }
   throw err;
 };
 
 /**
- * Runs a storage call; a lost or refused connection becomes 503 `service-unavailable` with
- * `Retry-After`, which clients retry. The pool reconnects on its own. Within 30 s of a lost
- * connection, a call still waiting after 2 s is answered 503 as well, so that no request hangs on a
+ * Runs a storage call; a lost or refused connection becomes a `StorageUnavailableError` (a 503 with
+ * `Retry-After`, which clients retry). The pool reconnects on its own. Within 30 s of a lost
+ * connection, a call still waiting after 2 s fails the same way, so that no request hangs on a
  * pool that is reconnecting; a write given up on this way was not acknowledged (it may still land,
  * whole). `deadline: false` is for calls that read a request body, which take as long as the client.
  */
@@ -54,7 +54,7 @@ export function guardStorage<T>(fn: () => Promise<T>, deadline = true): Promise<
   const call = fn().catch(unavailable);
   if (!deadline || performance.now() - lastOutage > OUTAGE_WINDOW_MS) return call;
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new ServiceUnavailableError()), OUTAGE_DEADLINE_MS);
+    const timer = setTimeout(() => reject(new StorageUnavailableError()), OUTAGE_DEADLINE_MS);
     call.then(
       (value) => {
         clearTimeout(timer);

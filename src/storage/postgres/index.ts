@@ -1,11 +1,11 @@
 import postgres, { type Sql } from 'postgres';
+import type { RecordMeta, StoreRow, TokenRow, UserRow, WriteCondition } from '../../model.js';
 import type {
   DeleteResult,
   KeyListPage,
   KeyListQuery,
   NewRecord,
   PutResult,
-  RecordMeta,
   RequestLookup,
   RequestRows,
   StagedValue,
@@ -14,14 +14,9 @@ import type {
   StoredRecord,
   StoreListQuery,
   StorePatch,
-  StoreRow,
-  TokenRow,
   UpdateStoreResult,
-  UserRow,
-  WriteCondition,
 } from '../driver.js';
 import {
-  LOOKUP_VALUE_COL,
   lookupKinds,
   lookupParams,
   lookupRows,
@@ -266,7 +261,7 @@ export class PostgresDriver implements StorageDriver {
           order.push(p);
           return `$${order.length}::text`;
         },
-        'r.value, r.value_id',
+        { bytes: 'r.value', elsewhere: 'r.value_id' },
       );
       statement = { text, order };
       this.#lookups.set(name, statement);
@@ -281,9 +276,7 @@ export class PostgresDriver implements StorageDriver {
           { prepare: true },
         )
         .values();
-      return lookupRows(row, record === 'value', (r) =>
-        r[LOOKUP_VALUE_COL + 1] === null ? ((r[LOOKUP_VALUE_COL] as Buffer | null) ?? Buffer.alloc(0)) : null,
-      );
+      return lookupRows(row);
     });
   }
 

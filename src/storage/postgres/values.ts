@@ -1,7 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { Readable, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Sql } from 'postgres';
-import { newId } from '../../domain/ids.js';
 import { guardStorage } from './errors.js';
 
 /** Values up to this size live in the records row; larger ones as chunks in `value_chunks`. */
@@ -131,7 +131,7 @@ export async function stageValue(sql: Sql, storeId: string, body: AsyncIterable<
   let valueId: string | undefined;
   let seq = 0;
   const writeChunks = async (all: boolean) => {
-    valueId ??= newId();
+    valueId ??= randomUUID();
     while (pendingBytes >= CHUNK_BYTES || (all && pendingBytes > 0)) {
       const bytes = Math.min(CHUNK_BYTES, pendingBytes);
       const pieces: Buffer[] = [];

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import type { RecordMeta, StoreRow, TokenRow, UserRow, WriteCondition } from '../../model.js';
 import { conditionHolds } from '../conditions.js';
 import type {
   DeleteResult,
@@ -9,7 +10,6 @@ import type {
   KeyListQuery,
   NewRecord,
   PutResult,
-  RecordMeta,
   RequestLookup,
   RequestRows,
   StagedValue,
@@ -18,15 +18,12 @@ import type {
   StoredRecord,
   StoreListQuery,
   StorePatch,
-  StoreRow,
-  TokenRow,
   UpdateStoreResult,
-  UserRow,
-  WriteCondition,
 } from '../driver.js';
+import { StorageBusyError } from '../errors.js';
 import type { Durability } from '../open.js';
 import {
-  LOOKUP_VALUE_COL,
+  KEY_ITEM,
   lookupKinds,
   lookupParams,
   lookupRows,
@@ -63,6 +60,24 @@ export interface SqliteDriverOptions {
 const BUSY_TIMEOUT_MS = 5_000;
 /** …and of the migrations at open, which may wait for another process migrating a large file. */
 const MIGRATION_BUSY_TIMEOUT_MS = 120_000;
+
+/**
+ * Runs a write; SQLITE_BUSY (another process held the write lock past the busy timeout) becomes a
+ * `StorageBusyError`, which the caller may retry.
+ */
+function busy<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (err) {
+    throw busyError(err);
+  }
+}
+
+function busyError(err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_'))) return new StorageBusyError(err);
+  return err;
+}
 
 /** A record write waiting for the next group commit. */
 interface PendingWrite {
@@ -143,6 +158,11 @@ export class SqliteDriver implements StorageDriver {
     });
   }
 
+  /** Runs `fn` in a transaction that takes the write lock before it reads. */
+  #immediate<T>(fn: () => T): T {
+    return busy(() => this.#db.transaction(fn).immediate());
+  }
+
   /**
    * Group commit: record writes arriving in the same turn of the event loop share one transaction
    * (and, with durability fsync, one fsync). Each still runs alone in a savepoint, sees the writes
@@ -170,7 +190,8 @@ export class SqliteDriver implements StorageDriver {
       // locked") when another process commits in between, instead of waiting for its turn.
       this.#group.immediate(batch, outcomes);
     } catch (err) {
-      for (const w of batch) w.reject(err);
+      const failure = busyError(err);
+      for (const w of batch) w.reject(failure);
       return;
     } finally {
       this.#syncFull?.run();
@@ -251,7 +272,7 @@ export class SqliteDriver implements StorageDriver {
 
   async createUser(user: UserRow): Promise<boolean> {
     this.#cache.clearTokens();
-    return this.#q.insertUser.run(user.id, user.username, user.createdAt).changes === 1;
+    return busy(() => this.#q.insertUser.run(user.id, user.username, user.createdAt).changes === 1);
   }
 
   async getUserById(id: string): Promise<UserRow | undefined> {
@@ -269,21 +290,19 @@ export class SqliteDriver implements StorageDriver {
   async deleteUser(id: string): Promise<boolean> {
     this.#cache.clear();
     // The file names are read in the transaction: another process may add a record until it begins.
-    const { removed, blobs } = this.#db
-      .transaction(() => {
-        const blobs = this.#q.userBlobPaths.all(id) as { blob_path: string }[];
-        this.#q.deleteUserValues.run(id);
-        this.#q.deleteUserRecords.run(id);
-        return { removed: this.#q.deleteUser.run(id).changes === 1, blobs };
-      })
-      .immediate();
+    const { removed, blobs } = this.#immediate(() => {
+      const blobs = this.#q.userBlobPaths.all(id) as { blob_path: string }[];
+      this.#q.deleteUserValues.run(id);
+      this.#q.deleteUserRecords.run(id);
+      return { removed: this.#q.deleteUser.run(id).changes === 1, blobs };
+    });
     for (const b of blobs) await this.#blobs.remove(b.blob_path);
     return removed;
   }
 
   async addToken(token: TokenRow): Promise<void> {
     this.#cache.clearTokens();
-    this.#q.insertToken.run(token.hash, token.id, token.userId, token.label, token.createdAt);
+    busy(() => this.#q.insertToken.run(token.hash, token.id, token.userId, token.label, token.createdAt));
   }
 
   async findToken(hash: string): Promise<TokenRow | undefined> {
@@ -296,32 +315,30 @@ export class SqliteDriver implements StorageDriver {
 
   async revokeToken(hash: string): Promise<boolean> {
     this.#cache.clearTokens();
-    return this.#q.deleteToken.run(hash).changes === 1;
+    return busy(() => this.#q.deleteToken.run(hash).changes === 1);
   }
 
   async createStore(store: StoreRow): Promise<{ store: StoreRow; created: boolean }> {
     this.#cache.clearStores();
-    return this.#db
-      .transaction(() => {
-        if (store.name !== null) {
-          const existing = this.#q.storeByName.get(store.userId, store.name) as StoreDbRow | undefined;
-          if (existing) return { store: rowToStore(existing), created: false };
-        }
-        this.#q.insertStore.run(
-          store.id,
-          store.userId,
-          store.name,
-          store.title,
-          store.createdAt,
-          store.modifiedAt,
-          store.accessedAt,
-          store.generalAccess,
-          store.schema,
-          store.urlSigningSecretKey,
-        );
-        return { store, created: true };
-      })
-      .immediate();
+    return this.#immediate(() => {
+      if (store.name !== null) {
+        const existing = this.#q.storeByName.get(store.userId, store.name) as StoreDbRow | undefined;
+        if (existing) return { store: rowToStore(existing), created: false };
+      }
+      this.#q.insertStore.run(
+        store.id,
+        store.userId,
+        store.name,
+        store.title,
+        store.createdAt,
+        store.modifiedAt,
+        store.accessedAt,
+        store.generalAccess,
+        store.schema,
+        store.urlSigningSecretKey,
+      );
+      return { store, created: true };
+    });
   }
 
   async getStore(id: string): Promise<StoreRow | undefined> {
@@ -344,35 +361,31 @@ export class SqliteDriver implements StorageDriver {
 
   async updateStore(id: string, patch: StorePatch): Promise<UpdateStoreResult> {
     this.#cache.clearStores();
-    return this.#db
-      .transaction((): UpdateStoreResult => {
-        const row = this.#q.storeById.get(id) as StoreDbRow | undefined;
-        if (!row) return { ok: false, reason: 'not-found' };
-        const name = patch.name === undefined ? row.name : patch.name;
-        if (name !== null && name !== row.name) {
-          const clash = this.#q.storeByName.get(row.user_id, name) as StoreDbRow | undefined;
-          if (clash) return { ok: false, reason: 'name-conflict' };
-        }
-        const title = patch.title === undefined ? row.title : patch.title;
-        const access = patch.generalAccess ?? row.general_access;
-        this.#q.updateStore.run(name, title, access, patch.modifiedAt, id);
-        return { ok: true, store: rowToStore(this.#q.storeById.get(id) as StoreDbRow) };
-      })
-      .immediate();
+    return this.#immediate((): UpdateStoreResult => {
+      const row = this.#q.storeById.get(id) as StoreDbRow | undefined;
+      if (!row) return { ok: false, reason: 'not-found' };
+      const name = patch.name === undefined ? row.name : patch.name;
+      if (name !== null && name !== row.name) {
+        const clash = this.#q.storeByName.get(row.user_id, name) as StoreDbRow | undefined;
+        if (clash) return { ok: false, reason: 'name-conflict' };
+      }
+      const title = patch.title === undefined ? row.title : patch.title;
+      const access = patch.generalAccess ?? row.general_access;
+      this.#q.updateStore.run(name, title, access, patch.modifiedAt, id);
+      return { ok: true, store: rowToStore(this.#q.storeById.get(id) as StoreDbRow) };
+    });
   }
 
   async deleteStore(id: string, onlyIf?: { unnamedBefore: number }): Promise<boolean> {
     this.#cache.clearStores();
     // The file names are read in the transaction: another process may add a record until it begins.
-    const { removed, blobs } = this.#db
-      .transaction(() => {
-        if (onlyIf && this.#q.storeExpired.get(id, onlyIf.unnamedBefore) === undefined) return { removed: false, blobs: [] };
-        const blobs = this.#q.storeBlobPaths.all(id) as { blob_path: string }[];
-        this.#q.deleteStoreValues.run(id);
-        this.#q.deleteStoreRecords.run(id);
-        return { removed: this.#q.deleteStore.run(id).changes === 1, blobs };
-      })
-      .immediate();
+    const { removed, blobs } = this.#immediate(() => {
+      if (onlyIf && this.#q.storeExpired.get(id, onlyIf.unnamedBefore) === undefined) return { removed: false, blobs: [] };
+      const blobs = this.#q.storeBlobPaths.all(id) as { blob_path: string }[];
+      this.#q.deleteStoreValues.run(id);
+      this.#q.deleteStoreRecords.run(id);
+      return { removed: this.#q.deleteStore.run(id).changes === 1, blobs };
+    });
     for (const b of blobs) await this.#blobs.remove(b.blob_path);
     return removed;
   }
@@ -390,18 +403,13 @@ export class SqliteDriver implements StorageDriver {
     const name = `${store}:${record}`;
     let statement = this.#lookups.get(name);
     if (!statement) {
-      // Only a lookup with the value joins the value row; a metadata lookup reads the record alone.
-      const sql =
-        record === 'value'
-          ? lookupSql(store, record, (p) => `@${p}`, 'v.data, r.blob_path', 'LEFT JOIN record_values v ON v.id = r.value_id')
-          : lookupSql(store, record, (p) => `@${p}`, 'NULL, r.blob_path');
+      const value = { bytes: 'v.data', elsewhere: 'r.blob_path' };
+      const sql = lookupSql(store, record, (p) => `@${p}`, value, 'LEFT JOIN record_values v ON v.id = r.value_id');
       statement = this.#db.prepare(sql).raw();
       this.#lookups.set(name, statement);
     }
     const row = statement.get(lookupParams(lookup)) as unknown[] | undefined;
-    const rows = lookupRows(row, record === 'value', (r) =>
-      r[LOOKUP_VALUE_COL + 1] === null ? ((r[LOOKUP_VALUE_COL] as Buffer | null) ?? Buffer.alloc(0)) : null,
-    );
+    const rows = lookupRows(row);
     if (cached) this.#cache.put(lookup, rows);
     return rows;
   }
@@ -524,14 +532,11 @@ export class SqliteDriver implements StorageDriver {
     const from = inclusive ? prefix : after;
     const stmt = prefix ? (inclusive ? this.#q.keysFromPrefix : this.#q.keysAfterPrefix) : this.#q.keysAfter;
     const args = prefix ? [storeId, from, `${prefix}\uffff`, query.limit + 1] : [storeId, from, query.limit + 1];
-    const rows = stmt.all(...args) as [key: string, size: number][];
+    const rows = stmt.all(...args) as unknown[][];
     const isTruncated = rows.length > query.limit;
     const n = isTruncated ? query.limit : rows.length;
     const items = new Array<{ key: string; size: number }>(n);
-    for (let i = 0; i < n; i++) {
-      const row = rows[i] as [string, number];
-      items[i] = { key: row[0], size: row[1] };
-    }
+    for (let i = 0; i < n; i++) items[i] = KEY_ITEM.read(rows[i] as unknown[]);
     return { items, isTruncated };
   }
 
@@ -545,11 +550,9 @@ export class SqliteDriver implements StorageDriver {
 
   async applyStats(deltas: StatsDelta[]): Promise<void> {
     if (deltas.length === 0) return;
-    this.#db
-      .transaction(() => {
-        for (const d of deltas) this.#q.storeStats.run(d.readCount, d.listCount, d.accessedAt, d.storeId);
-      })
-      .immediate();
+    this.#immediate(() => {
+      for (const d of deltas) this.#q.storeStats.run(d.readCount, d.listCount, d.accessedAt, d.storeId);
+    });
   }
 }
 

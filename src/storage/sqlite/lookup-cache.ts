@@ -1,4 +1,5 @@
-import type { LookedUpRecord, RequestLookup, RequestRows, StoreRow, TokenRow, UserRow } from '../driver.js';
+import type { StoreRow, TokenRow, UserRow } from '../../model.js';
+import type { LookedUpRecord, RequestLookup, RequestRows } from '../driver.js';
 
 /** Entries per map before it is emptied (a crude bound that keeps memory flat under key sprays). */
 const MAX_ENTRIES = 20_000;

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { KEY_ITEM } from '../rows.js';
 
 const USER_COLS = 'id, username, created_at AS createdAt';
 const TOKEN_COLS = 'id, user_id AS userId, hash, label, created_at AS createdAt';
@@ -82,11 +83,15 @@ export function createStatements(db: Database.Database) {
     deleteValue: p('DELETE FROM record_values WHERE id = ?'),
     deleteRecord: p('DELETE FROM records WHERE store_id = ? AND key = ?'),
     allBlobPaths: p('SELECT blob_path FROM records WHERE blob_path IS NOT NULL').pluck(),
-    // Key pages read rows as arrays: a thousand objects built by better-sqlite3 cost half again as much.
-    keysAfter: p('SELECT key, size FROM records WHERE store_id = ? AND key > ? ORDER BY key LIMIT ?').raw(true),
-    keysAfterPrefix: p('SELECT key, size FROM records WHERE store_id = ? AND key > ? AND key < ? ORDER BY key LIMIT ?').raw(true),
+    // Key pages read rows as arrays (`KEY_ITEM` maps them): better-sqlite3 builds them faster than objects.
+    keysAfter: p(`SELECT ${KEY_ITEM.sql} FROM records WHERE store_id = ? AND key > ? ORDER BY key LIMIT ?`).raw(true),
+    keysAfterPrefix: p(`SELECT ${KEY_ITEM.sql} FROM records WHERE store_id = ? AND key > ? AND key < ? ORDER BY key LIMIT ?`).raw(
+      true,
+    ),
     totals: p('SELECT COUNT(*) AS stores, COALESCE(SUM(storage_bytes), 0) AS bytes FROM stores'),
     expiredUnnamedStores: p('SELECT id FROM stores WHERE name IS NULL AND modified_at < ? ORDER BY modified_at LIMIT ?'),
-    keysFromPrefix: p('SELECT key, size FROM records WHERE store_id = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?').raw(true),
+    keysFromPrefix: p(`SELECT ${KEY_ITEM.sql} FROM records WHERE store_id = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`).raw(
+      true,
+    ),
   };
 }
