@@ -71,6 +71,8 @@ export type Columns<T> = { readonly [K in keyof T]-?: string };
 export interface PlacedColumns<T> {
   /** The SELECT list of these columns. */
   readonly sql: string;
+  /** Each field's position in the row, for loops over many rows that build their objects literally. */
+  readonly index: { readonly [K in keyof T]-?: number };
   /** Whether the row has these columns (a statement may select fewer tables). */
   holds(row: readonly unknown[]): boolean;
   /** Whether it has them and the first is not null (a LEFT JOIN found the row). */
@@ -90,6 +92,7 @@ export function columnLayout() {
     next += fields.length;
     return {
       sql: Object.values<string>(columns).join(', '),
+      index: Object.fromEntries(fields.map((field, i) => [field, at + i])) as PlacedColumns<T>['index'],
       holds: (row) => row.length > at,
       present: (row) => row.length > at && row[at] !== null,
       read(row) {

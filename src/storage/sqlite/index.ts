@@ -536,7 +536,12 @@ export class SqliteDriver implements StorageDriver {
     const isTruncated = rows.length > query.limit;
     const n = isTruncated ? query.limit : rows.length;
     const items = new Array<{ key: string; size: number }>(n);
-    for (let i = 0; i < n; i++) items[i] = KEY_ITEM.read(rows[i] as unknown[]);
+    // Literal objects: a thousand built by `KEY_ITEM.read` take several times as long.
+    const { key, size } = KEY_ITEM.index;
+    for (let i = 0; i < n; i++) {
+      const row = rows[i] as unknown[];
+      items[i] = { key: row[key] as string, size: row[size] as number };
+    }
     return { items, isTruncated };
   }
 
