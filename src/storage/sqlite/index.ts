@@ -536,7 +536,6 @@ export class SqliteDriver implements StorageDriver {
     const isTruncated = rows.length > query.limit;
     const n = isTruncated ? query.limit : rows.length;
     const items = new Array<{ key: string; size: number }>(n);
-    // Literal objects: a thousand built by `KEY_ITEM.read` take several times as long.
     const { key, size } = KEY_ITEM.index;
     for (let i = 0; i < n; i++) {
       const row = rows[i] as unknown[];
