@@ -1,4 +1,4 @@
-import postgres, { type Sql, type TransactionSql } from 'postgres';
+import postgres, { type ReservedSql, type TransactionSql } from 'postgres';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupAll, ensureBuilt, http, printedTokens, runCli, type ServeProcess, tempDir } from '../cli/helpers.js';
 import { freshSchema } from '../helpers/postgres.js';
@@ -22,7 +22,7 @@ afterEach(async () => {
 });
 
 /** How many sessions wait for a lock on `table`. */
-async function waitingFor(sql: Sql | TransactionSql, table: string): Promise<number> {
+async function waitingFor(sql: ReservedSql | TransactionSql, table: string): Promise<number> {
   const [row] = await sql`SELECT count(*)::int AS n FROM pg_locks WHERE relation = ${table}::regclass AND NOT granted`;
   return (row?.n as number | undefined) ?? 0;
 }

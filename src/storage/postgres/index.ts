@@ -70,6 +70,9 @@ export class PostgresDriver implements StorageDriver {
       connect_timeout: 3,
       // Reconnect quickly: the default backoff grows to 20 s and is shared by the whole pool.
       backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
+      // A query that waits for a connection (the pool reconnecting, or every connection busy)
+      // fails after 2 s, so that its request is answered 503 well within a client's timeout.
+      queue_timeout: 2,
       onnotice: () => undefined,
       types: {
         bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },
