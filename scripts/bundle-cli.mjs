@@ -2,7 +2,7 @@
 // dist/bin/openkvs-bundle.js, and writes the program that runs it with Node's compile cache,
 // dist/bin/openkvs.js (scripts/cli-loader.cjs). Node then reads two files instead of several
 // hundred modules. Run by `npm run build`.
-import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -53,6 +53,10 @@ await build({
   banner: { js: "var openkvsModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 });
+
+// The PostgreSQL functions file is read beside the module that applies it: tsc's, and the bundle.
+for (const dir of [join(root, 'dist', 'storage', 'postgres'), outdir])
+  await copyFile(join(root, 'src', 'storage', 'postgres', 'functions.sql'), join(dir, 'functions.sql'));
 
 // dist/bin's files are CommonJS; the project's (package.json "type") are ES modules.
 await writeFile(join(outdir, 'package.json'), `${JSON.stringify({ type: 'commonjs' })}\n`);

@@ -1,4 +1,6 @@
-import type { Sql } from 'postgres';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { ReservedSql, Sql } from 'postgres';
 import { refuseNewerSchema } from '../open-error.js';
 
 /** Numbered migrations; every table's key begins with the store id where it holds store data. */
@@ -88,75 +90,10 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
     sql: 'CREATE INDEX stores_unnamed_modified ON stores(modified_at) WHERE name IS NULL;',
   },
   {
-    // A record write or delete in one round trip: lock the store row (serializing the writers of
-    // one store on every node), check the precondition on the etag, write, count, release the
-    // bytes the record had. Same rules as storage/conditions.ts.
+    // Created the record write and delete functions, which now live in functions.sql (applied after
+    // the migrations, new database or old): kept as a number so that versions stay as they were.
     version: 5,
-    sql: `
-      CREATE FUNCTION openkvs_condition_holds(p_exists boolean, p_etag text, p_if_match text[], p_if_none_match text[])
-      RETURNS boolean LANGUAGE sql IMMUTABLE AS $fn$
-        SELECT (p_if_match IS NULL OR (p_exists AND ('*' = ANY(p_if_match) OR (p_etag IS NOT NULL AND p_etag = ANY(p_if_match)))))
-           AND (p_if_none_match IS NULL OR NOT p_exists
-                OR NOT ('*' = ANY(p_if_none_match) OR (p_etag IS NOT NULL AND p_etag = ANY(p_if_none_match))))
-      $fn$;
-
-      CREATE FUNCTION openkvs_put_record(
-        p_store text, p_key text, p_size bigint, p_type text, p_encoding text, p_decoded bigint, p_now bigint,
-        p_etag text, p_value bytea, p_value_id text, p_if_match text[], p_if_none_match text[]
-      ) RETURNS text LANGUAGE plpgsql AS $fn$
-      DECLARE
-        o_size bigint;
-        o_value_id text;
-        o_etag text;
-        o_exists boolean;
-      BEGIN
-        PERFORM 1 FROM stores WHERE id = p_store FOR UPDATE;
-        IF NOT FOUND THEN RETURN 'no-store'; END IF;
-        SELECT size, value_id, etag INTO o_size, o_value_id, o_etag FROM records WHERE store_id = p_store AND key = p_key;
-        o_exists := FOUND;
-        IF NOT openkvs_condition_holds(o_exists, o_etag, p_if_match, p_if_none_match) THEN RETURN 'precondition-failed'; END IF;
-        INSERT INTO records (store_id, key, size, content_type, content_encoding, decoded_size, modified_at, etag, value, value_id)
-        VALUES (p_store, p_key, p_size, p_type, p_encoding, p_decoded, p_now, p_etag, p_value, p_value_id)
-        ON CONFLICT (store_id, key) DO UPDATE SET size = EXCLUDED.size, content_type = EXCLUDED.content_type,
-          content_encoding = EXCLUDED.content_encoding, decoded_size = EXCLUDED.decoded_size,
-          modified_at = EXCLUDED.modified_at, etag = EXCLUDED.etag, value = EXCLUDED.value, value_id = EXCLUDED.value_id;
-        UPDATE stores SET storage_bytes = storage_bytes + p_size - COALESCE(o_size, 0), write_count = write_count + 1,
-          modified_at = p_now, accessed_at = GREATEST(accessed_at, p_now)
-        WHERE id = p_store;
-        IF o_value_id IS NOT NULL THEN
-          INSERT INTO value_garbage (store_id, value_id, released_at) VALUES (p_store, o_value_id, p_now) ON CONFLICT DO NOTHING;
-        END IF;
-        RETURN 'ok';
-      END
-      $fn$;
-
-      CREATE FUNCTION openkvs_delete_record(p_store text, p_key text, p_now bigint, p_if_match text[], p_if_none_match text[])
-      RETURNS text LANGUAGE plpgsql AS $fn$
-      DECLARE
-        o_size bigint;
-        o_value_id text;
-        o_etag text;
-        o_exists boolean;
-      BEGIN
-        PERFORM 1 FROM stores WHERE id = p_store FOR UPDATE;
-        IF NOT FOUND THEN RETURN 'no-store'; END IF;
-        SELECT size, value_id, etag INTO o_size, o_value_id, o_etag FROM records WHERE store_id = p_store AND key = p_key;
-        o_exists := FOUND;
-        IF NOT openkvs_condition_holds(o_exists, o_etag, p_if_match, p_if_none_match) THEN RETURN 'precondition-failed'; END IF;
-        IF o_exists THEN
-          DELETE FROM records WHERE store_id = p_store AND key = p_key;
-        END IF;
-        UPDATE stores SET storage_bytes = storage_bytes - COALESCE(o_size, 0),
-          delete_count = delete_count + (CASE WHEN o_exists THEN 1 ELSE 0 END),
-          modified_at = p_now, accessed_at = GREATEST(accessed_at, p_now)
-        WHERE id = p_store;
-        IF o_value_id IS NOT NULL THEN
-          INSERT INTO value_garbage (store_id, value_id, released_at) VALUES (p_store, o_value_id, p_now) ON CONFLICT DO NOTHING;
-        END IF;
-        RETURN CASE WHEN o_exists THEN 'deleted' ELSE 'absent' END;
-      END
-      $fn$;
-    `,
+    sql: '',
   },
   {
     // Chunks of large values are stored out of line without compression: PostgreSQL would try pglz
@@ -171,8 +108,14 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
 const MIGRATION_LOCK = 72_917_311;
 
 /**
- * Applies pending migrations under a session advisory lock, so that nodes starting together run
- * them once, one after the other.
+ * The functions' SQL file, beside this module: in src/, in dist/ after `tsc`, and beside the
+ * bundled CLI in dist/bin/ (scripts/bundle-cli.mjs copies it to both).
+ */
+const FUNCTIONS_FILE = new URL('./functions.sql', import.meta.url);
+
+/**
+ * Applies pending migrations, then the functions file if its text changed, under a session advisory
+ * lock, so that nodes starting together run them once, one after the other.
  */
 export async function migrate(sql: Sql): Promise<void> {
   const conn = await sql.reserve();
@@ -185,20 +128,41 @@ export async function migrate(sql: Sql): Promise<void> {
       refuseNewerSchema(current, Math.max(0, ...MIGRATIONS.map((m) => m.version)));
       for (const m of MIGRATIONS) {
         if (m.version <= current) continue;
-        await conn.unsafe('BEGIN');
-        try {
-          await conn.unsafe(m.sql);
+        await inTransaction(conn, async () => {
+          if (m.sql) await conn.unsafe(m.sql);
           await conn`INSERT INTO schema_migrations (version, applied_at) VALUES (${m.version}, ${Date.now()})`;
-          await conn.unsafe('COMMIT');
-        } catch (err) {
-          await conn.unsafe('ROLLBACK');
-          throw err;
-        }
+        });
       }
+      await applyFunctions(conn);
     } finally {
       await conn`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`;
     }
   } finally {
     conn.release();
   }
+}
+
+async function inTransaction(conn: ReservedSql, fn: () => Promise<void>): Promise<void> {
+  await conn.unsafe('BEGIN');
+  try {
+    await fn();
+    await conn.unsafe('COMMIT');
+  } catch (err) {
+    await conn.unsafe('ROLLBACK');
+    throw err;
+  }
+}
+
+/** Runs functions.sql unless the text applied last has the same hash. */
+async function applyFunctions(conn: ReservedSql): Promise<void> {
+  const text = await readFile(FUNCTIONS_FILE, 'utf8');
+  const hash = createHash('sha256').update(text).digest('hex');
+  await conn`CREATE TABLE IF NOT EXISTS schema_functions (file text PRIMARY KEY, hash text NOT NULL, applied_at bigint NOT NULL)`;
+  const [row] = await conn`SELECT hash FROM schema_functions WHERE file = 'functions.sql'`;
+  if (row?.hash === hash) return;
+  await inTransaction(conn, async () => {
+    await conn.unsafe(text);
+    await conn`INSERT INTO schema_functions (file, hash, applied_at) VALUES ('functions.sql', ${hash}, ${Date.now()})
+               ON CONFLICT (file) DO UPDATE SET hash = EXCLUDED.hash, applied_at = EXCLUDED.applied_at`;
+  });
 }
