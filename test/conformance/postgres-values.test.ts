@@ -235,4 +235,38 @@ describe('PostgreSQL chunked values', () => {
     expect(staged.kind).toBe('chunks');
     await expect(bytesOf(got!.value)).rejects.toThrow(`ended after ${2 * CHUNK_BYTES} of ${4 * CHUNK_BYTES} bytes`);
   });
+
+  it('answers other queries while more downloads than connections wait in their COPYs', async () => {
+    // postgres.js refuses a query (COPY_IN_PROGRESS) when every connection of a full pool is in a COPY.
+    const store = await freshStore();
+    const data = randomBytes(2 * CHUNK_BYTES);
+    await put(store.id, 'big', chunks(data));
+    const lock = await sql.reserve();
+    let downloads: Promise<boolean>[] = [];
+    try {
+      await lock`BEGIN`;
+      await lock`LOCK TABLE value_chunks IN ACCESS EXCLUSIVE MODE`;
+      let failed = false;
+      downloads = Array.from({ length: POOL + 1 }, async () => {
+        try {
+          return (await bytesOf((await driver.getRecord(store.id, 'big'))!.value)).equals(data);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      });
+      // Until all the COPYs that may run wait for the lock (or a download has failed already).
+      for (;;) {
+        const [row] = await lock`
+          SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'value_chunks'::regclass AND NOT granted`;
+        if ((row?.n as number) >= POOL - 1 || failed) break;
+        await sleep(10);
+      }
+      expect((await driver.getRecordMeta(store.id, 'big'))?.size).toBe(data.length);
+    } finally {
+      await lock`COMMIT`;
+      lock.release();
+    }
+    expect(await Promise.all(downloads)).toEqual(Array.from({ length: POOL + 1 }, () => true));
+  });
 });

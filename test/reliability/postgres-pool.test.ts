@@ -32,8 +32,8 @@ function pool(name: string, url = cluster.url, more: { eager_types?: boolean } =
   const sql = postgres(url, {
     ...more,
     max: 1,
-    connect_timeout: 3,
-    backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
+    connect_timeout: 2,
+    backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 0.5),
     onnotice: () => undefined,
     connection: { application_name: name },
   });

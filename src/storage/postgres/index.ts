@@ -66,13 +66,12 @@ export class PostgresDriver implements StorageDriver {
     const sql = postgres(options.url, {
       max: options.poolSize ?? 10,
       idle_timeout: 60,
-      // Short, so that requests during an outage get their 503 before a client's own timeout.
-      connect_timeout: 3,
+      // Short, so that requests during an outage get their 503 before a client's own timeout: it
+      // also bounds how long the pool retries connections closed during their handshake (a proxy in
+      // front of a stopped database) before failing the queries that wait.
+      connect_timeout: 2,
       // Reconnect quickly: the default backoff grows to 20 s and is shared by the whole pool.
-      backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
-      // A query that waits for a connection (the pool reconnecting, or every connection busy)
-      // fails after 2 s, so that its request is answered 503 well within a client's timeout.
-      queue_timeout: 2,
+      backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 0.5),
       onnotice: () => undefined,
       types: {
         bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Readable, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import type { Sql } from 'postgres';
+import type { ReservedSql, Sql } from 'postgres';
 import { guardStorage } from './errors.js';
 
 /** Values up to this size live in the records row; larger ones as chunks in `value_chunks`. */
@@ -26,6 +26,32 @@ export type PgStaged =
  * (or fail with COPY_IN_PROGRESS behind a COPY TO STDOUT). One chunk per COPY, so that neither a
  * slow client nor a slow reader keeps a connection longer than one chunk takes.
  */
+
+/**
+ * COPYs take at most all but one of the pool's connections: postgres.js refuses a query with
+ * COPY_IN_PROGRESS, instead of queueing it, when every connection of a full pool is in a COPY.
+ */
+const copySlots = new WeakMap<Sql, { free: number; waiting: (() => void)[] }>();
+
+async function withCopyConnection<T>(sql: Sql, fn: (conn: ReservedSql) => Promise<T>): Promise<T> {
+  let slots = copySlots.get(sql);
+  if (!slots) copySlots.set(sql, (slots = { free: Math.max(1, sql.options.max - 1), waiting: [] }));
+  const own = slots;
+  if (own.free > 0) own.free--;
+  else await new Promise<void>((resolve) => own.waiting.push(resolve));
+  try {
+    const conn = await sql.reserve();
+    try {
+      return await fn(conn);
+    } finally {
+      conn.release();
+    }
+  } finally {
+    const next = own.waiting.shift();
+    if (next) next();
+    else own.free++;
+  }
+}
 
 /** The binary COPY header: signature, flags (none), header extension length (0). */
 const COPY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
@@ -58,8 +84,7 @@ function chunkTupleHead(storeId: string, valueId: string, seq: number, createdAt
 
 /** Writes one chunk, made of `pieces` (`bytes` in all), in one COPY: committed whole or not at all. */
 async function writeChunk(sql: Sql, storeId: string, valueId: string, seq: number, pieces: Buffer[], bytes: number) {
-  const conn = await sql.reserve();
-  try {
+  await withCopyConnection(sql, async (conn) => {
     const out: Writable = await conn
       .unsafe('COPY value_chunks (store_id, value_id, seq, created_at, data) FROM STDIN WITH (FORMAT binary)')
       .writable();
@@ -70,15 +95,12 @@ async function writeChunk(sql: Sql, storeId: string, valueId: string, seq: numbe
     for (const piece of pieces) out.write(piece);
     out.end(COPY_TRAILER);
     await done;
-  } finally {
-    conn.release();
-  }
+  });
 }
 
 /** Reads one chunk in one COPY; undefined when there is no such chunk. */
 async function readChunk(sql: Sql, storeId: string, valueId: string, seq: number): Promise<Buffer | undefined> {
-  const conn = await sql.reserve();
-  try {
+  return withCopyConnection(sql, async (conn) => {
     const input: Readable = await conn
       .unsafe(
         `COPY (SELECT data FROM value_chunks WHERE store_id = ${literal(storeId)} AND value_id = ${literal(valueId)}
@@ -92,9 +114,7 @@ async function readChunk(sql: Sql, storeId: string, valueId: string, seq: number
     input.on('data', (part: Buffer) => parts.push(part));
     await finished(input);
     return parseChunkCopy(parts);
-  } finally {
-    conn.release();
-  }
+  });
 }
 
 /** The `data` of the one row of a binary COPY of `SELECT data`, or undefined if it has no row. */
