@@ -34,9 +34,8 @@ export type PgStaged =
 const copySlots = new WeakMap<Sql, { free: number; waiting: (() => void)[] }>();
 
 async function withCopyConnection<T>(sql: Sql, fn: (conn: ReservedSql) => Promise<T>): Promise<T> {
-  let slots = copySlots.get(sql);
-  if (!slots) copySlots.set(sql, (slots = { free: Math.max(1, sql.options.max - 1), waiting: [] }));
-  const own = slots;
+  const own = copySlots.get(sql) ?? { free: Math.max(1, sql.options.max - 1), waiting: [] };
+  copySlots.set(sql, own);
   if (own.free > 0) own.free--;
   else await new Promise<void>((resolve) => own.waiting.push(resolve));
   try {
