@@ -2,20 +2,13 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
+import type { StoreStats } from '../../src/model.js';
 import type { TestContext } from './context.js';
 
 /** Helpers shared by the record endpoint tests (test/http/records*.test.ts). */
 
 export const recordUrl = (storeId: string, key: string, query = '') =>
   `/v2/key-value-stores/${storeId}/records/${key}${query ? `?${query}` : ''}`;
-
-export interface StoreStats {
-  readCount: number;
-  writeCount: number;
-  deleteCount: number;
-  listCount: number;
-  storageBytes: number;
-}
 
 export interface StoreObject {
   id: string;
