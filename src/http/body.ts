@@ -51,6 +51,8 @@ class DecodeCheck {
   readonly #encoding: ContentEncoding;
   readonly #maxDecoded: number;
   readonly #tooLarge: (limit: number) => Error;
+  /** Settles when the decoder is gone (destroyed on a verdict, or failed). */
+  readonly #closed: Promise<void>;
   decoded = 0;
   error: Error | undefined;
 
@@ -69,11 +71,19 @@ class DecodeCheck {
     this.#decoder.on('error', () => {
       this.error ??= corrupt(this.#encoding);
     });
+    this.#closed = once(this.#decoder, 'close').then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
+  /**
+   * Resolves once the decoder has taken `chunk` in: a verdict on it (too large, corrupt) comes
+   * now, not with the next chunk, which a client waiting for its answer would never send.
+   */
   async write(chunk: Buffer): Promise<void> {
     if (this.error) throw this.error;
-    if (!this.#decoder.write(chunk)) await this.#settle('drain');
+    await Promise.race([new Promise<void>((resolve) => this.#decoder.write(chunk, () => resolve())), this.#closed]);
     if (this.error) throw this.error;
   }
 
