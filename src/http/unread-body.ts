@@ -54,8 +54,6 @@ export interface UnreadBody {
  */
 export function dropUnreadBody(raw: IncomingMessage, res: ServerResponse, server: object): UnreadBody | undefined {
   if (raw.complete) return undefined;
-  // A reader that gave up (an abandoned async iterator) may still listen for 'readable', which keeps resume() from flowing.
-  raw.removeAllListeners('readable');
   raw.resume();
   const { socket } = raw;
   // In-process requests (inject) have no connection to keep or close.
