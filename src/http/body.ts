@@ -90,18 +90,8 @@ class DecodeCheck {
   async end(): Promise<void> {
     if (this.error) throw this.error;
     this.#decoder.end();
-    await this.#settle('end');
+    if (!this.#decoder.destroyed) await Promise.race([once(this.#decoder, 'end').catch(() => undefined), this.#closed]);
     if (this.error) throw this.error;
-  }
-
-  async #settle(event: 'drain' | 'end'): Promise<void> {
-    if (this.#decoder.destroyed) return;
-    const ac = new AbortController();
-    await Promise.race([
-      once(this.#decoder, event, { signal: ac.signal }).catch(() => undefined),
-      once(this.#decoder, 'close', { signal: ac.signal }).catch(() => undefined),
-    ]);
-    ac.abort();
   }
 
   destroy(): void {
