@@ -3,10 +3,11 @@
  * the same run: openkvs over HTTP on SQLite and on PostgreSQL beside a bare node:http server and
  * Fastify alone answering the same bytes (1 KB records, key pages from stores of 1,000 to
  * 1,000,000 keys, 9 MB records with the server's memory, `--durability fsync`), the in-process peers
- * `@crawlee/memory-storage` and `@apify/storage-local`, and the start time on a 1 GB database.
+ * `@crawlee/memory-storage` and `@apify/storage-local`, the start time on a 1 GB database, and the
+ * cost table (CPU per request by stage of the request path, http/costs.ts).
  * Prints the tables and the goals, and writes bench/results/latest.json.
  *
- *   npm run bench [-- --quick] [--only http,peers,start] [--ops get,put-new] [--targets bare,sqlite]
+ *   npm run bench [-- --quick] [--only http,costs,peers,start] [--ops get,put-new] [--targets bare,sqlite]
  *     [--duration 3] [--rounds 5] [--warmup 2] [--connections 32] [--threads 1] [--cpu-prof]
  *     [--rebuild-start-db] [--out file.json]
  *
@@ -14,12 +15,14 @@
  * and PostgreSQL's server programs (apt-get install -y postgresql).
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { evaluateGoals, printGoals } from './goals.js';
+import { COST_TARGETS, type CostTable, costMarkdown, runCostTables } from './http/costs.js';
 import { checkTools } from './http/load.js';
 import { KEY_PAGE_OPS, OPERATION_NAMES, OPERATIONS } from './http/operations.js';
 import { type HttpSuiteResult, runHttpSuite } from './http/suite.js';
@@ -27,7 +30,7 @@ import { hasServeFlag, isBaseline, TARGET_NAMES, type TargetName, WORKER_TARGETS
 import { type PeerResult, runPeers } from './peers/run.js';
 import { measureStarts, type StartResult } from './start/run.js';
 
-const SECTIONS = ['http', 'peers', 'start'] as const;
+const SECTIONS = ['http', 'costs', 'peers', 'start'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: opts } = parseArgs({
@@ -93,9 +96,9 @@ const out = resolve(
 );
 
 const tools = (() => {
-  if (!has('http')) return undefined;
+  if (!has('http') && !has('costs')) return undefined;
   try {
-    return checkTools(ops.some((o) => o.generator === 'ab'));
+    return checkTools(has('http') && ops.some((o) => o.generator === 'ab'));
   } catch (err) {
     return fail((err as Error).message);
   }
@@ -117,9 +120,8 @@ const git = (args: string[]) => spawnSync('git', args, { cwd: ROOT, encoding: 'u
 const commit = `${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain', '--', 'src']) ? ' (src modified)' : ''}`;
 const started = Date.now();
 const dir = mkdtempSync(join(os.tmpdir(), 'openkvs-bench-'));
-const profDir = opts['cpu-prof']
-  ? join(ROOT, 'dist-bench', 'profiles', new Date().toISOString().replace(/[:.]/g, '-'))
-  : undefined;
+const profRoot = join(ROOT, 'dist-bench', 'profiles', new Date().toISOString().replace(/[:.]/g, '-'));
+const profDir = opts['cpu-prof'] ? profRoot : undefined;
 
 let stopServers: () => Promise<void> = async () => undefined;
 const cleanUp = async () => {
@@ -132,6 +134,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 }
 
 let httpResult: HttpSuiteResult | undefined;
+let costs: CostTable[] | undefined;
 let peers: PeerResult | undefined;
 let start: StartResult | undefined;
 try {
@@ -156,6 +159,20 @@ try {
         stopServers = stop;
       },
     });
+  }
+  if (has('costs')) {
+    const token = `bench_${randomBytes(24).toString('base64url')}`;
+    costs = await runCostTables({
+      token,
+      dir,
+      // Kept after the run, for a closer look.
+      profDir: profRoot,
+      targets: COST_TARGETS.filter((t) => targets.includes(t)),
+      seconds: quick ? 2 : 5,
+      warmup: quick ? 1 : 2,
+      load: { connections: http.connections, threads: http.threads },
+    });
+    console.log(`\nCost of a request by stage (server CPU sampled by --cpu-prof, request log on):${costMarkdown(costs)}`);
   }
   if (has('peers')) peers = await runPeers(peerSettings);
   if (has('start')) start = await measureStarts(startRounds, opts['rebuild-start-db']);
@@ -197,6 +214,7 @@ try {
       disturbedRuns: httpResult.disturbed,
       runs: httpResult.runs,
     },
+    costs,
     peers,
     start,
     minutes: (Date.now() - started) / 60_000,

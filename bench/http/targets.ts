@@ -62,6 +62,7 @@ export interface Target {
 /** This file runs as dist-bench/bench/http/targets.js. */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = join(ROOT, 'dist', 'bin', 'openkvs.js');
+const CLI_MODULES = join(ROOT, 'dist', 'cli', 'index.js');
 const BASELINE_SERVERS: Record<BaselineName, string> = {
   bare: fileURLToPath(new URL('./bare-server.js', import.meta.url)),
   fastify: fileURLToPath(new URL('./fastify-server.js', import.meta.url)),
@@ -128,6 +129,10 @@ export interface OpenkvsOptions {
   cpuProfDir?: string;
   /** The larger key stores and the 9 MB record, when the run reads them. */
   needs: Omit<StoreNeeds, 'seed'>;
+  /** Run the unbundled modules of `dist/` (profiles then name each file) instead of the bundle. */
+  modules?: boolean;
+  /** `--log-level` (default `warn`: no request log). */
+  logLevel?: string;
 }
 
 /**
@@ -156,13 +161,17 @@ export async function startOpenkvs(name: Exclude<TargetName, BaselineName>, o: O
     dbPid = findPostmaster(Number(new URL(cluster.url).port));
   }
   const profile = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${join(o.cpuProfDir, name)}`] : [];
-  const args = [...profile, CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--storage', storage];
-  args.push('--admin-token', o.token, '--log-level', 'warn', ...extra);
+  const args = [...profile, o.modules ? CLI_MODULES : CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--storage', storage];
+  args.push('--admin-token', o.token, '--log-level', o.logLevel ?? 'warn', ...extra);
   let server: Server | undefined;
-  const stop = async () => {
-    await server?.stop();
-    await seeder.close?.();
-    await cluster?.stop();
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      await server?.stop();
+      await seeder.close?.();
+      await cluster?.stop();
+    })();
+    return stopping;
   };
   try {
     server = await spawnServer(TARGET_LABELS[name], args);
