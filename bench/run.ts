@@ -22,7 +22,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { evaluateGoals, printGoals } from './goals.js';
-import { COST_TARGETS, type CostTable, costMarkdown, runCostTables } from './http/costs.js';
+import { COST_OPS, COST_TARGETS, type CostTable, costMarkdown, runCostTables } from './http/costs.js';
 import { checkTools } from './http/load.js';
 import { KEY_PAGE_OPS, OPERATION_NAMES, OPERATIONS } from './http/operations.js';
 import { type HttpSuiteResult, runHttpSuite } from './http/suite.js';
@@ -168,6 +168,7 @@ try {
       // Kept after the run, for a closer look.
       profDir: profRoot,
       targets: COST_TARGETS.filter((t) => targets.includes(t)),
+      ops: COST_OPS.filter((op) => ops.some((o) => o.name === op)),
       seconds: quick ? 2 : 5,
       warmup: quick ? 1 : 2,
       load: { connections: http.connections, threads: http.threads },

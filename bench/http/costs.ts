@@ -201,6 +201,7 @@ export interface CostOptions {
   dir: string;
   profDir: string;
   targets: readonly CostTarget[];
+  ops: readonly CostOp[];
   seconds: number;
   warmup: number;
   load: Omit<LoadOptions, 'seconds'>;
@@ -239,7 +240,7 @@ export async function runCostTables(o: CostOptions): Promise<CostTable[]> {
       const table: CostTable = { target: name, columns: [], bare: {}, fastify: {} };
       const windows: { from: number; to: number }[] = [];
       const counts: { op: CostOp; requests: number; serverUs: number; dbUs: number }[] = [];
-      for (const op of COST_OPS) {
+      for (const op of o.ops) {
         const label = OPERATIONS.find((x) => x.name === op)!.label;
         for (const b of baselines) {
           await runWrk(b.origin, wrkScript(op, ctx()), o.dir, { ...o.load, seconds: o.warmup });
