@@ -1,6 +1,6 @@
 import { InvalidCollectionError, PreconditionFailedError, RecordNotFoundError } from '../errors.js';
 import type { ContentEncoding, RecordMeta, StoreRow, WriteCondition } from '../model.js';
-import type { KeyListPage, PutResult, RecordStorage, StoredRecord } from '../storage/driver.js';
+import type { KeyListPage, LookedUpRecord, PutResult, RecordStorage, StoredRecord } from '../storage/driver.js';
 import type { AccessPolicy, StoreRef } from './access.js';
 import { recordSignature, verifyRecordSignature, verifyStorageContentSignature } from './signing.js';
 import type { StatsBuffer } from './stats.js';
@@ -36,6 +36,22 @@ export interface RecordsDeps {
 const ARCHIVE_PAGE = 1000;
 
 const recordNotFound = () => new RecordNotFoundError('Record was not found.');
+
+/**
+ * The answer for an inline record, made once per looked-up version: a storage that keeps lookups
+ * (SQLite) hands out the same object until the record changes, and the HTTP layer keeps the
+ * version's headers with it.
+ */
+const inlineAnswers = new WeakMap<LookedUpRecord, StoredRecord>();
+
+function inlineAnswer(record: LookedUpRecord, data: Buffer): StoredRecord {
+  let answer = inlineAnswers.get(record);
+  if (!answer) {
+    answer = { ...record.meta, value: { kind: 'buffer', data } };
+    inlineAnswers.set(record, answer);
+  }
+  return answer;
+}
 
 /** The key range of a schema collection: an exact key or a key prefix. */
 function collectionRange(store: StoreRow, collection: string): { key?: string; keyPrefix?: string } {
@@ -76,7 +92,7 @@ export class Records {
     });
     this.#d.stats.read(store.id);
     if (!record) throw recordNotFound();
-    if (record.inline !== null) return { ...record.meta, value: { kind: 'buffer', data: record.inline } };
+    if (record.inline !== null) return inlineAnswer(record, record.inline);
     // Stored elsewhere (a file, chunks): opened only now that access is granted.
     const stored = await this.#d.driver.getRecord(store.id, key);
     if (!stored) throw recordNotFound();

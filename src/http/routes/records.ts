@@ -48,6 +48,45 @@ interface RecordAnswer {
   range?: { start: number; end: number };
 }
 
+/** A record version as served one way (as stored, or decoded): its tag, size and fixed headers. */
+interface ServedForm {
+  etag: string | undefined;
+  size: number;
+  headers: Record<string, string | number>;
+}
+
+/**
+ * The fixed headers of a record version, built on its first answer and kept with it (the storage
+ * hands out the same metadata object until the record changes, so a hot record builds them once).
+ */
+const servedForms = new WeakMap<RecordMeta, { stored?: ServedForm; decoded?: ServedForm }>();
+
+function servedForm(meta: RecordMeta, asStored: boolean): ServedForm {
+  let forms = servedForms.get(meta);
+  if (!forms) {
+    forms = {};
+    servedForms.set(meta, forms);
+  }
+  const cached = asStored ? forms.stored : forms.decoded;
+  if (cached) return cached;
+  const etag = recordEtag(meta, asStored);
+  const headers: Record<string, string | number> = { 'content-type': meta.contentType };
+  if (meta.contentEncoding !== null) {
+    headers.vary = 'Accept-Encoding';
+    if (asStored) headers['content-encoding'] = meta.contentEncoding;
+  }
+  if (etag) headers.etag = etag;
+  headers['last-modified'] = new Date(meta.modifiedAt).toUTCString();
+  headers['accept-ranges'] = 'bytes';
+  headers['x-content-type-options'] = 'nosniff';
+  // Records are never modified; a sandbox keeps stored HTML from running with this origin's rights.
+  headers['content-security-policy'] = 'sandbox';
+  const form = { etag, size: asStored ? meta.size : meta.decodedSize, headers };
+  if (asStored) forms.stored = form;
+  else forms.decoded = form;
+  return form;
+}
+
 /**
  * Sets the headers of a record response (GET and HEAD alike) and decides its form: the stored
  * bytes when the client accepts their encoding, else decoded; 304 on a matching precondition;
@@ -62,23 +101,12 @@ function answerRecord(
 ): RecordAnswer {
   const encoding = meta.contentEncoding;
   const asStored = encoding === null || acceptsEncoding(req.headers, encoding);
-  const size = asStored ? meta.size : meta.decodedSize;
-  const etag = recordEtag(meta, asStored);
+  const { etag, size, headers } = servedForm(meta, asStored);
   const notModified = isNotModified(req, etag, meta.modifiedAt);
   // Range applies to GET only (RFC 9110 §14.2); a 416 is decided before any header of the record is set.
   const range = notModified || !ranged ? undefined : parseRange(req, size, etag);
   if (range === 'unsatisfiable') throw new RangeNotSatisfiableError(size);
-  reply.header('content-type', meta.contentType);
-  if (encoding !== null) {
-    reply.header('vary', 'Accept-Encoding');
-    if (asStored) reply.header('content-encoding', encoding);
-  }
-  if (etag) reply.header('etag', etag);
-  reply.header('last-modified', new Date(meta.modifiedAt).toUTCString());
-  reply.header('accept-ranges', 'bytes');
-  reply.header('x-content-type-options', 'nosniff');
-  // Records are never modified; a sandbox keeps stored HTML from running with this origin's rights.
-  reply.header('content-security-policy', 'sandbox');
+  reply.headers(headers);
   if (attachment) reply.header('content-disposition', `attachment; filename="${meta.key}"`);
   if (notModified) {
     reply.code(304);
