@@ -10,7 +10,7 @@ import { createClientErrorHandler, endWithError, installErrorHandlers, sendError
 import { installRateLimits, type RequestCounter } from './limits.js';
 import { createMetrics, type WorkerMetrics } from './metrics.js';
 import { installOpenApi, openApiRoutes } from './openapi.js';
-import { installRequestLog, requestId } from './request-log.js';
+import { installRequestLog, lazyChildLogger, requestId } from './request-log.js';
 import { archiveRoutes } from './routes/archive.js';
 import { consoleRoutes } from './routes/console.js';
 import { keyRoutes } from './routes/keys.js';
@@ -151,6 +151,7 @@ export function createApp(options: AppOptions): FastifyInstance {
     // One line per request, written by installRequestLog, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestId,
+    childLoggerFactory: lazyChildLogger,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 },
     // Requests that reach a closing server on an open connection are answered as usual (drain.ts).
     return503OnClosing: false,
