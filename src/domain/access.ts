@@ -6,7 +6,7 @@ import {
   TokenNotProvidedError,
 } from '../errors.js';
 import type { GeneralAccess, StoreRow, UserRow } from '../model.js';
-import type { LookedUpRecord, RequestLookupStorage, StoreLookup, StoreStorage } from '../storage/driver.js';
+import type { LookedUpRecord, RequestLookupStorage, RequestRows, StoreLookup, StoreStorage } from '../storage/driver.js';
 import { hashToken, safeEqual } from './ids.js';
 import type { Users } from './users.js';
 import { ID_REGEX } from './validation.js';
@@ -92,18 +92,25 @@ export class AccessPolicy {
    * Authenticates the token a request presents and resolves the store (and record) it names, all in
    * one storage lookup: the hot path of record requests. Same answers as `Users.authenticate`
    * followed by `resolve`: a malformed, unknown or revoked token is a 401, never anonymous access.
+   * Synchronous when the storage answers synchronously (SQLite): no chain of promises per request.
+   * A refusal is thrown, or rejects the promise.
    */
-  async lookup(token: string | undefined, ref: StoreRef, mode: AccessMode, options: LookupOptions = {}): Promise<LookedUp> {
+  lookup(token: string | undefined, ref: StoreRef, mode: AccessMode, options: LookupOptions = {}): LookedUp | Promise<LookedUp> {
     if (token === undefined && mode === 'write') throw new TokenNotProvidedError();
     if (token !== undefined && (token.length === 0 || token.length > MAX_TOKEN_LENGTH)) throw new InvalidTokenError();
     const tokenHash = token === undefined ? undefined : hashToken(token);
     const store = storeLookup(ref);
-    const rows = await this.#driver.lookupRequest({
+    const rows = this.#driver.lookupRequest({
       tokenHash,
       store,
       record: store ? options.record : undefined,
       fresh: options.fresh,
     });
+    if (rows instanceof Promise) return rows.then((r) => this.#grant(r, tokenHash, ref, mode, options));
+    return this.#grant(rows, tokenHash, ref, mode, options);
+  }
+
+  #grant(rows: RequestRows, tokenHash: string | undefined, ref: StoreRef, mode: AccessMode, options: LookupOptions): LookedUp {
     let caller: Caller = { user: undefined };
     if (tokenHash !== undefined) {
       // The lookup is by hash; the comparison keeps the check constant-time all the same.
@@ -111,7 +118,7 @@ export class AccessPolicy {
       caller = { user: rows.user };
     }
     const resolved = this.#decide(caller, ref, rows.store, mode, options.signature);
-    return { ...resolved, caller, record: rows.record };
+    return { store: resolved.store, canWrite: resolved.canWrite, caller, record: rows.record };
   }
 
   #decide(

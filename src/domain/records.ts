@@ -1,7 +1,7 @@
 import { InvalidCollectionError, PreconditionFailedError, RecordNotFoundError } from '../errors.js';
 import type { ContentEncoding, RecordMeta, StoreRow, WriteCondition } from '../model.js';
 import type { KeyListPage, LookedUpRecord, PutResult, RecordStorage, StoredRecord } from '../storage/driver.js';
-import type { AccessPolicy, StoreRef } from './access.js';
+import type { AccessPolicy, LookedUp, StoreRef } from './access.js';
 import { recordSignature, verifyRecordSignature, verifyStorageContentSignature } from './signing.js';
 import type { StatsBuffer } from './stats.js';
 
@@ -85,33 +85,48 @@ export class Records {
     return signature === undefined ? undefined : (s: StoreRow) => verifyRecordSignature(s.urlSigningSecretKey, key, signature);
   }
 
-  async get(token: string | undefined, ref: StoreRef, key: string, signature?: string): Promise<StoredRecord> {
-    const { store, record } = await this.#d.access.lookup(token, ref, 'read', {
+  /**
+   * A record with its bytes, synchronously when the storage looks it up synchronously and holds it
+   * inline (SQLite's small records): no promise on the hot path. A refusal is thrown, or rejects.
+   */
+  get(token: string | undefined, ref: StoreRef, key: string, signature?: string): StoredRecord | Promise<StoredRecord> {
+    const found = this.#d.access.lookup(token, ref, 'read', {
       signature: this.#recordSignature(key, signature),
       record: { key, withValue: true },
     });
+    if (found instanceof Promise) return found.then((f) => this.#stored(f, key));
+    return this.#stored(found, key);
+  }
+
+  #stored({ store, record }: LookedUp, key: string): StoredRecord | Promise<StoredRecord> {
     this.#d.stats.read(store.id);
     if (!record) throw recordNotFound();
     if (record.inline !== null) return inlineAnswer(record, record.inline);
     // Stored elsewhere (a file, chunks): opened only now that access is granted.
-    const stored = await this.#d.driver.getRecord(store.id, key);
-    if (!stored) throw recordNotFound();
-    return stored;
+    return this.#d.driver.getRecord(store.id, key).then((stored) => {
+      if (!stored) throw recordNotFound();
+      return stored;
+    });
   }
 
-  async head(token: string | undefined, ref: StoreRef, key: string, signature?: string): Promise<RecordMeta> {
-    const { store, record } = await this.#d.access.lookup(token, ref, 'read', {
+  /** A record's metadata; synchronous like `get` where the storage allows. */
+  head(token: string | undefined, ref: StoreRef, key: string, signature?: string): RecordMeta | Promise<RecordMeta> {
+    const found = this.#d.access.lookup(token, ref, 'read', {
       signature: this.#recordSignature(key, signature),
       record: { key, withValue: false },
     });
-    this.#d.stats.access(store.id);
-    if (!record) throw recordNotFound();
-    return record.meta;
+    const meta = ({ store, record }: LookedUp) => {
+      this.#d.stats.access(store.id);
+      if (!record) throw recordNotFound();
+      return record.meta;
+    };
+    return found instanceof Promise ? found.then(meta) : meta(found);
   }
 
   /** Resolves the store for a write; call before reading the body, so that refusals cost nothing. */
-  async storeForWrite(token: string | undefined, ref: StoreRef): Promise<StoreRow> {
-    return (await this.#d.access.lookup(token, ref, 'write')).store;
+  storeForWrite(token: string | undefined, ref: StoreRef): StoreRow | Promise<StoreRow> {
+    const found = this.#d.access.lookup(token, ref, 'write');
+    return found instanceof Promise ? found.then((f) => f.store) : found.store;
   }
 
   async put(store: StoreRow, key: string, upload: RecordUpload): Promise<void> {

@@ -139,9 +139,10 @@ export interface StoreStorage {
 export interface RequestLookupStorage {
   /**
    * The token (with its user), the store and the record a request names, in one statement or round
-   * trip. Nothing is checked here; the access policy decides.
+   * trip. Nothing is checked here; the access policy decides. Synchronous where the storage answers
+   * in process (SQLite): the hot path then runs without a chain of promises.
    */
-  lookupRequest(lookup: RequestLookup): Promise<RequestRows>;
+  lookupRequest(lookup: RequestLookup): RequestRows | Promise<RequestRows>;
 }
 
 /** The records of a key-value store and their bytes. */

@@ -137,15 +137,8 @@ function answerBody(record: StoredRecord, answer: RecordAnswer): Buffer | Readab
 
 /** `/v2/key-value-stores/{storeId}/records/{recordKey}`: GET, HEAD, PUT, POST, DELETE. */
 export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => string, maxRecordBytes: number): void {
-  app.get(RECORD_PATH, { schema: getRecordSchema, exposeHeadRoute: false, preValidation: checkKey }, async (request, reply) => {
-    const req = request as RecordRequest;
-    const key = req.params['*'];
-    const record = await kvs.records.get(
-      requestToken(req),
-      parseStoreRef(req.params.storeId),
-      key,
-      toOptional(req.query.signature),
-    );
+  /** Answers a GET with the record: a callback, not an async handler, so a record held in memory is answered without a promise. */
+  function sendRecord(req: RecordRequest, reply: FastifyReply, record: StoredRecord): FastifyReply | Promise<FastifyReply> {
     let answer: RecordAnswer;
     try {
       answer = answerRecord(req, reply, record, toBool(req.query.attachment), true);
@@ -158,24 +151,41 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
     // The stored stream itself (whole, as stored) of a value readable in place: read into reused
     // buffers instead (send-positional.ts).
     if (value.kind === 'stream' && value.positional && body === value.stream) {
-      await sendPositional(reply, { stream: value.stream, positional: value.positional }, record.size);
-      return reply;
+      return sendPositional(reply, { stream: value.stream, positional: value.positional }, record.size).then(() => reply);
     }
     return reply.send(body);
+  }
+
+  app.get(RECORD_PATH, { schema: getRecordSchema, exposeHeadRoute: false, preValidation: checkKey }, (request, reply) => {
+    const req = request as RecordRequest;
+    const found = kvs.records.get(
+      requestToken(req),
+      parseStoreRef(req.params.storeId),
+      req.params['*'],
+      toOptional(req.query.signature),
+    );
+    if (found instanceof Promise) return found.then((record) => sendRecord(req, reply, record));
+    const sent = sendRecord(req, reply, found);
+    // Sent already: nothing for Fastify to send.
+    return sent instanceof Promise ? sent : undefined;
   });
 
   const head = { schema: headRecordSchema, preValidation: checkKey, config: { swagger: { exposeHeadRoute: true } } };
-  app.head(RECORD_PATH, head, async (request, reply) => {
+  app.head(RECORD_PATH, head, (request, reply) => {
     const req = request as RecordRequest;
-    const key = req.params['*'];
-    const meta = await kvs.records.head(
+    const send = (meta: RecordMeta) => {
+      answerRecord(req, reply, meta, toBool(req.query.attachment), false);
+      return reply.send();
+    };
+    const found = kvs.records.head(
       requestToken(req),
       parseStoreRef(req.params.storeId),
-      key,
+      req.params['*'],
       toOptional(req.query.signature),
     );
-    answerRecord(req, reply, meta, toBool(req.query.attachment), false);
-    return reply.send();
+    if (found instanceof Promise) return found.then(send);
+    send(found);
+    return undefined;
   });
 
   const put = async (request: FastifyRequest, reply: FastifyReply) => {

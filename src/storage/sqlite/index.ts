@@ -395,7 +395,7 @@ export class SqliteDriver implements StorageDriver {
     return removed;
   }
 
-  async lookupRequest(lookup: RequestLookup): Promise<RequestRows> {
+  lookupRequest(lookup: RequestLookup): RequestRows {
     const { store, record } = lookupKinds(lookup);
     // Served from the cache while nothing changed it, but for a store read (whose counters must be
     // current): record reads and writes, key pages.
