@@ -122,6 +122,8 @@ function nodeStage(mod: string, fn: string): Stage | undefined {
     if (mod === '_http_outgoing') return 'body read and write';
     return 'parse and route';
   }
+  // Header names and values are checked as writeHead stores them.
+  if (mod === '_http_common' && /^check/.test(fn)) return 'response headers';
   if (mod === '_http_common' || mod === '_http_incoming' || mod === 'net') return 'parse and route';
   if (mod === 'internal/stream_base_commons') return /^onStreamRead/.test(fn) ? 'parse and route' : 'body read and write';
   if (mod === 'internal/process/task_queues' || mod === 'internal/async_hooks' || mod === 'internal/timers')
