@@ -41,11 +41,14 @@ export function evaluateGoals(i: GoalInputs): Goal[] {
       pass: v === undefined ? undefined : v >= min,
     });
   };
-  for (const t of STORAGES) ratio('GET 1 KB ≥ 0.85× bare', 'get', t, 0.85);
+  // Issue 20's targets: the database shares the machine and counts as part of openkvs's cost.
+  const small = { sqlite: { get: 0.45, put: 0.35 }, postgres: { get: 0.25, put: 0.15 } } as const;
+  for (const t of STORAGES) ratio(`GET 1 KB ≥ ${small[t].get}× bare`, 'get', t, small[t].get);
   for (const t of STORAGES) {
-    ratio('PUT 1 KB new key ≥ 0.6× bare', 'put-new', t, 0.6);
-    ratio('PUT 1 KB existing key ≥ 0.6× bare', 'put-existing', t, 0.6);
+    ratio(`PUT 1 KB new key ≥ ${small[t].put}× bare`, 'put-new', t, small[t].put);
+    ratio(`PUT 1 KB existing key ≥ ${small[t].put}× bare`, 'put-existing', t, small[t].put);
   }
+  // For information only since issue 20: no HTTP server reaches 10× an in-process peer on this machine.
   if (i.peers) {
     const pairs = [
       ['get', 'get', 'GET 1 KB'],
@@ -58,13 +61,13 @@ export function evaluateGoals(i: GoalInputs): Goal[] {
         const s = find(op, t);
         const v = s ? s.rps / best.rate : undefined;
         goals.push({
-          goal: `${what} over HTTP ≥ 10× the best peer's ${peerOp} in process (${TARGET_LABELS[t]})`,
+          goal: `${what} over HTTP against the best peer's ${peerOp} in process (${TARGET_LABELS[t]}), information`,
           measured:
             v === undefined
               ? 'not measured in this run'
               : `${x(v)} (${Math.round(s!.rps).toLocaleString('en')}/s vs ${PEER_LABELS[best.peer]} ${Math.round(best.rate).toLocaleString('en')}/s)`,
           value: v,
-          pass: v === undefined ? undefined : v >= 10,
+          pass: undefined,
         });
       }
     }
