@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureCpu } from './cpu.js';
 import { type LoadOptions, runWrk } from './load.js';
-import { type OperationName, OPERATIONS, type ScriptContext, wrkScript } from './operations.js';
+import { OPERATIONS, type OperationName, type ScriptContext, wrkScript } from './operations.js';
 import { captureResponses } from './stores.js';
 import { startBaseline, startOpenkvs, type Target } from './targets.js';
 
@@ -56,7 +56,8 @@ export function stageOf(functionName: string, url: string): Stage | undefined {
   return undefined;
 }
 
-const HEADER_FUNCTIONS = /^(header|headers|getHeader|getHeaders|hasHeader|removeHeader|code|status|type|setHeader|writeHead|_storeHeader|_implicitHeader|processHeader|storeHeader|validateHeaderName|validateHeaderValue|checkInvalidHeaderChar|utcDate|cache)$/;
+const HEADER_FUNCTIONS =
+  /^(header|headers|getHeader|getHeaders|hasHeader|removeHeader|code|status|type|setHeader|writeHead|_storeHeader|_implicitHeader|processHeader|storeHeader|validateHeaderName|validateHeaderValue|checkInvalidHeaderChar|utcDate|cache)$/;
 
 function ownStage(file: string, fn: string): Stage | undefined {
   switch (file) {
@@ -100,7 +101,11 @@ function ownStage(file: string, fn: string): Stage | undefined {
 }
 
 function packageStage(pkg: string, file: string, fn: string): Stage | undefined {
-  if (/^(pino|pino-std-serializers|sonic-boom|fast-redact|@pinojs\/redact|quick-format-unescaped|fast-safe-stringify|atomic-sleep|on-exit-leak-free|thread-stream)$/.test(pkg))
+  if (
+    /^(pino|pino-std-serializers|sonic-boom|fast-redact|@pinojs\/redact|quick-format-unescaped|fast-safe-stringify|atomic-sleep|on-exit-leak-free|thread-stream)$/.test(
+      pkg,
+    )
+  )
     return 'log line';
   if (pkg === 'prom-client' || pkg === 'tdigest' || pkg === 'bintrees') return 'metrics';
   if (pkg === '@fastify/cors' || pkg === '@fastify/rate-limit' || pkg === 'toad-cache') return 'hooks';
@@ -246,18 +251,31 @@ export async function runCostTables(o: CostOptions): Promise<CostTable[]> {
         const label = OPERATIONS.find((x) => x.name === op)!.label;
         for (const b of baselines) {
           await runWrk(b.origin, wrkScript(op, ctx()), o.dir, { ...o.load, seconds: o.warmup });
-          const { result, cpu } = await measureCpu(b, () => runWrk(b.origin, wrkScript(op, ctx()), o.dir, { ...o.load, seconds: o.seconds }));
+          const { result, cpu } = await measureCpu(b, () =>
+            runWrk(b.origin, wrkScript(op, ctx()), o.dir, { ...o.load, seconds: o.seconds }),
+          );
           table[b.name as 'bare' | 'fastify'][op] = (cpu.server * 1e6) / result.requests;
         }
         await runWrk(t.origin, wrkScript(op, ctx()), o.dir, { ...o.load, seconds: o.warmup });
         const from = nowUs();
-        const { result, cpu } = await measureCpu(t, () => runWrk(t.origin, wrkScript(op, ctx()), o.dir, { ...o.load, seconds: o.seconds }));
+        const { result, cpu } = await measureCpu(t, () =>
+          runWrk(t.origin, wrkScript(op, ctx()), o.dir, { ...o.load, seconds: o.seconds }),
+        );
         windows.push({ from, to: nowUs() });
-        counts.push({ op, requests: result.requests, serverUs: (cpu.server * 1e6) / result.requests, dbUs: (cpu.db * 1e6) / result.requests });
-        console.log(`[costs] ${label.padEnd(24)} ${name.padEnd(8)} ${Math.round(result.rps).toLocaleString('en').padStart(7)} req/s under the profiler`);
+        counts.push({
+          op,
+          requests: result.requests,
+          serverUs: (cpu.server * 1e6) / result.requests,
+          dbUs: (cpu.db * 1e6) / result.requests,
+        });
+        console.log(
+          `[costs] ${label.padEnd(24)} ${name.padEnd(8)} ${Math.round(result.rps).toLocaleString('en').padStart(7)} req/s under the profiler`,
+        );
       }
       await t.stop();
-      const files = readdirSync(join(profDir, name)).filter((f) => f.endsWith('.cpuprofile')).sort();
+      const files = readdirSync(join(profDir, name))
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .sort();
       const profile = join(profDir, name, files[files.length - 1]!);
       const per = attribute(profile, windows);
       counts.forEach((c, i) => {
