@@ -6,7 +6,14 @@ import {
   TokenNotProvidedError,
 } from '../errors.js';
 import type { GeneralAccess, StoreRow, UserRow } from '../model.js';
-import type { LookedUpRecord, RequestLookupStorage, RequestRows, StoreLookup, StoreStorage } from '../storage/driver.js';
+import type {
+  LookedUpRecord,
+  RequestLookup,
+  RequestLookupStorage,
+  RequestRows,
+  StoreLookup,
+  StoreStorage,
+} from '../storage/driver.js';
 import { hashToken, safeEqual } from './ids.js';
 import type { Users } from './users.js';
 import { ID_REGEX } from './validation.js';
@@ -96,28 +103,34 @@ export class AccessPolicy {
    * A refusal is thrown, or rejects the promise.
    */
   lookup(token: string | undefined, ref: StoreRef, mode: AccessMode, options: LookupOptions = {}): LookedUp | Promise<LookedUp> {
-    if (token === undefined && mode === 'write') throw new TokenNotProvidedError();
-    if (token !== undefined && (token.length === 0 || token.length > MAX_TOKEN_LENGTH)) throw new InvalidTokenError();
-    const tokenHash = token === undefined ? undefined : hashToken(token);
-    const store = storeLookup(ref);
-    const rows = this.#driver.lookupRequest({
-      tokenHash,
-      store,
-      record: store ? options.record : undefined,
-      fresh: options.fresh,
-    });
-    if (rows instanceof Promise) return rows.then((r) => this.#grant(r, tokenHash, ref, mode, options));
-    return this.#grant(rows, tokenHash, ref, mode, options);
+    const lookup = requestLookup(token, ref, mode, options);
+    const rows = this.#driver.lookupRequest(lookup);
+    if (rows instanceof Promise) return rows.then((r) => this.#conclude(lookup, ref, mode, r, options.signature));
+    return this.#conclude(lookup, ref, mode, rows, options.signature);
   }
 
-  #grant(rows: RequestRows, tokenHash: string | undefined, ref: StoreRef, mode: AccessMode, options: LookupOptions): LookedUp {
+  /**
+   * The storage lookup of a write whose access check travels with it (`RecordStorage.putRecordFor`):
+   * throws, before any storage is asked, what `lookup` would throw before its lookup.
+   */
+  writeLookup(token: string | undefined, ref: StoreRef): RequestLookup {
+    return requestLookup(token, ref, 'write', {});
+  }
+
+  /** Decides a write from the rows found for `writeLookup`'s lookup: the same answers, in the same order, as `lookup`. */
+  decideWrite(lookup: RequestLookup, ref: StoreRef, rows: RequestRows): LookedUp {
+    return this.#conclude(lookup, ref, 'write', rows, undefined);
+  }
+
+  #conclude(lookup: RequestLookup, ref: StoreRef, mode: AccessMode, rows: RequestRows, signature?: SignatureCheck): LookedUp {
+    const tokenHash = lookup.tokenHash;
     let caller: Caller = { user: undefined };
     if (tokenHash !== undefined) {
       // The lookup is by hash; the comparison keeps the check constant-time all the same.
       if (!rows.token || !safeEqual(rows.token.hash, tokenHash) || !rows.user) throw new InvalidTokenError();
       caller = { user: rows.user };
     }
-    const resolved = this.#decide(caller, ref, rows.store, mode, options.signature);
+    const resolved = this.#decide(caller, ref, rows.store, mode, signature);
     return { store: resolved.store, canWrite: resolved.canWrite, caller, record: rows.record };
   }
 
@@ -139,6 +152,19 @@ export class AccessPolicy {
     if (signed === false || caller.user) throw new InsufficientPermissionsError();
     throw new RecordOrTokenNotFoundError();
   }
+}
+
+/** The lookup of a request, after the checks that need none (a write without a token, a token of impossible length). */
+function requestLookup(token: string | undefined, ref: StoreRef, mode: AccessMode, options: LookupOptions): RequestLookup {
+  if (token === undefined && mode === 'write') throw new TokenNotProvidedError();
+  if (token !== undefined && (token.length === 0 || token.length > MAX_TOKEN_LENGTH)) throw new InvalidTokenError();
+  const store = storeLookup(ref);
+  return {
+    tokenHash: token === undefined ? undefined : hashToken(token),
+    store,
+    record: store ? options.record : undefined,
+    fresh: options.fresh,
+  };
 }
 
 /** What the storage looks up for a store reference; undefined when it cannot name any store. */

@@ -1,6 +1,6 @@
 import { InvalidCollectionError, PreconditionFailedError, RecordNotFoundError } from '../errors.js';
 import type { ContentEncoding, RecordMeta, StoreRow, WriteCondition } from '../model.js';
-import type { KeyListPage, LookedUpRecord, PutResult, RecordStorage, StoredRecord } from '../storage/driver.js';
+import type { KeyListPage, LookedUpRecord, NewRecord, PutResult, RecordStorage, StoredRecord } from '../storage/driver.js';
 import type { AccessPolicy, LookedUp, StoreRef } from './access.js';
 import { recordSignature, verifyRecordSignature, verifyStorageContentSignature } from './signing.js';
 import type { StatsBuffer } from './stats.js';
@@ -73,6 +73,12 @@ function narrowPrefix(a: string | undefined, b: string | undefined): string | nu
   return null;
 }
 
+/** Throws what a write that did not happen answers. */
+function putOutcome(status: PutResult): void {
+  if (status === 'no-store') throw new RecordNotFoundError();
+  if (status === 'precondition-failed') throw new PreconditionFailedError();
+}
+
 /** Record-level operations and key listing. */
 export class Records {
   readonly #d: RecordsDeps;
@@ -129,29 +135,56 @@ export class Records {
     return found instanceof Promise ? found.then((f) => f.store) : found.store;
   }
 
+  /** Bodies declared no larger than this may be written with `putSmall`, in one storage round trip. */
+  get smallPutMaxBytes(): number {
+    return this.#d.driver.putWithLookupMaxBytes;
+  }
+
+  /**
+   * Writes a small body (declared no larger than `smallPutMaxBytes`) with its access check in the
+   * same storage call: the body is read first. Same answers, in the same order, as `storeForWrite`
+   * then `put`: a body that fails to read is answered with the refusal a lookup finds, if any.
+   */
+  async putSmall(token: string | undefined, ref: StoreRef, key: string, upload: RecordUpload): Promise<StoreRow> {
+    const access = this.#d.access;
+    const lookup = access.writeLookup(token, ref);
+    let data: Buffer;
+    try {
+      const parts: Buffer[] = [];
+      for await (const part of upload.body) parts.push(part);
+      data = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+    } catch (err) {
+      await this.storeForWrite(token, ref);
+      throw err;
+    }
+    const { rows, status } = await this.#d.driver.putRecordFor(lookup, key, this.#newRecord(upload), data, upload.condition);
+    const { store } = access.decideWrite(lookup, ref, rows);
+    // The storage writes exactly when the token's user owns the store, which is when writes are granted.
+    if (status === undefined) throw new Error('the storage did not write what the access policy grants');
+    putOutcome(status);
+    return store;
+  }
+
+  #newRecord(upload: RecordUpload): NewRecord {
+    return {
+      contentType: upload.contentType,
+      contentEncoding: upload.contentEncoding,
+      decodedSize: upload.decodedSize(),
+      etag: upload.etag(),
+      now: Date.now(),
+    };
+  }
+
   async put(store: StoreRow, key: string, upload: RecordUpload): Promise<void> {
     const staged = await this.#d.driver.stageValue(store.id, upload.body, upload.sizeHint);
     let status: PutResult;
     try {
-      status = await this.#d.driver.putRecord(
-        store.id,
-        key,
-        {
-          contentType: upload.contentType,
-          contentEncoding: upload.contentEncoding,
-          decodedSize: upload.decodedSize(),
-          etag: upload.etag(),
-          now: Date.now(),
-        },
-        staged,
-        upload.condition,
-      );
+      status = await this.#d.driver.putRecord(store.id, key, this.#newRecord(upload), staged, upload.condition);
     } catch (err) {
       await this.#d.driver.discardValue(staged);
       throw err;
     }
-    if (status === 'no-store') throw new RecordNotFoundError();
-    if (status === 'precondition-failed') throw new PreconditionFailedError();
+    putOutcome(status);
   }
 
   async delete(token: string | undefined, ref: StoreRef, key: string, condition?: WriteCondition): Promise<void> {

@@ -157,6 +157,23 @@ export interface RecordStorage {
    * gone) the value is discarded.
    */
   putRecord(storeId: string, key: string, record: NewRecord, value: StagedValue, condition?: WriteCondition): Promise<PutResult>;
+  /**
+   * Bodies up to this many bytes may be written with `putRecordFor`, their access check travelling
+   * with the write; 0 where a lookup costs no round trip, so that two steps cost no more.
+   */
+  readonly putWithLookupMaxBytes: number;
+  /**
+   * `lookupRequest(lookup)` and, when the token's user owns the store found, `putRecord` of `data`
+   * into it, in one round trip where the storage allows. Nothing is decided here: the rows come
+   * back for the access policy, with the write's `status`, undefined when nothing was written.
+   */
+  putRecordFor(
+    lookup: RequestLookup,
+    key: string,
+    record: NewRecord,
+    data: Buffer,
+    condition?: WriteCondition,
+  ): Promise<{ rows: RequestRows; status?: PutResult }>;
   /** Deletes a record if `condition` holds. */
   deleteRecord(storeId: string, key: string, now: number, condition?: WriteCondition): Promise<DeleteResult>;
   listKeys(storeId: string, query: KeyListQuery): Promise<KeyListPage>;

@@ -28,7 +28,7 @@ import {
 } from '../rows.js';
 import { guardStorage } from './errors.js';
 import { migrate } from './migrations.js';
-import { chunkStream, deleteChunks, type PgStaged, stageValue, sweepValues } from './values.js';
+import { chunkStream, deleteChunks, INLINE_MAX_BYTES, type PgStaged, stageValue, sweepValues } from './values.js';
 
 export interface PostgresDriverOptions {
   url: string;
@@ -52,10 +52,14 @@ function textArray(list: string[] | undefined): string | null {
  */
 export class PostgresDriver implements StorageDriver {
   readonly kind = 'postgres';
+  /** A value kept in the records row: its write is one statement, which the lookup can join. */
+  readonly putWithLookupMaxBytes = INLINE_MAX_BYTES;
   readonly #sql: Sql;
   #sweeper: NodeJS.Timeout | undefined;
   /** The request lookup statements by kind of store reference and record, with their parameters in order. */
   readonly #lookups = new Map<string, { text: string; order: (keyof ReturnType<typeof lookupParams>)[] }>();
+  /** The lookup-and-write statements by kind of store reference; the lookup's parameters come first. */
+  readonly #putsFor = new Map<string, { text: string; order: (keyof ReturnType<typeof lookupParams>)[] }>();
 
   private constructor(sql: Sql) {
     this.#sql = sql;
@@ -279,6 +283,62 @@ export class PostgresDriver implements StorageDriver {
         )
         .values();
       return lookupRows(row);
+    });
+  }
+
+  /**
+   * The request lookup with the write in its SELECT list, called only when the token's user owns
+   * the store found: one statement, one round trip, committed before it answers. The status is
+   * the first column, the lookup's columns follow.
+   */
+  putRecordFor(
+    lookup: RequestLookup,
+    key: string,
+    record: NewRecord,
+    data: Buffer,
+    condition?: WriteCondition,
+  ): Promise<{ rows: RequestRows; status?: PutResult }> {
+    const { store } = lookupKinds(lookup);
+    let statement = this.#putsFor.get(store);
+    if (!statement) {
+      const order: (keyof ReturnType<typeof lookupParams>)[] = [];
+      const select = lookupSql(
+        store,
+        'none',
+        (p) => {
+          order.push(p);
+          return `$${order.length}::text`;
+        },
+        { bytes: 'NULL', elsewhere: 'NULL' },
+      );
+      if (!select.startsWith('SELECT ')) throw new Error('unexpected lookup statement');
+      const n = order.length;
+      const put =
+        `CASE WHEN u.id = s.user_id THEN openkvs_put_record(s.id, $${n + 1}::text, $${n + 2}::bigint, $${n + 3}::text, ` +
+        `$${n + 4}::text, $${n + 5}::bigint, $${n + 6}::bigint, $${n + 7}::text, $${n + 8}::bytea, NULL::text, ` +
+        `$${n + 9}::text::text[], $${n + 10}::text::text[]) END`;
+      statement = { text: `SELECT ${put}, ${select.slice('SELECT '.length)}`, order };
+      this.#putsFor.set(store, statement);
+    }
+    const values = lookupParams(lookup);
+    const params = [
+      ...statement.order.map((p) => values[p]),
+      key,
+      data.length,
+      record.contentType,
+      record.contentEncoding,
+      record.decodedSize,
+      record.now,
+      record.etag,
+      data,
+      textArray(condition?.ifMatch),
+      textArray(condition?.ifNoneMatch),
+    ];
+    const text = statement.text;
+    return guardStorage(async () => {
+      const [row] = await this.#sql.unsafe(text, params as never[], { prepare: true }).values();
+      const status = (row?.[0] ?? undefined) as PutResult | undefined;
+      return { rows: lookupRows(row?.slice(1)), status };
     });
   }
 

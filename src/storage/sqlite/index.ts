@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
 import type { RecordMeta, StoreRow, TokenRow, UserRow, WriteCondition } from '../../model.js';
 import { conditionHolds } from '../conditions.js';
@@ -89,6 +90,8 @@ interface PendingWrite {
 /** The embedded driver: one SQLite file in WAL mode, large values as files beside it. */
 export class SqliteDriver implements StorageDriver {
   readonly kind = 'sqlite';
+  /** Its lookups are answered in process (mostly from the cache): the two steps cost no round trip. */
+  readonly putWithLookupMaxBytes = 0;
   readonly #db: Database.Database;
   readonly #blobs: BlobFiles;
   readonly #memory: boolean;
@@ -516,6 +519,25 @@ export class SqliteDriver implements StorageDriver {
     }
     await this.#blobs.remove(result.oldBlob);
     return 'ok';
+  }
+
+  async putRecordFor(
+    lookup: RequestLookup,
+    key: string,
+    record: NewRecord,
+    data: Buffer,
+    condition?: WriteCondition,
+  ): Promise<{ rows: RequestRows; status?: PutResult }> {
+    const rows = await this.lookupRequest(lookup);
+    const store = rows.store;
+    if (!store || !rows.user || store.userId !== rows.user.id) return { rows };
+    const staged = await this.stageValue(store.id, Readable.from([data]), data.length);
+    try {
+      return { rows, status: await this.putRecord(store.id, key, record, staged, condition) };
+    } catch (err) {
+      await this.discardValue(staged);
+      throw err;
+    }
   }
 
   async deleteRecord(storeId: string, key: string, now: number, condition?: WriteCondition): Promise<DeleteResult> {
