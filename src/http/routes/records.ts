@@ -221,10 +221,8 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
     // Who may write is settled before anything about the body: refusals cost nothing. But a small
     // body (declared, not compressed) is read first and its check travels with the write: one
     // round trip to the storage instead of two, with the same answers in the same order.
-    const small =
-      length !== undefined &&
-      length <= Math.min(maxRecordBytes, kvs.records.smallPutMaxBytes) &&
-      req.headers['content-encoding'] === undefined;
+    const smallMax = Math.min(maxRecordBytes, kvs.records.smallPutMaxBytes);
+    const small = smallMax > 0 && length !== undefined && length <= smallMax && req.headers['content-encoding'] === undefined;
     const store = small ? undefined : await kvs.records.storeForWrite(token, ref);
     let upload: RecordUpload;
     try {
