@@ -20,7 +20,7 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 interface Case {
   name: string;
   token?: 'alice' | 'bob' | 'revoked' | 'unknown' | 'long';
-  store?: 'own' | 'by-name' | 'other-user-by-name' | 'missing' | 'bad-id';
+  store?: 'own' | 'by-name' | 'by-owner-name' | 'missing' | 'bad-id';
   headers?: Record<string, string>;
   /** PUT the record first, so that it exists. */
   existing?: boolean;
@@ -32,6 +32,7 @@ const BAD_DIGEST = { 'x-content-sha256': sha256(Buffer.from('other')) };
 const CASES: Case[] = [
   { name: 'written', token: 'alice' },
   { name: 'written by name', token: 'alice', store: 'by-name' },
+  { name: "written by the owner's username and name", token: 'alice', store: 'by-owner-name' },
   { name: 'written over an existing record', token: 'alice', existing: true },
   { name: 'no token', headers: { 'content-type': LONG_TYPE } },
   { name: 'token too long', token: 'long', headers: BAD_DIGEST },
@@ -43,7 +44,7 @@ const CASES: Case[] = [
   { name: 'impossible store id', token: 'alice', store: 'bad-id' },
   { name: "another user's store before a bad content type", token: 'bob', headers: { 'content-type': LONG_TYPE } },
   { name: "another user's store before a bad digest", token: 'bob', headers: BAD_DIGEST },
-  { name: "another user's store by name", token: 'bob', store: 'other-user-by-name' },
+  { name: "another user's store by name", token: 'bob', store: 'by-owner-name' },
   { name: "another user's store before a failing precondition", token: 'bob', headers: { 'if-match': '"nope"' } },
   { name: 'bad content type', token: 'alice', headers: { 'content-type': LONG_TYPE } },
   { name: 'bad digest', token: 'alice', headers: BAD_DIGEST },
@@ -72,7 +73,7 @@ async function run(s: Side, c: Case, i: number): Promise<{ status: number; type?
   const ref = {
     own: s.store.id,
     'by-name': '~one-trip',
-    'other-user-by-name': 'alice~one-trip',
+    'by-owner-name': 'alice~one-trip',
     missing: 'AAAAAAAAAAAAAAAAA',
     'bad-id': 'no!such!id',
   }[c.store ?? 'own'];

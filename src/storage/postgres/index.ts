@@ -298,6 +298,8 @@ export class PostgresDriver implements StorageDriver {
     data: Buffer,
     condition?: WriteCondition,
   ): Promise<{ rows: RequestRows; status?: PutResult }> {
+    // Larger values are written as chunks, staged before the record: not in one statement.
+    if (data.length > INLINE_MAX_BYTES) throw new RangeError(`putRecordFor takes values up to ${INLINE_MAX_BYTES} bytes`);
     const { store } = lookupKinds(lookup);
     let statement = this.#putsFor.get(store);
     if (!statement) {
