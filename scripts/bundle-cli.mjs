@@ -42,9 +42,11 @@ await build({
   target: 'node20',
   outdir,
   sourcemap: 'linked',
-  // Less source to parse; names kept (plugins and errors are known by them).
-  minify: true,
-  keepNames: true,
+  // Less source to parse, names kept (plugins and errors are known by them): whitespace and syntax
+  // only, so identifiers keep their names without esbuild's keepNames, whose wrapper redefines
+  // `name` on every closure as it is made (per request: GET 1 KB 70–88 µs of CPU with it, 50–62 without).
+  minifyWhitespace: true,
+  minifySyntax: true,
   // Native code, an optional module prom-client looks for, and @fastify/swagger-ui, which serves
   // files of its own package folder (found by its `__dirname`) and so runs from node_modules.
   external: ['better-sqlite3', '@sematext/gc-stats', '@fastify/swagger-ui'],
