@@ -178,8 +178,9 @@ function checkDigests(data: Buffer, digests: DeclaredDigests): void {
 }
 
 /**
- * An uncompressed upload that is all here already (a small body usually arrives with its headers):
- * taken in one read of the request and hashed in one call, without a stream iterator.
+ * An uncompressed upload whose declared bytes are all here already (a small body usually arrives
+ * with its headers): taken in one read of the request and hashed in one call, without a stream
+ * iterator. The request's end follows as usual.
  */
 function wholeBody(req: IncomingMessage, maxBytes: number, digests: DeclaredDigests): RecordBody {
   const data = (req.read() as Buffer | null) ?? Buffer.alloc(0);
@@ -203,13 +204,15 @@ export function recordBody(
   maxBytes: number,
   digests: DeclaredDigests = {},
 ): RecordBody {
-  if (encoding === null && req.complete && req.readableFlowing === null) return wholeBody(req, maxBytes, digests);
+  const declared = declaredLength(req);
+  // Every declared byte is buffered already (the parser may not have reached the message's end).
+  if (encoding === null && declared !== undefined && req.readableFlowing === null && req.readableLength >= declared)
+    return wholeBody(req, maxBytes, digests);
   let received = 0;
   let decoded = 0;
   let etag = '';
   const tooLarge = (limit: number) => new RecordTooLargeError(limit);
   // A small compressed body is decoded whole at the end; a larger one as it arrives.
-  const declared = declaredLength(req);
   const whole = encoding !== null && declared !== undefined && declared <= SMALL_BODY_BYTES;
   async function* read(): AsyncGenerator<Buffer> {
     const check = encoding && !whole ? new DecodeCheck(encoding, maxBytes, tooLarge) : undefined;
