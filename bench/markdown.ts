@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Goal } from './goals.js';
+import { type CostTable, costMarkdown } from './http/costs.js';
 import type { PageLatency } from './http/key-pages.js';
 import { OPERATIONS } from './http/operations.js';
 import type { Summary } from './http/report.js';
@@ -22,6 +23,7 @@ interface Results {
   machine: { cpu?: string; cpus: number; memoryGb: number; node: string; loadAverage?: { before: number[]; after: number[] } };
   goals: Goal[];
   http?: { summaries: Summary[]; keyPages: PageLatency[] };
+  costs?: CostTable[];
   peers?: PeerResult;
   start?: StartResult;
   minutes: number;
@@ -93,6 +95,8 @@ if (r.http) {
     out.push(table(header2, rows2));
   }
 }
+
+if (r.costs?.length) out.push(`Cost of a request by stage (µs of CPU, request log on):${costMarkdown(r.costs)}`);
 
 if (r.peers) {
   const best = r.peers.best;
