@@ -162,8 +162,20 @@ export function attribute(file: string, windows: readonly { from: number; to: nu
       const up = parent.get(id);
       s = up === undefined ? 'other' : stageOfNode(up);
     }
+    // Socket writes and scheduling on behalf of the database client (its queries, and the wake-up
+    // of the database's process they cost in the kernel) are the client's.
+    if ((s === 'body read and write' || s === 'promise and tick scheduling') && underDatabaseClient(id)) s = 'database client';
     stageCache.set(id, s);
     return s;
+  };
+  const clientCache = new Map<number, boolean>();
+  const underDatabaseClient = (id: number): boolean => {
+    const cached = clientCache.get(id);
+    if (cached !== undefined) return cached;
+    const up = parent.get(id);
+    const v = byId.get(id)!.callFrame.url.includes('node_modules/postgres/') || (up !== undefined && underDatabaseClient(up));
+    clientCache.set(id, v);
+    return v;
   };
   const out = windows.map(() => new Map<Stage, number>());
   let t = p.startTime;
