@@ -143,7 +143,7 @@ export async function startOpenkvs(name: Exclude<TargetName, BaselineName>, o: O
   if (!existsSync(CLI)) throw new Error(`${CLI} not found; build openkvs first: npm run build`);
   let cluster: Cluster | undefined;
   let storage: string;
-  let seeder: { seed: Seeder; close?: () => Promise<void> };
+  let seeder: { seed: Seeder; settle?: () => Promise<void>; close?: () => Promise<void> };
   let dbPid: number | undefined;
   const extra: string[] = [];
   if (name !== 'postgres') {
@@ -176,7 +176,7 @@ export async function startOpenkvs(name: Exclude<TargetName, BaselineName>, o: O
   try {
     server = await spawnServer(TARGET_LABELS[name], args);
     const api = new Api(server.origin, o.token);
-    const stores = await createBenchStores(api, { ...o.needs, seed: seeder.seed });
+    const stores = await createBenchStores(api, { ...o.needs, seed: seeder.seed, settle: seeder.settle });
     return { name, origin: server.origin, pid: server.child.pid!, dbPid, openkvs: { stores, api, seed: seeder.seed }, stop };
   } catch (err) {
     await stop();
