@@ -93,29 +93,32 @@ describe.each(drivers)('--workers 2 on $name', ({ storage }) => {
     const created = await http(`${server.origin}/v2/key-value-stores?name=limited`, { method: 'POST', token: TOKEN });
     const storeId = created.json.data.id;
     const path = `${server.origin}/v2/key-value-stores/${storeId}/records/missing`;
-    // A burst within at most two one-second windows shows the shared count: counted per worker,
-    // 3L requests taken in turn by the two workers would pass up to 2L per window.
+    // A burst within at most two one-second windows that both workers answered shows the shared
+    // count: counted per worker, 3L requests taken by the two workers would pass up to 2L per
+    // window. Which worker takes a connection is the primary's choice (a busy worker takes fewer),
+    // so bursts are sent until one fits and both took part.
+    const recordLines = () => logLines(server).filter((l) => l.msg === 'request' && l.route?.includes('/records/'));
     let meaningful = 0;
     let sent = 0;
-    for (let burst = 0; burst < 5 && meaningful === 0; burst++) {
+    for (let burst = 0; burst < 10 && meaningful === 0; burst++) {
       await nextWindowStart(1000);
       const startedAt = Date.now();
       const answers = await Promise.all(Array.from({ length: 3 * LIMIT }, () => http(path, { token: TOKEN })));
       const endedAt = Date.now();
+      const before = sent;
       sent += answers.length;
       const windows = windowsSpanned(startedAt, endedAt, 1000);
       const passed = answers.filter((a) => a.status !== 429);
       expect(passed.every((a) => a.status === 404)).toBe(true);
       expect(passed.length, `${windows} window(s)`).toBeLessThanOrEqual(LIMIT * windows);
-      if (windows <= 2) meaningful++;
+      const lines = await waitFor(server, () => {
+        const found = recordLines();
+        return found.length === sent ? found : undefined;
+      });
+      const workers = new Set(lines.slice(before).map((l) => l.worker));
+      if (windows <= 2 && workers.size === 2) meaningful++;
     }
-    expect(meaningful, 'no burst fit in two one-second windows').toBeGreaterThan(0);
-    // Both workers took part.
-    const lines = await waitFor(server, () => {
-      const found = logLines(server).filter((l) => l.msg === 'request' && l.route?.includes('/records/'));
-      return found.length === sent ? found : undefined;
-    });
-    expect(new Set(lines.map((l) => l.worker))).toEqual(new Set([1, 2]));
+    expect(meaningful, 'no burst both workers answered fit in two one-second windows').toBeGreaterThan(0);
     expect((await server.stop('SIGTERM')).code, server.output()).toBe(0);
   });
 });
