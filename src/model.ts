@@ -12,6 +12,13 @@ export const GENERAL_ACCESS = [
 ] as const;
 export type GeneralAccess = (typeof GENERAL_ACCESS)[number];
 
+/**
+ * The kinds of storage. Each is a namespace of its own (a dataset and a key-value store may share a
+ * name), and all share users, tokens, general access, signing, statistics and retention.
+ */
+export const STORAGE_KINDS = ['kvs', 'dataset'] as const;
+export type StorageKind = (typeof STORAGE_KINDS)[number];
+
 /** Encodings a record may be stored with (identity is stored as `null`). */
 export type ContentEncoding = 'gzip' | 'deflate' | 'br';
 
@@ -38,8 +45,10 @@ export interface StoreStats {
   storageBytes: number;
 }
 
+/** A storage of any kind (a key-value store, a dataset): its row, settings and counters. */
 export interface StoreRow {
   id: string;
+  kind: StorageKind;
   userId: string;
   name: string | null;
   title: string | null;
@@ -51,6 +60,9 @@ export interface StoreRow {
   schema: string | null;
   urlSigningSecretKey: string;
   stats: StoreStats;
+  /** Datasets: the items pushed, and those with a field not hidden (`#…`); 0 for other kinds. */
+  itemCount: number;
+  cleanItemCount: number;
 }
 
 export interface RecordMeta {

@@ -87,7 +87,7 @@ function ownStage(file: string, fn: string): Stage | undefined {
       return 'body read and write';
     case 'domain/records':
       return fn === 'put' ? 'commit' : 'store and record lookup';
-    case 'http/routes/records':
+    case 'http/key-value-stores/records':
       if (fn === 'answerRecord') return 'response headers';
       if (fn === 'answerBody') return 'body read and write';
       if (fn === 'checkKey') return 'hooks';

@@ -1,6 +1,6 @@
 import type { StorageDriver } from '../storage/driver.js';
 import { AccessPolicy, type AccountAccess } from './access.js';
-import { Records } from './records.js';
+import { Records } from './key-value-stores/records.js';
 import { StatsBuffer } from './stats.js';
 import { Stores } from './stores.js';
 import { Users } from './users.js';

@@ -11,11 +11,11 @@ import { installRateLimits, type RequestCounter } from './limits.js';
 import { createMetrics, type WorkerMetrics } from './metrics.js';
 import { installOpenApi, openApiRoutes } from './openapi.js';
 import { installRequestLog, lazyChildLogger, requestId } from './request-log.js';
-import { archiveRoutes } from './routes/archive.js';
-import { consoleRoutes } from './routes/console.js';
-import { keyRoutes } from './routes/keys.js';
-import { recordRoutes } from './routes/records.js';
-import { storeRoutes } from './routes/stores.js';
+import { archiveRoutes } from './key-value-stores/archive.js';
+import { consoleRoutes } from './console.js';
+import { keyRoutes } from './key-value-stores/keys.js';
+import { recordRoutes } from './key-value-stores/records.js';
+import { storeRoutes } from './key-value-stores/stores.js';
 import { isClosing } from './unread-body.js';
 
 export interface AppOptions {

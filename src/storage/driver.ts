@@ -1,8 +1,18 @@
 import type { Readable } from 'node:stream';
-import type { ContentEncoding, GeneralAccess, RecordMeta, StoreRow, TokenRow, UserRow, WriteCondition } from '../model.js';
+import type {
+  ContentEncoding,
+  GeneralAccess,
+  RecordMeta,
+  StorageKind,
+  StoreRow,
+  TokenRow,
+  UserRow,
+  WriteCondition,
+} from '../model.js';
 
 export interface StoreListQuery {
   userId: string;
+  kind: StorageKind;
   offset: number;
   limit: number;
   desc: boolean;
@@ -78,6 +88,8 @@ export type StoreLookup = { id: string } | { name: string; owner: 'caller' } | {
 export interface RequestLookup {
   /** The hash of the token the request presents. */
   tokenHash?: string;
+  /** The kind of storage `store` names: a storage of another kind is not found. */
+  kind: StorageKind;
   store?: StoreLookup;
   /** The record of that store too: its metadata, and with `withValue` its bytes when stored inline. */
   record?: { key: string; withValue: boolean };
@@ -119,16 +131,23 @@ export interface AccountStorage {
   revokeToken(hash: string): Promise<boolean>;
 }
 
-/** Key-value stores: their rows, names and settings. */
+/**
+ * Storages of every kind (key-value stores, datasets): their rows, names and settings. Names are
+ * unique per user and kind.
+ */
 export interface StoreStorage {
-  /** Creates the store; with a name the user already uses, returns that store with `created: false`. */
+  /**
+   * Creates the storage; with a name the user already uses for one of that kind, returns that one
+   * with `created: false`.
+   */
   createStore(store: StoreRow): Promise<{ store: StoreRow; created: boolean }>;
+  /** A storage of any kind by id (the caller checks its kind). */
   getStore(id: string): Promise<StoreRow | undefined>;
-  getStoreByName(userId: string, name: string): Promise<StoreRow | undefined>;
+  getStoreByName(userId: string, name: string, kind: StorageKind): Promise<StoreRow | undefined>;
   listStores(query: StoreListQuery): Promise<{ total: number; items: StoreRow[] }>;
   updateStore(id: string, patch: StorePatch): Promise<UpdateStoreResult>;
   /**
-   * Deletes the store with its records. With `onlyIf`, only while it is unnamed and was last
+   * Deletes the storage with its contents (records, items). With `onlyIf`, only while it is unnamed and was last
    * modified before `unnamedBefore`, checked in the delete's own transaction: the retention sweeper
    * never deletes a store that a write or a rename reached after it was listed.
    */
@@ -179,14 +198,35 @@ export interface RecordStorage {
   listKeys(storeId: string, query: KeyListQuery): Promise<KeyListPage>;
 }
 
+/** The items of a dataset: JSON texts kept as pushed, at positions 0, 1, 2… in push order. */
+export interface DatasetStorage {
+  /**
+   * Appends `items` (each the JSON text of one item) after the dataset's last item: all or none,
+   * and contiguous even while other connections or nodes push to the same dataset. In the same
+   * transaction: `itemCount` += items, `cleanItemCount` += `clean`, `storageBytes` += their UTF-8
+   * bytes, `writeCount` += items, `modifiedAt` and `accessedAt` = `now`. 'no-store' when the
+   * dataset is gone.
+   */
+  pushItems(datasetId: string, items: readonly string[], clean: number, now: number): Promise<'ok' | 'no-store'>;
+  /** Up to `limit` items from position `offset` on, in push order: O(limit) at any offset. */
+  readItems(datasetId: string, offset: number, limit: number): Promise<string[]>;
+}
+
+/** Storages of one kind and the bytes they hold, for metrics. */
+export interface KindTotals {
+  kind: StorageKind;
+  stores: number;
+  bytes: number;
+}
+
 /** Counters, totals and retention: the work around the requests. */
 export interface Housekeeping {
   applyStats(deltas: StatsDelta[]): Promise<void>;
 
-  /** Stores and their stored bytes (the sum of `storageBytes`) over every user, for metrics. */
-  totals(): Promise<{ stores: number; bytes: number }>;
+  /** Storages and their stored bytes (the sum of `storageBytes`) per kind over every user, for metrics. */
+  totals(): Promise<KindTotals[]>;
   /**
-   * Up to `limit` ids of unnamed stores last modified before `olderThan` (ms), oldest first, for
+   * Up to `limit` ids of unnamed storages (of every kind) last modified before `olderThan` (ms), oldest first, for
    * the retention sweeper. Served by an index, so a batch costs O(limit).
    */
   listExpiredUnnamedStores(olderThan: number, limit: number): Promise<string[]>;
@@ -206,7 +246,13 @@ export interface Housekeeping {
  * only after they are durable in the driver's sense (committed). Failures that pass are the errors
  * of `errors.ts`.
  */
-export interface StorageDriver extends AccountStorage, StoreStorage, RequestLookupStorage, RecordStorage, Housekeeping {
+export interface StorageDriver
+  extends AccountStorage,
+    StoreStorage,
+    RequestLookupStorage,
+    RecordStorage,
+    DatasetStorage,
+    Housekeeping {
   readonly kind: string;
   close(): Promise<void>;
 }

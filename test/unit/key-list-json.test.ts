@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type KeyPage, keyListJson } from '../../src/http/routes/keys.js';
+import { type KeyPage, keyListJson } from '../../src/http/key-value-stores/keys.js';
 
 const page = (recordUrlBase: string, items: KeyPage['items'], start: string | null, next: string | null): KeyPage => ({
   recordUrlBase,

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { projectRoot } from '../../paths.js';
-import { binary, errorResponses } from '../schemas.js';
+import { projectRoot } from '../paths.js';
+import { binary, errorResponses } from './schemas.js';
 
 /** `dist/web/` of the project, where `npm run build:web` puts the console. */
 const WEB_ROOT = `${join(projectRoot(), 'dist', 'web')}${sep}`;

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZipFile } from 'yazl';
 import { parseStoreRef } from '../../domain/access.js';
 import type { Kvs } from '../../domain/index.js';
-import type { RecordsArchive } from '../../domain/records.js';
+import type { RecordsArchive } from '../../domain/key-value-stores/records.js';
 import { InvalidRecordKeyError } from '../../errors.js';
 import { requestToken } from '../caller.js';
 import { pathEndsWithSlash, stringParam, toOptional } from '../query.js';

@@ -1,9 +1,9 @@
-import { InvalidCollectionError, PreconditionFailedError, RecordNotFoundError } from '../errors.js';
-import type { ContentEncoding, RecordMeta, StoreRow, WriteCondition } from '../model.js';
-import type { KeyListPage, LookedUpRecord, NewRecord, PutResult, RecordStorage, StoredRecord } from '../storage/driver.js';
-import type { AccessPolicy, LookedUp, StoreRef } from './access.js';
-import { recordSignature, verifyRecordSignature, verifyStorageContentSignature } from './signing.js';
-import type { StatsBuffer } from './stats.js';
+import { InvalidCollectionError, PreconditionFailedError, RecordNotFoundError } from '../../errors.js';
+import type { ContentEncoding, RecordMeta, StoreRow, WriteCondition } from '../../model.js';
+import type { KeyListPage, LookedUpRecord, NewRecord, PutResult, RecordStorage, StoredRecord } from '../../storage/driver.js';
+import type { AccessPolicy, LookedUp, StoreRef } from '../access.js';
+import { recordSignature, verifyRecordSignature, verifyStorageContentSignature } from '../signing.js';
+import type { StatsBuffer } from '../stats.js';
 
 export interface RecordUpload {
   contentType: string;

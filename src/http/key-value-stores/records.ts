@@ -2,7 +2,7 @@ import { pipeline, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseStoreRef } from '../../domain/access.js';
 import type { Kvs } from '../../domain/index.js';
-import type { RecordUpload } from '../../domain/records.js';
+import type { RecordUpload } from '../../domain/key-value-stores/records.js';
 import { isValidRecordKey } from '../../domain/validation.js';
 import { InvalidContentTypeError, InvalidRecordKeyError, RangeNotSatisfiableError, RecordTooLargeError } from '../../errors.js';
 import type { RecordMeta } from '../../model.js';
