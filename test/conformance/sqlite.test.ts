@@ -99,7 +99,11 @@ describe('sqlite: record lookups served from memory stay exact', () => {
     expect(await server.revokeToken(hash)).toBe(true);
     expect((await server.lookupRequest(lookup)).user).toBeUndefined();
 
-    const byName = { kind: 'kvs' as const, store: { name: 'cached', ownerName: user.username }, record: { key: 'k', withValue: false } };
+    const byName = {
+      kind: 'kvs' as const,
+      store: { name: 'cached', ownerName: user.username },
+      record: { key: 'k', withValue: false },
+    };
     expect((await server.lookupRequest(byName)).store?.id).toBe(store.id);
     const renamed = await other.updateStore(store.id, { name: 'renamed', modifiedAt: Date.now() });
     await nextTurn();
