@@ -40,6 +40,13 @@ describe('xlsx', () => {
     expect(rows).toHaveLength(3);
   });
 
+  it('cuts strings to the 32,767 characters an Excel cell holds', async () => {
+    const items = texts([{ long: 'é'.repeat(40_000), short: 'ok' }]);
+    const output = formatItems('xlsx', sourceOf(items), parseItemTransform({}), OPTIONS);
+    const rows = await sheetValues(await readAll(output.body));
+    expect(rows[1]).toEqual(['é'.repeat(32_767), 'ok']);
+  });
+
   it('applies the transformation', async () => {
     const output = formatItems(
       'xlsx',

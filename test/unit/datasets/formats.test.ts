@@ -130,6 +130,17 @@ describe('csv', () => {
     expect(text).toBe('a,b,c,d/e\n1,,,\n,2,,\n4,,3,\n,,,5\n');
   });
 
+  it('keeps to 2000 columns of at most 200 characters, as Apify tables do', async () => {
+    const wide = Object.fromEntries(Array.from({ length: 2100 }, (_, i) => [`c${i}`, i]));
+    const items = texts([{ ['n'.repeat(201)]: 'long', ['m'.repeat(200)]: 'ok' }, wide]);
+    const [header, first, second] = parse((await render('csv', items)).text, { bom: true }) as string[][];
+    expect(header).toHaveLength(2000);
+    expect(header?.slice(0, 2)).toEqual(['m'.repeat(200), 'c0']);
+    expect(header?.at(-1)).toBe('c1998');
+    expect(first?.slice(0, 2)).toEqual(['ok', '']);
+    expect(second?.slice(0, 3)).toEqual(['', '0', '1']);
+  });
+
   it('reads the items twice: once for the columns, once for the rows', async () => {
     const source = sourceOf(ITEMS, 1);
     const output = formatItems('csv', source, parseItemTransform({}), OPTIONS);

@@ -35,9 +35,13 @@ async function write(out: PassThrough, columns: readonly string[], pages: ItemPa
   await workbook.commit();
 }
 
+/** The most characters an Excel cell holds. */
+const MAX_CELL = 32_767;
+
 function value(cell: Cell | undefined): string | number | boolean | null {
   if (cell === undefined) return null;
-  if (typeof cell === 'string') return xmlSafe(cell);
+  // Excel refuses to open a file with a cell longer than it can hold.
+  if (typeof cell === 'string') return xmlSafe(cell.length > MAX_CELL ? cell.slice(0, MAX_CELL) : cell);
   // 1e400 parses as Infinity, which a number cell cannot hold.
   return typeof cell === 'number' && !Number.isFinite(cell) ? String(cell) : cell;
 }
