@@ -267,24 +267,3 @@ describe('rss', () => {
     expect(text).toContain('<title>Latest &lt;posts&gt;</title><link></link><description>Scraped</description>');
   });
 });
-
-describe('streaming', () => {
-  it('reads no further ahead than the client reads', async () => {
-    let pulled = 0;
-    async function* pages() {
-      for (let i = 0; i < 1000; i++) {
-        pulled++;
-        yield [JSON.stringify({ i, text: 'x'.repeat(1000) })];
-      }
-    }
-    for (const format of ['json', 'jsonl', 'xml'] as const) {
-      pulled = 0;
-      const output = formatItems(format, { pages: pages(), again: pages }, parseItemTransform({}), OPTIONS);
-      const iterator = output.body[Symbol.asyncIterator]();
-      await iterator.next();
-      for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
-      expect(pulled, format).toBeLessThan(200);
-      await iterator.return?.();
-    }
-  });
-});
