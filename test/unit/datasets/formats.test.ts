@@ -3,6 +3,7 @@
  * characters each format must quote or escape; their options and the 400s for bad ones.
  */
 import { parse } from 'csv-parse/sync';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseItemTransform } from '../../../src/domain/datasets/transform.js';
 import { ApiError } from '../../../src/errors.js';
@@ -159,6 +160,25 @@ describe('csv', () => {
       ['a', 'b'],
       ['x;y', 'p\tq'],
     ]);
+  });
+
+  it('reads back as written for any text values and delimiter', async () => {
+    const rows = fc.array(fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.string(), fc.constant(null)), { maxKeys: 5 }), {
+      minLength: 1,
+      maxLength: 6,
+    });
+    await fc.assert(
+      fc.asyncProperty(rows, fc.constantFrom(',', ';', '\t', '|', 'é'), async (values, delimiter) => {
+        const columns = [...new Set(values.flatMap((value) => Object.keys(value)))];
+        fc.pre(columns.length > 0);
+        const { text } = await render('csv', texts(values), { delimiter });
+        expect(parse(text, { bom: true, delimiter })).toEqual([
+          columns,
+          ...values.map((value) => columns.map((column) => (Object.hasOwn(value, column) ? (value[column] ?? '') : ''))),
+        ]);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('applies the transformation before flattening', async () => {
