@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/domain/ids.js';
 import { SqliteDriver } from '../../src/storage/sqlite/index.js';
 import { sleep } from '../helpers/time.js';
+import { describeDatasetConformance } from './datasets.js';
 import { chunks, describeDriverConformance, storeRow } from './suite.js';
 
 describeDriverConformance('sqlite (in memory)', async () => ({ driver: new SqliteDriver({ path: ':memory:' }) }));
@@ -22,6 +23,18 @@ describeDriverConformance('sqlite (file, durability fsync)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'openkvs-conf-'));
   return {
     driver: new SqliteDriver({ path: join(dir, 'kvs.sqlite'), durability: 'fsync' }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+describeDatasetConformance('sqlite (in memory)', async () => ({ driver: new SqliteDriver({ path: ':memory:' }) }));
+
+describeDatasetConformance('sqlite (file, several processes)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'openkvs-conf-'));
+  const path = join(dir, 'kvs.sqlite');
+  return {
+    driver: new SqliteDriver({ path }),
+    another: async () => new SqliteDriver({ path }),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 });
@@ -72,7 +85,7 @@ describe('sqlite: record lookups served from memory stay exact', () => {
 
   it('sees writes, revocations and deletions of this and of other connections at once', async () => {
     const { user, hash, store } = await owner('cache', 'cached');
-    const lookup = { tokenHash: hash, store: { id: store.id }, record: { key: 'k', withValue: true } };
+    const lookup = { kind: 'kvs' as const, tokenHash: hash, store: { id: store.id }, record: { key: 'k', withValue: true } };
     const value = async () => (await server.lookupRequest(lookup)).record?.inline?.toString();
 
     expect(await value()).toBeUndefined();
@@ -99,7 +112,11 @@ describe('sqlite: record lookups served from memory stay exact', () => {
     expect(await server.revokeToken(hash)).toBe(true);
     expect((await server.lookupRequest(lookup)).user).toBeUndefined();
 
-    const byName = { store: { name: 'cached', ownerName: user.username }, record: { key: 'k', withValue: false } };
+    const byName = {
+      kind: 'kvs' as const,
+      store: { name: 'cached', ownerName: user.username },
+      record: { key: 'k', withValue: false },
+    };
     expect((await server.lookupRequest(byName)).store?.id).toBe(store.id);
     const renamed = await other.updateStore(store.id, { name: 'renamed', modifiedAt: Date.now() });
     await nextTurn();
@@ -116,7 +133,7 @@ describe('sqlite: record lookups served from memory stay exact', () => {
   it('serves lookups of writes from the cache as exactly, and reads a fresh store row with current counters', async () => {
     const { user, hash, store } = await owner('write', 'writes');
     // What a record write or delete looks up: token and store, no record.
-    const write = { tokenHash: hash, store: { id: store.id } };
+    const write = { kind: 'kvs' as const, tokenHash: hash, store: { id: store.id } };
     expect((await server.lookupRequest(write)).store?.id).toBe(store.id);
     expect(await put(server, store.id, 'k', 'four')).toBe('ok');
     expect((await server.lookupRequest({ ...write, fresh: true })).store?.stats.storageBytes).toBe(4);
