@@ -89,10 +89,10 @@ describe('downloadItems', () => {
       ['Third', 'https://example.com/c'],
       ['Comma, "quote"\nnew line', 'https://example.com/b'],
     ]);
-    const skipped = await download(DownloadItemsFormat.CSV, { omit: ['note', 'title'], offset: 2 });
+    const skipped = await download(DownloadItemsFormat.CSV, { omit: ['note', 'title'], offset: 1, limit: 1 });
     expect(parse(text(skipped))).toEqual([
-      ['url', 'price'],
-      ['https://example.com/c', ''],
+      ['url', 'price', 'inStock'],
+      ['https://example.com/b', '2', 'false'],
     ]);
   });
 

@@ -341,10 +341,10 @@ describe('listItems', () => {
   });
 
   it('flatten turns the nested objects of the fields named into dotted keys', async () => {
-    const { items } = await alice.dataset(id).listItems({ flatten: ['address'], limit: 2, fields: ['id', 'address'] });
+    const { items } = await alice.dataset(id).listItems({ flatten: ['address'], limit: 2 });
     expect(items).toEqual([
-      { id: 0, 'address.city': 'Praha', 'address.zip': '11000' },
-      { id: 1, 'address.city': 'Brno' },
+      { ...without(products[0]!, ['address']), 'address.city': 'Praha', 'address.zip': '11000' },
+      { ...without(products[1]!, ['address']), 'address.city': 'Brno' },
     ]);
   });
 
