@@ -46,10 +46,10 @@ afterAll(async () => {
 });
 
 describe('Crawlee Dataset on openkvs', () => {
-  it('Dataset.open(name) and Dataset.open() (the configured default) get-or-create named datasets', async () => {
+  it('Dataset.open(name) and Dataset.open(undefined) (the configured default) get-or-create named datasets', async () => {
     const before = recorder.requests.length;
     const named = await Dataset.open('crawlee-results', { config });
-    const byDefault = await Dataset.open(null, { config });
+    const byDefault = await Dataset.open(undefined, { config });
     expect(named.name).toBe('crawlee-results');
     expect(byDefault.name).toBe('crawlee-default');
     expect(recorder.requests.slice(before)).toEqual([
