@@ -41,6 +41,7 @@ describe('datasets()', () => {
     expect(typeof first.userId).toBe('string');
     for (const at of [first.createdAt, first.modifiedAt, first.accessedAt]) expect(at).toBeInstanceOf(Date);
     expect(typeof first.urlSigningSecretKey).toBe('string');
+    expect(typeof (first as Dataset & { consoleUrl?: unknown }).consoleUrl).toBe('string');
 
     const a = await alice.datasets().getOrCreate();
     const b = await alice.datasets().getOrCreate();
@@ -199,16 +200,17 @@ describe('pushItems', () => {
     const { id } = await alice.datasets().getOrCreate();
     const ds = alice.dataset(id);
     const raw = [
-      '{"price":1.0,"b":2,"a":"Žluťoučký kůň 🐎 \\u00e9","big":12345678901234567890}',
+      '{"price":1.0,"b":2,"a":"Žluťoučký kůň 🐎 \\u00e9","big":12345678901234567890,"huge":1E400}',
       '{"z": [1.50, 2e3, -0.0], "y":{"nested":true,"empty":{}}}',
-      '{"text":"line\\nbreak \\"quoted\\" \\/ slash","null":null}',
+      // Valid JSON that a JSON column type would refuse or rewrite: NUL, a lone surrogate, U+2028.
+      '{"text":"line\\nbreak \\"quoted\\" \\/ slash","null":null,"nul":"a\\u0000b","lone":"\\ud83d","sep":"\u2028"}',
     ];
     // Whitespace between the array elements belongs to no item.
     await ds.pushItems(`[\n  ${raw[0]},\n  ${raw[1]}\n]`);
     await ds.pushItems(raw[2]!);
 
     const page = await ds.listItems();
-    expect(Object.keys(page.items[0]!)).toEqual(['price', 'b', 'a', 'big']);
+    expect(Object.keys(page.items[0]!)).toEqual(['price', 'b', 'a', 'big', 'huge']);
     expect(Object.keys(page.items[1]!)).toEqual(['z', 'y']);
     expect(page.items[0]).toMatchObject({ price: 1, a: 'Žluťoučký kůň 🐎 é' });
 
@@ -289,6 +291,11 @@ describe('listItems', () => {
       'x-apify-pagination-desc': 'true',
     });
     expect(json(res)).toEqual([...products].reverse().slice(2, 5));
+  });
+
+  it('limit=0 is no limit, as the API treats it (so says apify-client, which drops it from listItems)', async () => {
+    const all = await alice.dataset(id).downloadItems(DownloadItemsFormat.JSON, { limit: 0 });
+    expect(JSON.parse(all.toString('utf8'))).toEqual(products);
   });
 
   it('offset and limit', async () => {
@@ -446,6 +453,14 @@ describe('createItemsPublicUrl', () => {
     const borrowed = await fetchRaw(url.replace(restricted, other));
     expect(borrowed.status).toBeGreaterThanOrEqual(400);
     expect(borrowed.body.toString()).not.toContain('other');
+  });
+
+  it("the dataset's itemsPublicUrl opens its items without a token", async () => {
+    const { itemsPublicUrl } = (await alice.dataset(restricted).get())!;
+    expect(itemsPublicUrl.startsWith(`${server.origin}/v2/datasets/${restricted}/items?`)).toBe(true);
+    const res = await fetchRaw(itemsPublicUrl);
+    expect(res.status).toBe(200);
+    expect(json(res)).toEqual(secret);
   });
 
   it('carries the listItems options into the link, and a format works on it too', async () => {
