@@ -426,6 +426,30 @@ describe('listItems', () => {
     const err = await apiError(alice.dataset(id).listItems({ view: 'overview' }));
     expect(err.statusCode).toBe(400);
   });
+
+  it('view applies a view of the schema getOrCreate was given, in listItems and downloadItems', async () => {
+    const schema = {
+      actorSpecification: 1,
+      fields: {},
+      views: {
+        overview: { title: 'Overview', transformation: { fields: ['name', 'price'] }, display: { component: 'table' } },
+      },
+    };
+    const { id: withViews } = await alice.datasets().getOrCreate('with-views', { schema });
+    await alice.dataset(withViews).pushItems(products);
+    const { items } = await alice.dataset(withViews).listItems({ view: 'overview', limit: 2 });
+    expect(items).toEqual([
+      { name: 'Zero', price: 10 },
+      { name: 'One', price: 20.5 },
+    ]);
+    expect(Object.keys(items[0]!)).toEqual(['name', 'price']);
+    const csv = await alice.dataset(withViews).downloadItems(DownloadItemsFormat.CSV, { view: 'overview', limit: 1, bom: false });
+    expect(parse(csv)).toEqual([
+      ['name', 'price'],
+      ['Zero', '10'],
+    ]);
+    expect((await apiError(alice.dataset(withViews).listItems({ view: 'detail' }))).statusCode).toBe(400);
+  });
 });
 
 describe('createItemsPublicUrl', () => {
