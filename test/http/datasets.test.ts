@@ -4,7 +4,7 @@
  * have their own unit tests (test/unit/datasets/); real clients are in test/compat/.
  */
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { storageContentSignature } from '../../src/domain/signing.js';
 import { createTestContext, PUBLIC_URL, type TestContext } from '../helpers/context.js';
 
@@ -14,6 +14,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await ctx.close();
+});
+afterEach(() => {
+  vi.restoreAllMocks();
 });
 
 interface ApiDataset {
@@ -42,8 +45,9 @@ const push = (id: string, payload: string | Buffer, headers: Record<string, stri
     payload,
   });
 
-const items = (id: string, query = '', token: string | undefined = ctx.alice) =>
-  ctx.request({ method: 'GET', url: `/v2/datasets/${id}/items${query}`, token });
+/** `token` null: no token. */
+const items = (id: string, query = '', token: string | null = ctx.alice) =>
+  ctx.request({ method: 'GET', url: `/v2/datasets/${id}/items${query}`, token: token ?? undefined });
 
 const getDataset = async (id: string): Promise<ApiDataset> => {
   const res = await ctx.request({ method: 'GET', url: `/v2/datasets/${id}`, token: ctx.alice });
@@ -93,6 +97,9 @@ describe('datasets', () => {
   });
 
   it('lists with offset, limit, desc and unnamed, newest last', async () => {
+    // A clock that ticks on every read: datasets made one after another never share a createdAt.
+    let clock = Date.now();
+    vi.spyOn(Date, 'now').mockImplementation(() => clock++);
     const bobs = [
       await createDataset('b-one', ctx.bob),
       await createDataset('b-two', ctx.bob),
@@ -110,6 +117,7 @@ describe('datasets', () => {
     const desc = await page('?unnamed=1&desc=1&limit=2&offset=0');
     expect(desc).toMatchObject({ total: 3, count: 2, desc: true, unnamed: true });
     expect(desc.items.map((d) => d.id)).toEqual([bobs[2]?.id, bobs[1]?.id]);
+    vi.restoreAllMocks();
   });
 
   it('updates name, title and general access, and refuses a name another dataset has', async () => {
@@ -125,7 +133,7 @@ describe('datasets', () => {
     expect(res.json().data).toMatchObject({ id: d.id, name: 'renamed', title: 'A title', generalAccess: 'RESTRICTED' });
     const clash = await ctx.request({ method: 'PUT', url: `/v2/datasets/${d.id}`, token: ctx.alice, payload: { name: 'taken' } });
     expect(clash.statusCode).toBe(400);
-    expect(clash.json().error.type).toBe('record-name-not-unique');
+    expect(clash.json().error.type).toBe('name-not-unique');
     const byBob = await ctx.request({ method: 'PUT', url: `/v2/datasets/${d.id}`, token: ctx.bob, payload: { title: 'x' } });
     expect(byBob.statusCode).toBe(403);
   });
@@ -231,9 +239,9 @@ describe('items', () => {
     expect((await push(d.id, '{"a":1}', {}, ctx.bob)).statusCode).toBe(403);
     const anonymousPush = await ctx.request({ method: 'POST', url: `/v2/datasets/${d.id}/items`, payload: '{"a":1}' });
     expect(anonymousPush.statusCode).toBe(401);
-    expect((await items(d.id, '', undefined)).statusCode).toBe(200);
+    expect((await items(d.id, '', null)).statusCode).toBe(200);
     await ctx.request({ method: 'PUT', url: `/v2/datasets/${d.id}`, token: ctx.alice, payload: { generalAccess: 'RESTRICTED' } });
-    const denied = await items(d.id, '', undefined);
+    const denied = await items(d.id, '', null);
     expect(denied.statusCode).toBe(404);
     expect(denied.json().error.type).toBe('record-or-token-not-found');
     expect((await items(d.id, '', ctx.bob)).statusCode).toBe(403);
@@ -250,12 +258,12 @@ describe('items', () => {
     expect(signed.body).toBe('[{"s":1}]');
     const secret = fresh.urlSigningSecretKey as string;
     const forever = storageContentSignature(secret, d.id, 0);
-    expect((await items(d.id, `?signature=${forever}`, undefined)).statusCode).toBe(200);
+    expect((await items(d.id, `?signature=${forever}`, null)).statusCode).toBe(200);
     const expired = storageContentSignature(secret, d.id, Date.now() - 1000);
-    expect((await items(d.id, `?signature=${expired}`, undefined)).statusCode).toBe(403);
+    expect((await items(d.id, `?signature=${expired}`, null)).statusCode).toBe(403);
     const other = await createDataset();
     const wrong = storageContentSignature(secret, other.id, 0);
-    expect((await items(d.id, `?signature=${wrong}`, undefined)).statusCode).toBe(403);
+    expect((await items(d.id, `?signature=${wrong}`, null)).statusCode).toBe(403);
   });
 
   it('refuses a view the dataset schema does not have', async () => {
