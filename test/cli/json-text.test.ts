@@ -14,7 +14,23 @@ function prng(seed: number) {
   };
 }
 
-const STRINGS = ['', 'a', 'two words', 'quote " inside', 'back\\slash', 'tab\there', 'line\nbreak', '{[:,]}', 'héllo', '🙂', '\u2028', '#hidden', '1', '10', '__proto__'];
+const STRINGS = [
+  '',
+  'a',
+  'two words',
+  'quote " inside',
+  'back\\slash',
+  'tab\there',
+  'line\nbreak',
+  '{[:,]}',
+  'héllo',
+  '🙂',
+  '\u2028',
+  '#hidden',
+  '1',
+  '10',
+  '__proto__',
+];
 const NUMBERS = [0, -0, 1, -1, 1.5, 1e21, 1.5e300, 5e-324, 2 ** 53, 123456789.125, -0.001];
 
 function randomValue(rand: () => number, depth: number): unknown {
@@ -59,7 +75,14 @@ describe('dataset item files', () => {
     expect(itemPositionOf('000000001.json')).toBe(0);
     expect(itemPositionOf('000012345.json')).toBe(12344);
     expect(itemPositionOf('1000000000.json')).toBe(999_999_999);
-    for (const other of ['1.json', '000000000.json', '0000000001.json', '000000001.JSON', '00000000a.json', '__metadata__.json']) {
+    for (const other of [
+      '1.json',
+      '000000000.json',
+      '0000000001.json',
+      '000000001.JSON',
+      '00000000a.json',
+      '__metadata__.json',
+    ]) {
       expect(itemPositionOf(other), other).toBeUndefined();
     }
   });
