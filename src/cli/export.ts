@@ -146,15 +146,15 @@ export async function exportStorage(ctx: CliContext, o: TransferOptions, out: Ou
     const datasets = !named || o.datasets.length > 0 ? await selectDatasets(kvs, user, o.datasets) : undefined;
     await checkTargets(storesRoot, stores?.keys() ?? []);
     await checkTargets(datasetsRoot, datasets?.keys() ?? []);
-    if (stores) {
+    // Without stores, an export of datasets says nothing of them (and the other way round).
+    if (stores && (stores.size > 0 || o.stores.length > 0 || !datasets?.size)) {
       const start = Date.now();
       const { records, lines: storeLines } = await exportStores(kvs, storesRoot, stores, skipped);
       lines.push(...storeLines);
       parts.push(`${records} records of ${plural(storeLines.length, 'store')}`);
       rates.push(`${perSecond(records, Date.now() - start)} records/s`);
     }
-    // Without datasets, a plain export says nothing of them.
-    if (datasets && (datasets.size > 0 || named)) {
+    if (datasets && (datasets.size > 0 || o.datasets.length > 0)) {
       const start = Date.now();
       const total = [...datasets.values()].reduce((n, d) => n + d.itemCount, 0);
       const progress = startProgress('export', total, 'items');
