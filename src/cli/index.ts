@@ -139,8 +139,10 @@ withStorage(stores.command('delete <store>'))
   .action(run((ctx, o: UserOptions, store: string) => deleteStore(ctx, o.user, store, print)));
 
 type TransferCliOptions = UserOptions & { store: string[]; dataset: string[]; append?: boolean };
-const storeOption = (what: string) => new Option('--store <name>', what).argParser(collect).default([], 'all');
-const datasetOption = (what: string) => new Option('--dataset <name>', what).argParser(collect).default([], 'all');
+// Neither given: everything; either given: only what they name.
+const ALL = 'all when neither --store nor --dataset is given';
+const storeOption = (what: string) => new Option('--store <name>', what).argParser(collect).default([], ALL);
+const datasetOption = (what: string) => new Option('--dataset <name>', what).argParser(collect).default([], ALL);
 const transfer = (dir: string, o: TransferCliOptions) => ({
   dir,
   user: o.user,
