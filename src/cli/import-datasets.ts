@@ -1,12 +1,11 @@
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { opendir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { newId, newSecret } from '../domain/ids.js';
 import type { Kvs } from '../domain/index.js';
-import { isValidStoreName, STORE_NAME_RULE } from '../domain/validation.js';
+import { isValidStoreName, MAX_JSON_DEPTH, STORE_NAME_RULE } from '../domain/validation.js';
 import type { StoreRow, UserRow } from '../model.js';
 import { CliError } from './admin.js';
-import { compactJson } from './json-text.js';
+import { compactJson, nestingDepth } from './json-text.js';
 import { DATASETS_DIR, itemFileName, itemPositionOf, STORE_METADATA_FILE } from './layout.js';
 import type { Progress } from './progress.js';
 
@@ -93,26 +92,12 @@ export async function checkDatasetTargets(kvs: Kvs, user: UserRow, plans: Planne
   }
 }
 
-/** The user's dataset of that name, created when missing. */
+/** The user's dataset of that name (created when missing) as its row. */
 async function datasetNamed(kvs: Kvs, user: UserRow, name: string): Promise<{ dataset: StoreRow; created: boolean }> {
-  const now = Date.now();
-  const { store, created } = await kvs.driver.createStore({
-    id: newId(),
-    kind: 'dataset',
-    userId: user.id,
-    name,
-    title: null,
-    createdAt: now,
-    modifiedAt: now,
-    accessedAt: now,
-    generalAccess: 'FOLLOW_USER_SETTING',
-    schema: null,
-    urlSigningSecretKey: newSecret(),
-    stats: { readCount: 0, writeCount: 0, deleteCount: 0, listCount: 0, storageBytes: 0 },
-    itemCount: 0,
-    cleanItemCount: 0,
-  });
-  return { dataset: store, created };
+  const { store: api, created } = await kvs.datasets.getOrCreate(user, name, undefined);
+  const dataset = await kvs.driver.getStore(api.id);
+  if (!dataset) throw new CliError(`the dataset "${name}" was deleted while importing`);
+  return { dataset, created };
 }
 
 /**
@@ -140,6 +125,8 @@ function readItem(path: string): { text: string; clean: boolean } | { problem: s
     return { problem: 'not a JSON object (each dataset item is one)' };
   }
   const text = compactJson(raw);
+  // A push refuses deeper items: they could not be transformed or exported without running out of stack.
+  if (nestingDepth(text) > MAX_JSON_DEPTH) return { problem: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` };
   const bytes = Buffer.byteLength(text);
   if (bytes > ITEM_MAX_BYTES) return { problem: `the item is ${bytes} bytes, more than the ${ITEM_MAX_BYTES} a push may carry` };
   // Clean items have a field that is not hidden (`#…`): what the dataset's cleanItemCount counts.

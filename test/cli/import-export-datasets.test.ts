@@ -225,6 +225,9 @@ describe('import', () => {
     writeFileSync(join(folder, '000000002.json'), '[{"an":"array"}]');
     writeFileSync(join(folder, '000000003.json'), '{not json');
     writeFileSync(join(folder, '000000005.json'), '\ufeff{"after":"a gap","#h":1}');
+    // As deep as a push takes, and one level deeper.
+    writeFileSync(join(folder, '000000006.json'), `{"a":${'['.repeat(127)}${']'.repeat(127)}}`);
+    writeFileSync(join(folder, '000000007.json'), `{"a":${'['.repeat(128)}${']'.repeat(128)}}`);
     writeFileSync(join(folder, '1.json'), '{"x":1}');
     writeFileSync(join(folder, 'notes.txt'), 'hello');
     writeFileSync(join(folder, '__metadata__.json'), '{"id":"x","name":"messy","itemCount":5}');
@@ -232,19 +235,24 @@ describe('import', () => {
     const result = await cli(['import', dir]);
     expect(result.code, result.stderr).toBe(0);
     const lines = result.stderr.trim().split('\n');
-    expect(lines).toHaveLength(6);
+    expect(lines).toHaveLength(7);
     expect(result.stderr).toMatch(/skipped .*Not_A_Name: "Not_A_Name" is not a valid dataset name/);
     expect(result.stderr).toMatch(/skipped .*1\.json: not an item file/);
     expect(result.stderr).toMatch(/skipped .*notes\.txt: not an item file/);
     expect(result.stderr).toMatch(/000000004\.json: missing; the items are imported in file order/);
     expect(result.stderr).toMatch(/skipped .*000000002\.json: not a JSON object/);
     expect(result.stderr).toMatch(/skipped .*000000003\.json: not JSON/);
-    expect(lastLine(result.stdout)).toMatch(/^Imported 2 items into 1 dataset in .*; skipped 5 \(listed on standard error\)\.$/);
+    expect(result.stderr).toMatch(/skipped .*000000007\.json: JSON nested deeper than 128 levels/);
+    expect(lastLine(result.stdout)).toMatch(/^Imported 3 items into 1 dataset in .*; skipped 6 \(listed on standard error\)\.$/);
 
     const dataset = (await datasetOf('admin', 'messy'))!;
     // Numbers, key order and spelling as written; only the whitespace outside strings is gone.
-    expect(await itemsOf(dataset.id)).toEqual(['{"a":1.0,"big":12345678901234567890}', '{"after":"a gap","#h":1}']);
-    expect(dataset.cleanItemCount).toBe(2);
+    expect(await itemsOf(dataset.id)).toEqual([
+      '{"a":1.0,"big":12345678901234567890}',
+      '{"after":"a gap","#h":1}',
+      `{"a":${'['.repeat(127)}${']'.repeat(127)}}`,
+    ]);
+    expect(dataset.cleanItemCount).toBe(3);
   });
 
   it('fails with one line when DIR has neither key_value_stores nor datasets', async () => {

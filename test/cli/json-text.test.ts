@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compactJson, indentJson } from '../../src/cli/json-text.js';
+import { compactJson, indentJson, nestingDepth } from '../../src/cli/json-text.js';
 import { itemFileName, itemFileText, itemPositionOf } from '../../src/cli/layout.js';
 
 /** A seeded generator, so that a failure names the value it failed on and reproduces. */
@@ -33,6 +33,10 @@ const STRINGS = [
 ];
 const NUMBERS = [0, -0, 1, -1, 1.5, 1e21, 1.5e300, 5e-324, 2 ** 53, 123456789.125, -0.001];
 
+/** How deep a parsed value nests, as a push counts it. */
+const depthOf = (v: unknown): number =>
+  typeof v === 'object' && v !== null ? 1 + Math.max(0, ...Object.values(v).map(depthOf)) : 0;
+
 function randomValue(rand: () => number, depth: number): unknown {
   const pick = <T>(list: T[]) => list[Math.floor(rand() * list.length)] as T;
   const r = rand();
@@ -55,6 +59,7 @@ describe('compactJson and indentJson', () => {
       expect(compactJson(pretty), pretty).toBe(compact);
       expect(indentJson(compact), compact).toBe(pretty);
       expect(compactJson(JSON.stringify(value, null, 2))).toBe(compact);
+      expect(nestingDepth(compact), compact).toBe(depthOf(value));
     }
   });
 
@@ -66,6 +71,13 @@ describe('compactJson and indentJson', () => {
       '{\n\t"b": 1.0,\n\t"1": 12345678901234567890,\n\t"s": "caf\\u00e9 \\" , { } \\/",\n\t"b": [\n\t\t1E3,\n\t\t{},\n\t\t[]\n\t]\n}',
     );
   });
+});
+
+it('nestingDepth skips brackets and escaped quotes inside strings', () => {
+  expect(nestingDepth('{}')).toBe(1);
+  expect(nestingDepth('{"a":[]}')).toBe(2);
+  expect(nestingDepth('{"a":"[[[{","b":"\\\\"}')).toBe(1);
+  expect(nestingDepth('{"a\\"[":[{},{"b":[1]}]}')).toBe(4);
 });
 
 describe('dataset item files', () => {
