@@ -98,6 +98,7 @@ function attachmentName(store: StoreRow, extension: string): string {
 
 async function sendItems(
   kvs: Kvs,
+  publicUrl: () => string,
   req: FastifyRequest<{ Params: { datasetId: string }; Querystring: ItemsQuery }>,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
@@ -118,6 +119,7 @@ async function sendItems(
     xmlRow: toOptional(q.xmlRow),
     feedTitle: toOptional(q.feedTitle),
     feedDescription: toOptional(q.feedDescription),
+    feedLink: `${publicUrl()}/v2/datasets/${store.id}/items`,
     datasetId: store.id,
     label: store.name ?? store.id,
   });
@@ -188,7 +190,7 @@ export function datasetRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => s
         },
       },
     },
-    (req, reply) => sendItems(kvs, req, reply),
+    (req, reply) => sendItems(kvs, publicUrl, req, reply),
   );
 
   app.post<{ Params: { datasetId: string } }>(
