@@ -1,28 +1,14 @@
-/**
- * The Apify SDK (apify 3.7.2), unmodified, with its datasets on a real `openkvs serve`: opened
- * with `forceCloud: true` in this process, and as an Actor run's default dataset (APIFY_IS_AT_HOME)
- * in a child process (fixtures/actor-dataset.mjs), configured only by the environment variables
- * the SDK documents. A recording proxy shows which endpoints the SDK used.
- *
- * The SDK reads its environment once, when its default Actor is first used: this file sets the
- * variables before importing `apify` (each test file runs in a process of its own).
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, runScript } from './child.js';
 import { fetchRaw, json } from './http.js';
 import { isDatasetPath, isKvsPath, pathAndQuery, type Recorder, startRecorder } from './recorder.js';
-import { type CompatServer, startOpenkvs } from './server.js';
-
-type Sdk = typeof import('apify');
+import { openSdkSession, type Sdk, type SdkSession } from './sdk-session.js';
+import type { CompatServer } from './server.js';
 
 let server: CompatServer;
 let recorder: Recorder;
 let sdk: Sdk;
-let localStorageDir: string;
 
 const auth = () => ({ authorization: `Bearer ${server.token('alice')}` });
 const api = (path: string, options: Parameters<typeof fetchRaw>[1] = {}) =>
@@ -38,29 +24,13 @@ async function storedLines(datasetId: string): Promise<string[]> {
 /** The requests made since `from`, as "METHOD url status". */
 const since = (from: number) => recorder.requests.slice(from).map((r) => `${r.method} ${r.url} ${r.status}`);
 
+let session: SdkSession | undefined;
 beforeAll(async () => {
-  server = await startOpenkvs(['alice']);
-  recorder = await startRecorder(server.origin);
-  localStorageDir = mkdtempSync(join(tmpdir(), 'openkvs-compat-sdk-datasets-'));
-  for (const name of Object.keys(process.env)) if (/^(APIFY_|ACTOR_|CRAWLEE_)/.test(name)) delete process.env[name];
-  Object.assign(process.env, {
-    APIFY_API_BASE_URL: recorder.origin,
-    APIFY_API_PUBLIC_BASE_URL: server.origin,
-    APIFY_TOKEN: server.token('alice'),
-    // Storages not forced to the cloud stay local: keep them out of the working tree.
-    CRAWLEE_STORAGE_DIR: localStorageDir,
-    APIFY_LOG_LEVEL: 'WARNING',
-  });
-  sdk = await import('apify');
-  // No retries: a failure shows at once instead of after minutes of back-off.
-  sdk.Configuration.getGlobalConfig().set('storageClientOptions', { maxRetries: 0 });
-  await sdk.Actor.init();
+  session = await openSdkSession('openkvs-compat-sdk-datasets-');
+  ({ server, recorder, sdk } = session);
 });
 afterAll(async () => {
-  await sdk?.Actor.exit({ exit: false });
-  await recorder?.close();
-  await server?.close();
-  rmSync(localStorageDir, { recursive: true, force: true });
+  await session?.close();
 });
 
 describe('Actor.openDataset(name, { forceCloud: true })', () => {
