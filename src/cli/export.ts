@@ -21,7 +21,7 @@ import {
 } from './layout.js';
 import type { CliContext, Output, TransferOptions } from './options.js';
 import { forEachLimited } from './pool.js';
-import { startProgress } from './progress.js';
+import { perSecond, plural, startProgress } from './progress.js';
 import { allStores, findStore } from './stores.js';
 
 const PAGE = 1000;
@@ -121,9 +121,6 @@ async function exportStores(kvs: Kvs, root: string, folders: Map<string, StoreRo
   }
   return { records, lines };
 }
-
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-const perSecond = (n: number, ms: number) => Math.round(n / Math.max(ms / 1000, 0.001));
 
 /**
  * Exports stores of a user to `DIR/key_value_stores/<name or id>/`, with a metadata file per

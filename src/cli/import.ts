@@ -21,7 +21,7 @@ import {
 } from './layout.js';
 import type { CliContext, Output, TransferOptions } from './options.js';
 import { forEachLimited } from './pool.js';
-import { startProgress } from './progress.js';
+import { perSecond, plural, startProgress } from './progress.js';
 
 interface PlannedRecord {
   key: string;
@@ -209,8 +209,6 @@ async function importStores(
 }
 
 const isFolder = (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-const perSecond = (n: number, ms: number) => Math.round(n / Math.max(ms / 1000, 0.001));
 
 /**
  * Imports `DIR/key_value_stores/<store>/…` into the stores of a user, each store named after its
