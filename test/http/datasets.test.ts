@@ -162,7 +162,7 @@ describe('items', () => {
     const after = await getDataset(d.id);
     expect(after).toMatchObject({ itemCount: 3, cleanItemCount: 3 });
     expect(after.stats.writeCount).toBe(3);
-    expect(after.stats.storageBytes).toBe(Buffer.byteLength(first + second + '{"single":true}'));
+    expect(after.stats.storageBytes).toBe(Buffer.byteLength(`${first}${second}{"single":true}`));
   });
 
   it('pages with offset, limit and desc, with the pagination headers', async () => {
