@@ -1,7 +1,6 @@
-import type { StorageKind } from '../model.js';
 import { createKvs, type Kvs } from '../domain/index.js';
 import { ADMIN_USERNAME } from '../domain/users.js';
-import type { UserRow } from '../model.js';
+import type { StorageKind, UserRow } from '../model.js';
 import type { StorageSpec } from '../storage/open.js';
 import { openStorage } from '../storage/open.js';
 

@@ -9,7 +9,14 @@ const PAGE = 1000;
 /** Every store of a user, named and unnamed, oldest first. */
 export async function* allStores(kvs: Kvs, user: UserRow): AsyncGenerator<StoreRow> {
   for (let offset = 0; ; offset += PAGE) {
-    const { items } = await kvs.driver.listStores({ userId: user.id, offset, limit: PAGE, desc: false, unnamed: true, kind: 'kvs' });
+    const { items } = await kvs.driver.listStores({
+      userId: user.id,
+      offset,
+      limit: PAGE,
+      desc: false,
+      unnamed: true,
+      kind: 'kvs',
+    });
     yield* items;
     if (items.length < PAGE) return;
   }
