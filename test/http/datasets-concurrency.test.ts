@@ -150,3 +150,59 @@ it(`${CLIENTS} clients × ${PUSHES} pushes at once: each push contiguous and in 
   }
   expect(paged).toEqual(all);
 }, 120_000);
+
+it('pushes racing a delete of their dataset: each is stored whole before it or refused after it, never half', async () => {
+  const create = async (name: string) =>
+    (await ctx.request({ method: 'POST', url: `/v2/datasets?name=${name}`, token: ctx.alice })).json().data.id as string;
+  const doomed = await create('doomed');
+  const other = await create('bystander');
+  const push = (target: string, c: number, p: number) =>
+    ctx.request({
+      method: 'POST',
+      url: `/v2/datasets/${target}/items`,
+      token: ctx.alice,
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(itemsOf(c, p)),
+    });
+  // The delete goes out once client 0 has had 10 pushes acknowledged, while the others are mid-way;
+  // client 0 waits for it, so its later pushes come after it.
+  let tenth: () => void = () => undefined;
+  const tenthDone = new Promise<void>((resolve) => {
+    tenth = resolve;
+  });
+  const deleted = tenthDone.then(() => ctx.request({ method: 'DELETE', url: `/v2/datasets/${doomed}`, token: ctx.alice }));
+  const statuses: number[][] = Array.from({ length: 10 }, () => []);
+  const clients = Array.from({ length: 10 }, async (_, c) => {
+    for (let p = 0; p < 30; p++) {
+      const [d, o] = await Promise.all([push(doomed, c, p), push(other, c, p)]);
+      statuses[c]?.push(d.statusCode);
+      if (d.statusCode !== 201) expect(d.json().error.type, d.body).toBe('record-not-found');
+      expect(o.statusCode, o.body).toBe(201);
+      if (c === 0 && p === 9) {
+        tenth();
+        await deleted;
+      }
+    }
+  });
+  await Promise.all(clients);
+  expect((await deleted).statusCode).toBe(204);
+  expect(statuses.flat().filter((s) => s !== 201 && s !== 404)).toEqual([]);
+  expect(statuses[0], "client 0's pushes before the delete are stored, those after it refused").toEqual([
+    ...new Array(10).fill(201),
+    ...new Array(20).fill(404),
+  ]);
+  // Once refused, a client's pushes stay refused: the dataset does not come back.
+  for (const s of statuses) expect(s.slice(s.indexOf(404)).every((x) => x === 404) || !s.includes(404)).toBe(true);
+
+  // Nothing of the deleted dataset lingers, and the bystander holds every push, whole and in order.
+  const gone = await ctx.request({ method: 'GET', url: `/v2/datasets/${doomed}/items`, token: ctx.alice });
+  expect(gone.statusCode).toBe(404);
+  const again = await create('doomed');
+  expect(again).not.toBe(doomed);
+  const fresh = await ctx.request({ method: 'GET', url: `/v2/datasets/${again}`, token: ctx.alice });
+  expect(fresh.json().data.itemCount).toBe(0);
+  const items = (await ctx.request({ method: 'GET', url: `/v2/datasets/${other}/items`, token: ctx.alice })).json();
+  const expected = Array.from({ length: 10 }, (_, c) => Array.from({ length: 30 }, (_, p) => itemsOf(c, p))).flat(2);
+  expect(items).toHaveLength(expected.length);
+  expect(problemsOf(items)).toEqual([]);
+}, 120_000);

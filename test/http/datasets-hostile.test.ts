@@ -104,128 +104,128 @@ describe('refused pushes change nothing', () => {
     expect([before.itemCount, before.cleanItemCount]).toEqual([3, 2]);
   });
 
-  const REFUSED: [string, () => string | Buffer, number, string][] = [
+  const REFUSED: [string, number, string, () => string | Buffer][] = [
     // Not JSON.
-    ['an empty body', () => '', 400, 'invalid-value'],
-    ['text', () => 'hello', 400, 'invalid-value'],
-    ['an unclosed object', () => '{"a":1', 400, 'invalid-value'],
-    ['single quotes', () => "{'a':1}", 400, 'invalid-value'],
-    ['a trailing comma', () => '[{"a":1},]', 400, 'invalid-value'],
-    ['two objects one after the other', () => '{"a":1}{"b":2}', 400, 'invalid-value'],
-    ['an object and junk', () => '{"a":1} x', 400, 'invalid-value'],
-    ['NaN', () => '{"a":NaN}', 400, 'invalid-value'],
-    ['a raw NUL in a string', () => '{"a":"x\u0000y"}', 400, 'invalid-value'],
-    ['a raw NUL after the object', () => '{"a":1}\u0000', 400, 'invalid-value'],
-    ['a raw newline in a string', () => '{"a":"x\ny"}', 400, 'invalid-value'],
-    ['a lone surrogate escape cut short', () => '{"a":"\\ud8"}', 400, 'invalid-value'],
+    ['an empty body', 400, 'invalid-value', () => ''],
+    ['text', 400, 'invalid-value', () => 'hello'],
+    ['an unclosed object', 400, 'invalid-value', () => '{"a":1'],
+    ['single quotes', 400, 'invalid-value', () => "{'a':1}"],
+    ['a trailing comma', 400, 'invalid-value', () => '[{"a":1},]'],
+    ['two objects one after the other', 400, 'invalid-value', () => '{"a":1}{"b":2}'],
+    ['an object and junk', 400, 'invalid-value', () => '{"a":1} x'],
+    ['NaN as a value', 400, 'invalid-value', () => '{"a":NaN}'],
+    ['a raw NUL in a string', 400, 'invalid-value', () => '{"a":"x\u0000y"}'],
+    ['a raw NUL after the object', 400, 'invalid-value', () => '{"a":1}\u0000'],
+    ['a raw newline in a string', 400, 'invalid-value', () => '{"a":"x\ny"}'],
+    ['a lone surrogate escape cut short', 400, 'invalid-value', () => '{"a":"\\ud8"}'],
     // JSON, but not an object or an array of objects.
-    ['null', () => 'null', 400, 'invalid-value'],
-    ['true', () => 'true', 400, 'invalid-value'],
-    ['a number', () => '-1.5', 400, 'invalid-value'],
-    ['a number out of range', () => '1e999', 400, 'invalid-value'],
-    ['a string', () => '"x"', 400, 'invalid-value'],
-    ['an array with a number after an object', () => '[{"a":1},2]', 400, 'invalid-value'],
-    ['an array with null', () => '[{"a":1},null]', 400, 'invalid-value'],
-    ['an array with a string', () => '[{"a":1},"s"]', 400, 'invalid-value'],
-    ['an array with an empty array', () => '[{"a":1},[]]', 400, 'invalid-value'],
-    ['an array of arrays of objects', () => '[[{"a":1}]]', 400, 'invalid-value'],
-    ['an array with a nested array of objects', () => '[{"a":1},[{"b":2}]]', 400, 'invalid-value'],
+    ['null', 400, 'invalid-value', () => 'null'],
+    ['true', 400, 'invalid-value', () => 'true'],
+    ['a number', 400, 'invalid-value', () => '-1.5'],
+    ['a number out of range', 400, 'invalid-value', () => '1e999'],
+    ['a string', 400, 'invalid-value', () => '"x"'],
+    ['an array with a number after an object', 400, 'invalid-value', () => '[{"a":1},2]'],
+    ['an array with null', 400, 'invalid-value', () => '[{"a":1},null]'],
+    ['an array with a string', 400, 'invalid-value', () => '[{"a":1},"s"]'],
+    ['an array with an empty array', 400, 'invalid-value', () => '[{"a":1},[]]'],
+    ['an array of arrays of objects', 400, 'invalid-value', () => '[[{"a":1}]]'],
+    ['an array with a nested array of objects', 400, 'invalid-value', () => '[{"a":1},[{"b":2}]]'],
     // Deep nesting.
-    [`${DEEP} unclosed [`, () => '['.repeat(DEEP), 400, 'invalid-value'],
-    [`${DEEP} nested arrays`, () => `${'['.repeat(DEEP)}${']'.repeat(DEEP)}`, 400, 'invalid-value'],
-    [`an item with ${DEEP} nested arrays`, () => `[{"a":${'['.repeat(DEEP)}${']'.repeat(DEEP)}}]`, 400, 'invalid-value'],
-    [`an object ${DEEP} levels deep`, () => nestedObject(DEEP), 400, 'invalid-value'],
-    ['an object 129 levels deep', () => nestedObject(129), 400, 'invalid-value'],
-    ['an array holding an object 129 levels deep', () => `[{"ok":1},${nestedObject(129)}]`, 400, 'invalid-value'],
+    [`${DEEP} unclosed [`, 400, 'invalid-value', () => '['.repeat(DEEP)],
+    [`${DEEP} nested arrays`, 400, 'invalid-value', () => `${'['.repeat(DEEP)}${']'.repeat(DEEP)}`],
+    [`an item with ${DEEP} nested arrays`, 400, 'invalid-value', () => `[{"a":${'['.repeat(DEEP)}${']'.repeat(DEEP)}}]`],
+    [`an object ${DEEP} levels deep`, 400, 'invalid-value', () => nestedObject(DEEP)],
+    ['an object 129 levels deep', 400, 'invalid-value', () => nestedObject(129)],
+    ['an array holding an object 129 levels deep', 400, 'invalid-value', () => `[{"ok":1},${nestedObject(129)}]`],
     // Bytes that are not UTF-8.
-    ['the byte FF in a string', () => bytes('{"a":"', [0xff], '"}'), 400, 'invalid-value'],
-    ['an overlong NUL', () => bytes('{"a":"', [0xc0, 0x80], '"}'), 400, 'invalid-value'],
-    ['an encoded surrogate', () => bytes('{"a":"', [0xed, 0xa0, 0x80], '"}'), 400, 'invalid-value'],
-    ['a cut-off sequence', () => bytes('{"a":"', [0xe2, 0x82], '"}'), 400, 'invalid-value'],
-    ['a code point past U+10FFFF', () => bytes('{"a":"', [0xf4, 0x90, 0x80, 0x80], '"}'), 400, 'invalid-value'],
-    ['a UTF-16 body', () => Buffer.from('{"a":1}', 'utf16le'), 400, 'invalid-value'],
+    ['the byte FF in a string', 400, 'invalid-value', () => bytes('{"a":"', [0xff], '"}')],
+    ['an overlong NUL', 400, 'invalid-value', () => bytes('{"a":"', [0xc0, 0x80], '"}')],
+    ['an encoded surrogate', 400, 'invalid-value', () => bytes('{"a":"', [0xed, 0xa0, 0x80], '"}')],
+    ['a cut-off sequence', 400, 'invalid-value', () => bytes('{"a":"', [0xe2, 0x82], '"}')],
+    ['a code point past U+10FFFF', 400, 'invalid-value', () => bytes('{"a":"', [0xf4, 0x90, 0x80, 0x80], '"}')],
+    ['a UTF-16 body', 400, 'invalid-value', () => Buffer.from('{"a":1}', 'utf16le')],
     // Too large.
-    ['9 MiB + 1 byte', () => itemOfSize(MAX_JSON_BODY_BYTES + 1), 413, 'request-too-large'],
-    ['a 20 MiB string', () => itemOfSize(20 * MiB), 413, 'request-too-large'],
+    ['9 MiB + 1 byte', 413, 'request-too-large', () => itemOfSize(MAX_JSON_BODY_BYTES + 1)],
+    ['a 20 MiB string', 413, 'request-too-large', () => itemOfSize(20 * MiB)],
   ];
 
-  it.each(REFUSED)('%s → %i %s', async (_label, payload, status, type) => {
+  it.each(REFUSED)('%s → %i %s', async (_label, status, type, payload) => {
     expectEnvelope(await push(id, payload()), status, type);
     expect(await snapshot(id)).toEqual(before);
   });
 
-  const ENCODED: [string, () => Buffer, Record<string, string>, number, string][] = [
+  const ENCODED: [string, number, string, () => Buffer, Record<string, string>][] = [
     [
       'gzip of 9 MiB + 1 byte',
-      () => gzipSync(itemOfSize(MAX_JSON_BODY_BYTES + 1)),
-      { 'content-encoding': 'gzip' },
       413,
       'request-too-large',
+      () => gzipSync(itemOfSize(MAX_JSON_BODY_BYTES + 1)),
+      { 'content-encoding': 'gzip' },
     ],
     [
       'deflate of 9 MiB + 1 byte',
-      () => deflateSync(itemOfSize(MAX_JSON_BODY_BYTES + 1)),
-      { 'content-encoding': 'deflate' },
       413,
       'request-too-large',
+      () => deflateSync(itemOfSize(MAX_JSON_BODY_BYTES + 1)),
+      { 'content-encoding': 'deflate' },
     ],
     [
       'br of 9 MiB + 1 byte',
-      () => brotliCompressSync(itemOfSize(MAX_JSON_BODY_BYTES + 1)),
-      { 'content-encoding': 'br' },
       413,
       'request-too-large',
+      () => brotliCompressSync(itemOfSize(MAX_JSON_BODY_BYTES + 1)),
+      { 'content-encoding': 'br' },
     ],
     [
       'gzip of 64 MiB of spaces',
-      () => gzipSync(Buffer.alloc(64 * MiB, 0x20)),
-      { 'content-encoding': 'gzip' },
       413,
       'request-too-large',
+      () => gzipSync(Buffer.alloc(64 * MiB, 0x20)),
+      { 'content-encoding': 'gzip' },
     ],
-    ['gzip of text that is not JSON', () => gzipSync('hello'), { 'content-encoding': 'gzip' }, 400, 'invalid-value'],
-    ['gzip of a JSON scalar', () => gzipSync('42'), { 'content-encoding': 'gzip' }, 400, 'invalid-value'],
+    ['gzip of text that is not JSON', 400, 'invalid-value', () => gzipSync('hello'), { 'content-encoding': 'gzip' }],
+    ['gzip of a JSON scalar', 400, 'invalid-value', () => gzipSync('42'), { 'content-encoding': 'gzip' }],
     [
       'gzip of bytes that are not UTF-8',
-      () => gzipSync(bytes('{"a":"', [0xff], '"}')),
-      { 'content-encoding': 'gzip' },
       400,
       'invalid-value',
+      () => gzipSync(bytes('{"a":"', [0xff], '"}')),
+      { 'content-encoding': 'gzip' },
     ],
-    ['a plain body claimed as gzip', () => Buffer.from('[{"a":1}]'), { 'content-encoding': 'gzip' }, 400, 'invalid-request'],
-    ['a plain body claimed as br', () => Buffer.from('[{"a":1}]'), { 'content-encoding': 'br' }, 400, 'invalid-request'],
+    ['a plain body claimed as gzip', 400, 'invalid-request', () => Buffer.from('[{"a":1}]'), { 'content-encoding': 'gzip' }],
+    ['a plain body claimed as br', 400, 'invalid-request', () => Buffer.from('[{"a":1}]'), { 'content-encoding': 'br' }],
     [
       'a cut-off gzip body',
-      () => gzipSync('[{"a":1},{"b":2}]').subarray(0, 15),
-      { 'content-encoding': 'gzip' },
       400,
       'invalid-request',
+      () => gzipSync('[{"a":1},{"b":2}]').subarray(0, 15),
+      { 'content-encoding': 'gzip' },
     ],
-    ['gzip twice, claimed once', () => gzipSync(gzipSync('[{"a":1}]')), { 'content-encoding': 'gzip' }, 400, 'invalid-value'],
+    ['gzip twice, claimed once', 400, 'invalid-value', () => gzipSync(gzipSync('[{"a":1}]')), { 'content-encoding': 'gzip' }],
     [
       'Content-Encoding: compress',
-      () => Buffer.from('[{"a":1}]'),
-      { 'content-encoding': 'compress' },
       415,
       'unsupported-content-encoding',
+      () => Buffer.from('[{"a":1}]'),
+      { 'content-encoding': 'compress' },
     ],
     [
       'Content-Encoding: zstd',
-      () => Buffer.from('[{"a":1}]'),
-      { 'content-encoding': 'zstd' },
       415,
       'unsupported-content-encoding',
+      () => Buffer.from('[{"a":1}]'),
+      { 'content-encoding': 'zstd' },
     ],
     [
       'Content-Encoding: gzip, br',
-      () => gzipSync('[{"a":1}]'),
-      { 'content-encoding': 'gzip, br' },
       415,
       'unsupported-content-encoding',
+      () => gzipSync('[{"a":1}]'),
+      { 'content-encoding': 'gzip, br' },
     ],
   ];
 
-  it.each(ENCODED)('%s → %i %s', async (_label, payload, headers, status, type) => {
+  it.each(ENCODED)('%s → %i %s', async (_label, status, type, payload, headers) => {
     expectEnvelope(await push(id, payload(), headers), status, type);
     expect(await snapshot(id)).toEqual(before);
   });
@@ -282,16 +282,16 @@ describe('refused pushes change nothing', () => {
   });
 
   it.each([
-    ['~', '/v2/datasets/~', 404],
-    ['~~', '/v2/datasets/~~', 404],
-    ['alice~', '/v2/datasets/alice~', 404],
-    ['~/items', '/v2/datasets/~/items', 404],
-    ['..', '/v2/datasets/..', 404],
-    ['an id of 10 000 characters', `/v2/datasets/${'x'.repeat(10_000)}/items`, 404],
-    ['an id of 20 000 characters', `/v2/datasets/${'x'.repeat(20_000)}/items`, 400],
-    ['%zz', '/v2/datasets/%zz/items', 400],
-    ['an encoded lone surrogate', '/v2/datasets/%ED%A0%80/items', 400],
-  ] as const)('GET %s → %i; a POST there is a 4xx too', async (_label, url, status) => {
+    ['~', 404, '/v2/datasets/~'],
+    ['~~', 404, '/v2/datasets/~~'],
+    ['alice~', 404, '/v2/datasets/alice~'],
+    ['~/items', 404, '/v2/datasets/~/items'],
+    ['..', 404, '/v2/datasets/..'],
+    ['an id of 10 000 characters', 404, `/v2/datasets/${'x'.repeat(10_000)}/items`],
+    ['an id of 20 000 characters', 400, `/v2/datasets/${'x'.repeat(20_000)}/items`],
+    ['%zz', 400, '/v2/datasets/%zz/items'],
+    ['an encoded lone surrogate', 400, '/v2/datasets/%ED%A0%80/items'],
+  ] as const)('GET %s → %i; a POST there is a 4xx too', async (_label, status, url) => {
     expectEnvelope(await ctx.request({ method: 'GET', url, token: ctx.alice }), status);
     const post = await ctx.request({ method: 'POST', url, token: ctx.alice, headers: JSON_HEADERS, payload: '{"a":1}' });
     expectEnvelope(post, post.statusCode);
@@ -352,6 +352,23 @@ describe('what is accepted reads back as sent', () => {
     expect(Buffer.byteLength(text)).toBe(MAX_JSON_BODY_BYTES);
     await accepted(text, [text]);
     await accepted(gzipSync(text), [text], { 'content-encoding': 'gzip' });
+  });
+
+  it('200 000 items in one push are all stored, in order; empty objects are not clean', async () => {
+    const texts = Array.from({ length: 200_000 }, (_, i) => (i % 2 === 0 ? '{}' : `{"i":${i}}`));
+    const res = await push(id, `[${texts.join(',')}]`);
+    expect(res.statusCode, res.body).toBe(201);
+    const ds = (await ctx.request({ method: 'GET', url: `/v2/datasets/${id}`, token: ctx.alice })).json().data;
+    expect(ds.itemCount).toBe(count + texts.length);
+    const tail = await ctx.request({
+      method: 'GET',
+      url: `/v2/datasets/${id}/items?offset=${count + 199_997}`,
+      token: ctx.alice,
+    });
+    expect(tail.json()).toEqual([{ i: 199_997 }, {}, { i: 199_999 }]);
+    count += texts.length;
+    const clean = (await ctx.request({ method: 'GET', url: `/v2/datasets/${id}`, token: ctx.alice })).json().data;
+    expect(clean.itemCount - clean.cleanItemCount).toBeGreaterThanOrEqual(100_000);
   });
 
   it('a key of a megabyte and 10 000 keys in one item', async () => {
