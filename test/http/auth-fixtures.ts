@@ -177,6 +177,7 @@ export const DATASET_ENDPOINTS: readonly StoreEndpoint[] = [
     headers: { 'content-type': 'application/json' },
   },
   { name: 'get items', method: 'GET', path: itemsPath, write: false, success: 200 },
+  { name: 'head items', method: 'HEAD', path: itemsPath, write: false, success: 200 },
   { name: 'get items as csv', method: 'GET', path: (ref) => `${itemsPath(ref)}?format=csv`, write: false, success: 200 },
   { name: 'get statistics', method: 'GET', path: (ref) => `${datasetPath(ref)}/statistics`, write: false, success: 200 },
 ];

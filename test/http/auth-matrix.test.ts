@@ -136,6 +136,10 @@ async function expectDatasetSuccess(a: AuthContext, ep: StoreEndpoint, f: Fixtur
       expect(res.json()).toEqual(f.items);
       expect(res.headers['x-apify-pagination-total']).toBe(String(f.items.length));
       return;
+    case 'head items':
+      expect(res.body).toBe('');
+      expect(res.headers['x-apify-pagination-total']).toBe(String(f.items.length));
+      return;
     case 'get items as csv':
       expect(res.headers['content-type']).toMatch(/^text\/csv/);
       expect(res.body).toContain(f.value);
@@ -174,8 +178,9 @@ describe.each(KINDS.flatMap((k) => ACCESS_CASES.map((access) => ({ ...k, access 
             await expectSuccess(a, ep, f, caller, res);
             return;
           }
-          // A refusal shows nothing of the store and changes nothing.
+          // A refusal shows nothing of the storage (not even how many items it holds) and changes nothing.
           for (const secret of [f.value, f.secret, f.id]) expect(res.body).not.toContain(secret);
+          expect(res.headers['x-apify-pagination-total']).toBeUndefined();
           await expectUnchanged(a, f);
         });
       });
