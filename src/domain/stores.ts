@@ -32,6 +32,22 @@ export interface StorageKindSpec<Api> {
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
+/** The fields every storage object of the API starts with, whatever its kind. */
+export type CommonFields = ReturnType<typeof commonFields>;
+
+export function commonFields({ store, username }: PresentContext) {
+  return {
+    id: store.id,
+    name: store.name,
+    title: store.title,
+    userId: store.userId,
+    username,
+    createdAt: iso(store.createdAt),
+    modifiedAt: iso(store.modifiedAt),
+    accessedAt: iso(store.accessedAt),
+  };
+}
+
 export interface StoreListOptions {
   offset: number;
   limit: number;

@@ -109,7 +109,9 @@ async function sendItems(
   // The query's own transformation parameters win over the view's.
   const query: ItemsQuery = { ...viewDefaults(store, toOptional(q.view)), ...given(q) };
   const transform = parseItemTransform(query);
-  const limit = toOptional(q.limit) === undefined ? undefined : toInt(q.limit, 0, 0, Number.MAX_SAFE_INTEGER);
+  // No limit, or 0, reads every item: the API treats 0 as none (apify-client drops a 0 for that reason).
+  const asked = toInt(q.limit, 0, 0, Number.MAX_SAFE_INTEGER);
+  const limit = asked === 0 ? undefined : asked;
   const w = itemWindow(store.itemCount, toInt(q.offset, 0, 0, Number.MAX_SAFE_INTEGER), limit, toBool(q.desc));
   const out = formatItems(format, { pages: kvs.items.chunks(store, w), again: () => kvs.items.chunks(store, w) }, transform, {
     bom: toOptional(q.bom) === undefined ? undefined : toBool(q.bom),
