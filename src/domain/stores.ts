@@ -194,7 +194,8 @@ export class Stores<Api> {
     const { store } = await this.#d.access.resolve(caller, ref, 'write');
     const result = await this.#d.driver.updateStore(store.id, { ...patch, modifiedAt: Date.now() });
     if (!result.ok) {
-      if (result.reason === 'name-conflict') throw new NameNotUniqueError(patch.name ?? '', KIND_LABEL[this.#spec.kind].toLowerCase());
+      if (result.reason === 'name-conflict')
+        throw new NameNotUniqueError(patch.name ?? '', KIND_LABEL[this.#spec.kind].toLowerCase());
       throw new RecordNotFoundError(`${KIND_LABEL[this.#spec.kind]} was not found.`);
     }
     return this.toApi(result.store, true);
