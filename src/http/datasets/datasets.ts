@@ -125,7 +125,8 @@ async function sendItems(
     datasetId: store.id,
     label: store.name ?? store.id,
   });
-  kvs.items.countRead(store, w.to - w.from);
+  // A HEAD reads no item.
+  if (req.method === 'GET') kvs.items.countRead(store, w.to - w.from);
   reply
     .header('x-apify-pagination-offset', String(w.offset))
     .header('x-apify-pagination-limit', String(w.limit ?? NO_LIMIT))
