@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 
 /**
- * Items [?2, ?3) of dataset ?1: a range of positions, not OFFSET, so that the primary key finds the
+ * Items [?2, ?3) of dataset ?1: a range of positions, not OFFSET, so that the position index finds the
  * first one and a page costs O(limit) at any offset.
  */
 export const ITEM_PAGE_SQL = 'SELECT data FROM dataset_items WHERE store_id = ? AND seq >= ? AND seq < ? ORDER BY seq';
