@@ -70,9 +70,9 @@ const pick = <T extends string>(list: string, all: readonly T[], what: string): 
 const sections = pick(opts.only, SECTIONS, 'only');
 const has = (s: Section) => sections.includes(s);
 const loaded = has('http') || has('datasets');
-const ops = OPERATIONS.filter(
-  (o) => pick(opts.ops, OPERATION_NAMES, 'ops').includes(o.name) && has(isDatasetOp(o.name) ? 'datasets' : 'http'),
-);
+const chosenOps = pick(opts.ops, OPERATION_NAMES, 'ops');
+/** The rows under load: the key-value store ones with `http`, the dataset ones with `datasets`. */
+const ops = OPERATIONS.filter((o) => chosenOps.includes(o.name) && has(isDatasetOp(o.name) ? 'datasets' : 'http'));
 if (loaded && ops.length === 0) fail('--ops: none of these operations belongs to the sections of --only');
 let targets: TargetName[] = pick(opts.targets, TARGET_NAMES, 'targets');
 if (loaded && targets.every(isBaseline)) fail('--targets: name an openkvs target (bare and fastify only answer like them)');
@@ -182,7 +182,7 @@ try {
       // Kept after the run, for a closer look.
       profDir: profRoot,
       targets: COST_TARGETS.filter((t) => targets.includes(t)),
-      ops: COST_OPS.filter((op) => ops.some((o) => o.name === op)),
+      ops: COST_OPS.filter((op) => chosenOps.includes(op)),
       seconds: quick ? 2 : 5,
       warmup: quick ? 1 : 2,
       load: { connections: http.connections, threads: http.threads },

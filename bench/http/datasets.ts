@@ -268,11 +268,15 @@ export async function measureDatasetReads(
   try {
     for (const t of csvTargets) {
       const before = statusKb(t.pid, 'VmRSS') ?? 0;
-      // One download checks the rows (a header line and one line per item) and warms the path up.
+      // One download checks the rows (a header line and one line per item) and warms the path up;
+      // its memory counts with the downloads one at a time.
+      const memory = sampleMemory(t.pid);
       const first = await download(csvUrl(t), token, agent, true);
+      const firstPeak = memory.stop().rssPeakKb;
       if (first.lines < CSV_ITEMS) throw new Error(`${csvUrl(t)}: ${first.lines} lines for ${CSV_ITEMS} items`);
       for (const c of csvCases.filter((x) => x.t === t)) {
         c.rssBeforeKb = before;
+        c.rssPeakKb = c.concurrency === 1 ? firstPeak : 0;
         c.bytes = first.bytes;
       }
     }
