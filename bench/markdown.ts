@@ -52,7 +52,8 @@ if (r.http) {
   const targets = TARGET_NAMES.filter((t) => r.http!.summaries.some((s) => s.target === t));
   const header = ['operation'];
   for (const t of targets) header.push(TARGET_LABELS[t], ...(t === 'bare' ? [] : ['× bare']));
-  const rows = OPERATIONS.filter((op) => r.http!.summaries.some((s) => s.op === op.name)).map((op) => {
+  // The dataset rows have a table of their own (below).
+  const rows = OPERATIONS.filter((op) => !isDatasetOp(op.name) && r.http!.summaries.some((s) => s.op === op.name)).map((op) => {
     const row = [op.label];
     for (const t of targets) {
       const s = r.http!.summaries.find((x) => x.op === op.name && x.target === t);
@@ -61,7 +62,7 @@ if (r.http) {
     }
     return row;
   });
-  out.push(table(header, rows));
+  if (rows.length) out.push(table(header, rows));
   const rss = targets
     .map((t) => [t, r.http!.summaries.find((s) => s.op === 'put-9mb' && s.target === t)?.rssPeakMb] as const)
     .filter(([, v]) => v !== undefined)
