@@ -139,7 +139,7 @@ function datasetTable(summaries: Summary[], reads: DatasetReads | undefined): st
     `${(s.serverCpuUsPerRequest / 1000).toFixed(2)} ms${s.target === 'postgres' ? ` + db ${(s.dbCpuUsPerRequest / 1000).toFixed(2)} ms` : ''}`;
   for (const op of OPERATIONS.filter((o) => isDatasetOp(o.name))) {
     if (!summaries.some((s) => s.op === op.name)) continue;
-    const row = [`${op.label}, ${op.connections ?? 'all'} connections`];
+    const row = [op.connections ? `${op.label}, ${op.connections} at once` : op.label];
     for (const t of storages) {
       const s = summaries.find((x) => x.op === op.name && x.target === t);
       const items = s?.items ? ` (${int(s.rps * s.items)} items/s)` : '';
