@@ -354,6 +354,7 @@ export function printDatasetRows(summaries: readonly Summary[], labels: (op: str
   if (rows.length === 0) return;
   console.log('\nDataset rows (wrk; items per second = requests × 1000)');
   for (const s of rows) {
+    const first = rows.find((x) => x.op === 'items' && x.target === s.target);
     console.log(
       `  ${labels(s.op).padEnd(34)} ${TARGET_LABELS[s.target].padEnd(18)} ${Math.round(s.rps).toLocaleString('en').padStart(6)} req/s` +
         `  ${Math.round(s.rps * s.items!)
@@ -362,7 +363,8 @@ export function printDatasetRows(summaries: readonly Summary[], labels: (op: str
         (s.vsBare === undefined || s.target === 'bare' ? '' : `  ${s.vsBare.toFixed(2)}× bare`) +
         `  server CPU ${(s.serverCpuUsPerRequest / 1000).toFixed(2)} ms/req` +
         (s.target === 'postgres' ? `  db ${(s.dbCpuUsPerRequest / 1000).toFixed(2)} ms/req` : '') +
-        (s.rssPeakMb === undefined ? '' : `  RSS ≤ ${s.rssPeakMb.toFixed(0)} MB`),
+        (s.rssPeakMb === undefined ? '' : `  RSS ≤ ${s.rssPeakMb.toFixed(0)} MB`) +
+        (first && s.op === 'items-900k' ? `  offset 0 ÷ this: ${(first.rps / s.rps).toFixed(2)}` : ''),
     );
   }
 }
