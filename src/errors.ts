@@ -88,11 +88,11 @@ export class RecordNotFoundError extends ApiError {
 }
 
 export class RecordOrTokenNotFoundError extends ApiError {
-  constructor() {
+  constructor(label = 'Key-value store') {
     super(
       'record-or-token-not-found',
       404,
-      'Key-value store was not found or authentication token is not valid or has insufficient permissions.',
+      `${label} was not found or authentication token is not valid or has insufficient permissions.`,
     );
   }
 }

@@ -1,3 +1,4 @@
+import type { StorageKind } from '../model.js';
 import { createKvs, type Kvs } from '../domain/index.js';
 import { ADMIN_USERNAME } from '../domain/users.js';
 import type { UserRow } from '../model.js';
@@ -60,9 +61,13 @@ export async function deleteUser(storage: StorageSpec, username: string, print: 
   await withKvs(storage, async (kvs) => {
     const user = await kvs.users.byName(username);
     if (!user) throw new CliError(`no user named "${username}"`);
-    const { total } = await kvs.driver.listStores({ userId: user.id, offset: 0, limit: 1, desc: false, unnamed: true });
+    const count = async (kind: StorageKind) =>
+      (await kvs.driver.listStores({ userId: user.id, kind, offset: 0, limit: 1, desc: false, unnamed: true })).total;
+    const stores = await count('kvs');
+    const datasets = await count('dataset');
     if (!(await kvs.driver.deleteUser(user.id))) throw new CliError(`no user named "${username}"`);
-    print(`Deleted user ${username} with ${total} store${total === 1 ? '' : 's'} and every token.`);
+    const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+    print(`Deleted user ${username} with ${plural(stores, 'store')}, ${plural(datasets, 'dataset')} and every token.`);
   });
 }
 

@@ -9,7 +9,7 @@ const PAGE = 1000;
 /** Every store of a user, named and unnamed, oldest first. */
 export async function* allStores(kvs: Kvs, user: UserRow): AsyncGenerator<StoreRow> {
   for (let offset = 0; ; offset += PAGE) {
-    const { items } = await kvs.driver.listStores({ userId: user.id, offset, limit: PAGE, desc: false, unnamed: true });
+    const { items } = await kvs.driver.listStores({ userId: user.id, offset, limit: PAGE, desc: false, unnamed: true, kind: 'kvs' });
     yield* items;
     if (items.length < PAGE) return;
   }
@@ -17,7 +17,7 @@ export async function* allStores(kvs: Kvs, user: UserRow): AsyncGenerator<StoreR
 
 /** A user's store by name, or else by id. */
 export async function findStore(kvs: Kvs, user: UserRow, nameOrId: string): Promise<StoreRow | undefined> {
-  const byName = await kvs.driver.getStoreByName(user.id, nameOrId);
+  const byName = await kvs.driver.getStoreByName(user.id, nameOrId, 'kvs');
   if (byName) return byName;
   const byId = ID_REGEX.test(nameOrId) ? await kvs.driver.getStore(nameOrId) : undefined;
   return byId?.userId === user.id ? byId : undefined;

@@ -5,7 +5,7 @@ import {
   RecordOrTokenNotFoundError,
   TokenNotProvidedError,
 } from '../errors.js';
-import type { GeneralAccess, StoreRow, UserRow } from '../model.js';
+import type { GeneralAccess, StorageKind, StoreRow, UserRow } from '../model.js';
 import type {
   LookedUpRecord,
   RequestLookup,
@@ -21,14 +21,20 @@ import { ID_REGEX } from './validation.js';
 /** Who is calling: a user authenticated by token, or nobody. */
 export type Caller = { user: UserRow } | { user: undefined };
 
-/** The `{storeId}` path parameter: an id, `~name` (the caller's store) or `username~name`. */
-export type StoreRef = { kind: 'id'; id: string } | { kind: 'name'; username: string; name: string };
+/**
+ * The `{storeId}` / `{datasetId}` path parameter: an id, `~name` (the caller's) or `username~name`,
+ * of a storage of one kind (`storage`): a storage of another kind is not found.
+ */
+export type StoreRef = ({ kind: 'id'; id: string } | { kind: 'name'; username: string; name: string }) & { storage: StorageKind };
 
-export function parseStoreRef(param: string): StoreRef {
+export function parseStoreRef(param: string, storage: StorageKind): StoreRef {
   const tilde = param.indexOf('~');
-  if (tilde === -1) return { kind: 'id', id: param };
-  return { kind: 'name', username: param.slice(0, tilde), name: param.slice(tilde + 1) };
+  if (tilde === -1) return { kind: 'id', id: param, storage };
+  return { kind: 'name', username: param.slice(0, tilde), name: param.slice(tilde + 1), storage };
 }
+
+/** What the API calls each kind in its messages. */
+export const KIND_LABEL: Record<StorageKind, string> = { kvs: 'Key-value store', dataset: 'Dataset' };
 
 export type AccessMode = 'read' | 'write';
 
@@ -81,13 +87,16 @@ export class AccessPolicy {
 
   /** The store a reference names, without any permission check. */
   async find(caller: Caller, ref: StoreRef): Promise<StoreRow | undefined> {
-    if (ref.kind === 'id') return ID_REGEX.test(ref.id) ? this.#driver.getStore(ref.id) : undefined;
+    if (ref.kind === 'id') {
+      const store = ID_REGEX.test(ref.id) ? await this.#driver.getStore(ref.id) : undefined;
+      return store?.kind === ref.storage ? store : undefined;
+    }
     let ownerId: string | undefined;
     if (ref.username === '') ownerId = caller.user?.id;
     else if (ref.username === caller.user?.username) ownerId = caller.user.id;
     else ownerId = (await this.#users.byName(ref.username))?.id;
     if (!ownerId || ref.name === '') return undefined;
-    return this.#driver.getStoreByName(ownerId, ref.name);
+    return this.#driver.getStoreByName(ownerId, ref.name, ref.storage);
   }
 
   async resolve(caller: Caller, ref: StoreRef, mode: AccessMode, signature?: SignatureCheck): Promise<ResolvedStore> {
@@ -141,17 +150,27 @@ export class AccessPolicy {
     mode: AccessMode,
     signature?: SignatureCheck,
   ): ResolvedStore {
-    if (!store) throw caller.user ? new RecordNotFoundError() : new RecordOrTokenNotFoundError();
+    if (!store) {
+      const label = KIND_LABEL[ref.storage];
+      throw caller.user ? new RecordNotFoundError(`${label} was not found.`) : new RecordOrTokenNotFoundError(label);
+    }
     if (caller.user && store.userId === caller.user.id) return { store, canWrite: true };
-    if (mode === 'write') throw new InsufficientPermissionsError();
+    if (mode === 'write') throw insufficient(ref);
     const access = this.effectiveAccess(store);
     const open = access === 'ANYONE_WITH_NAME_CAN_READ' || (access === 'ANYONE_WITH_ID_CAN_READ' && ref.kind === 'id');
     if (open) return { store, canWrite: false };
     const signed = signature?.(store);
     if (signed === true) return { store, canWrite: false };
-    if (signed === false || caller.user) throw new InsufficientPermissionsError();
-    throw new RecordOrTokenNotFoundError();
+    if (signed === false || caller.user) throw insufficient(ref);
+    throw new RecordOrTokenNotFoundError(KIND_LABEL[ref.storage]);
   }
+}
+
+function insufficient(ref: StoreRef): InsufficientPermissionsError {
+  if (ref.storage === 'kvs') return new InsufficientPermissionsError();
+  return new InsufficientPermissionsError(
+    `Insufficient permissions for the ${KIND_LABEL[ref.storage].toLowerCase()}. Make sure you're passing a correct API token and that it has the required permissions.`,
+  );
 }
 
 /** The lookup of a request, after the checks that need none (a write without a token, a token of impossible length). */
@@ -161,6 +180,7 @@ function requestLookup(token: string | undefined, ref: StoreRef, mode: AccessMod
   const store = storeLookup(ref);
   return {
     tokenHash: token === undefined ? undefined : hashToken(token),
+    kind: ref.storage,
     store,
     record: store ? options.record : undefined,
     fresh: options.fresh,

@@ -1,6 +1,9 @@
 import type { StorageDriver } from '../storage/driver.js';
 import { AccessPolicy, type AccountAccess } from './access.js';
+import { type ApiDataset, DATASET_SPEC } from './datasets/dataset-object.js';
+import { Items } from './datasets/items.js';
 import { Records } from './key-value-stores/records.js';
+import { type ApiStore, KVS_SPEC } from './key-value-stores/store-object.js';
 import { StatsBuffer } from './stats.js';
 import { Stores } from './stores.js';
 import { Users } from './users.js';
@@ -19,8 +22,12 @@ export interface Kvs {
   driver: StorageDriver;
   users: Users;
   access: AccessPolicy;
-  stores: Stores;
+  /** Key-value stores and their records. */
+  stores: Stores<ApiStore>;
   records: Records;
+  /** Datasets and their items. */
+  datasets: Stores<ApiDataset>;
+  items: Items;
   stats: StatsBuffer;
   /** Flushes the stats; the driver is closed by its owner. */
   close(): Promise<void>;
@@ -36,8 +43,10 @@ export function createKvs(options: KvsOptions): Kvs {
     users,
     access,
     stats,
-    stores: new Stores({ driver, users, access, stats, publicUrl }),
+    stores: new Stores({ driver, users, access, stats, publicUrl }, KVS_SPEC),
     records: new Records({ driver, access, stats, publicUrl }),
+    datasets: new Stores({ driver, users, access, stats, publicUrl }, DATASET_SPEC),
+    items: new Items({ driver, access, stats }),
     close: () => stats.close(),
   };
 }

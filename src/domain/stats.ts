@@ -27,8 +27,9 @@ export class StatsBuffer {
     return d;
   }
 
-  read(storeId: string, now = Date.now()): void {
-    this.#entry(storeId, now).readCount++;
+  /** `count` reads: 1 per record read, 1 per item read from a dataset. */
+  read(storeId: string, now = Date.now(), count = 1): void {
+    this.#entry(storeId, now).readCount += count;
   }
 
   list(storeId: string, now = Date.now()): void {

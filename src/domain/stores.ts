@@ -1,49 +1,36 @@
-import {
-  InvalidRequestError,
-  InvalidValueError,
-  NameNotUniqueError,
-  RecordNotFoundError,
-  StoreSchemaInvalidError,
-} from '../errors.js';
-import type { GeneralAccess, StoreRow } from '../model.js';
+import { InvalidRequestError, InvalidValueError, NameNotUniqueError, RecordNotFoundError } from '../errors.js';
+import type { GeneralAccess, StorageKind, StoreRow } from '../model.js';
 import type { StoreStorage } from '../storage/driver.js';
-import type { AccessPolicy, Caller, StoreRef } from './access.js';
+import { type AccessPolicy, type Caller, KIND_LABEL, type StoreRef } from './access.js';
 import { newId, newSecret } from './ids.js';
 import { storageContentSignature } from './signing.js';
 import type { StatsBuffer } from './stats.js';
 import type { Users } from './users.js';
 import { isGeneralAccess, isValidStoreName, STORE_NAME_RULE, TITLE_MAX } from './validation.js';
 
-/** How long the signed `keysPublicUrl` of a store object stays valid. */
+/** How long the signed public URLs of a storage object (`keysPublicUrl`, `itemsPublicUrl`) stay valid. */
 export const KEYS_URL_TTL_MS = 14 * 24 * 3600 * 1000;
 
-/** The store object of the API (`KeyValueStore`). */
-export interface ApiStore {
-  id: string;
-  name: string | null;
-  title: string | null;
-  userId: string;
+/** What a storage object of the API is made from: the row (pending counts merged in) and its context. */
+export interface PresentContext {
+  store: StoreRow;
+  canWrite: boolean;
   username: string | null;
-  createdAt: string;
-  modifiedAt: string;
-  accessedAt: string;
-  actId: null;
-  actRunId: null;
-  consoleUrl: string;
-  keysPublicUrl: string;
-  recordsPublicUrl: string;
-  schema: unknown;
-  generalAccess: GeneralAccess;
-  urlSigningSecretKey: string | null;
-  stats: {
-    readCount: number;
-    writeCount: number;
-    deleteCount: number;
-    listCount: number;
-    s3StorageBytes: number;
-    storageBytes: number;
-  };
+  /** The public origin, without a trailing `/`. */
+  base: string;
+  /** A storage-content signature of the store, valid for `KEYS_URL_TTL_MS` (for its public URLs). */
+  contentSignature(): string;
 }
+
+/** What differs between the kinds of storage at this level: the kind, and the API object of one. */
+export interface StorageKindSpec<Api> {
+  kind: StorageKind;
+  present(ctx: PresentContext): Api;
+  /** Checks a schema given at creation (400 when unusable); without it, a schema is refused. */
+  validateSchema?(schema: unknown): void;
+}
+
+export const iso = (ms: number) => new Date(ms).toISOString();
 
 export interface StoreListOptions {
   offset: number;
@@ -69,23 +56,6 @@ export interface StoresDeps {
 
 function validateName(name: string): void {
   if (!isValidStoreName(name)) throw new InvalidValueError(`Invalid value provided in store: ${STORE_NAME_RULE}`);
-}
-
-/** Validates a store schema: an object whose `collections`, if any, each name a `key` or a `keyPrefix`. */
-export function validateSchema(schema: unknown): void {
-  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
-    throw new StoreSchemaInvalidError('The store schema must be a JSON object.');
-  }
-  const collections = (schema as { collections?: unknown }).collections;
-  if (collections === undefined) return;
-  if (typeof collections !== 'object' || collections === null || Array.isArray(collections)) {
-    throw new StoreSchemaInvalidError('The "collections" of a store schema must be an object.');
-  }
-  for (const [name, c] of Object.entries(collections)) {
-    const def = c as { key?: unknown; keyPrefix?: unknown } | null;
-    const ok = typeof def === 'object' && def !== null && (typeof def.key === 'string' || typeof def.keyPrefix === 'string');
-    if (!ok) throw new StoreSchemaInvalidError(`Collection "${name}" must define "key" or "keyPrefix" as a string.`);
-  }
 }
 
 /** Reads an update body into a typed patch; anything malformed is a 400. */
@@ -120,48 +90,30 @@ export function parseStorePatch(body: unknown): StorePatchInput {
   return patch;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
-/** Store-level operations: list, get-or-create, get, update, delete. */
-export class Stores {
+/** Storage-level operations of one kind (key-value stores, datasets): list, get-or-create, get, update, delete. */
+export class Stores<Api> {
   readonly #d: StoresDeps;
+  readonly #spec: StorageKindSpec<Api>;
 
-  constructor(deps: StoresDeps) {
+  constructor(deps: StoresDeps, spec: StorageKindSpec<Api>) {
     this.#d = deps;
+    this.#spec = spec;
   }
 
-  /** Shapes a store for the API; the signing secret only for callers who may write. */
-  async toApi(row: StoreRow, canWrite: boolean): Promise<ApiStore> {
+  get kind(): StorageKind {
+    return this.#spec.kind;
+  }
+
+  /** Shapes a storage for the API; the signing secret only for callers who may write. */
+  async toApi(row: StoreRow, canWrite: boolean): Promise<Api> {
     const store = this.#d.stats.merge(row);
-    const base = this.#d.publicUrl();
-    const expiresAt = Date.now() + KEYS_URL_TTL_MS;
-    const signature = storageContentSignature(store.urlSigningSecretKey, store.id, expiresAt);
-    return {
-      id: store.id,
-      name: store.name,
-      title: store.title,
-      userId: store.userId,
+    return this.#spec.present({
+      store,
+      canWrite,
       username: await this.#d.users.usernameOf(store.userId),
-      createdAt: iso(store.createdAt),
-      modifiedAt: iso(store.modifiedAt),
-      accessedAt: iso(store.accessedAt),
-      actId: null,
-      actRunId: null,
-      consoleUrl: `${base}/v2/key-value-stores/${store.id}`,
-      keysPublicUrl: `${base}/v2/key-value-stores/${store.id}/keys?signature=${signature}`,
-      recordsPublicUrl: `${base}/v2/key-value-stores/${store.id}/records?signature=${signature}`,
-      schema: store.schema === null ? null : JSON.parse(store.schema),
-      generalAccess: store.generalAccess,
-      urlSigningSecretKey: canWrite ? store.urlSigningSecretKey : null,
-      stats: {
-        readCount: store.stats.readCount,
-        writeCount: store.stats.writeCount,
-        deleteCount: store.stats.deleteCount,
-        listCount: store.stats.listCount,
-        s3StorageBytes: store.stats.storageBytes,
-        storageBytes: store.stats.storageBytes,
-      },
-    };
+      base: this.#d.publicUrl(),
+      contentSignature: () => storageContentSignature(store.urlSigningSecretKey, store.id, Date.now() + KEYS_URL_TTL_MS),
+    });
   }
 
   async list(user: { id: string }, o: StoreListOptions) {
@@ -170,6 +122,7 @@ export class Stores {
         ? { total: 0, items: [] as StoreRow[] }
         : await this.#d.driver.listStores({
             userId: user.id,
+            kind: this.#spec.kind,
             offset: o.offset,
             limit: o.limit,
             desc: o.desc,
@@ -187,16 +140,17 @@ export class Stores {
   }
 
   /** Get-or-create: an existing store of that name comes back with `created: false`. */
-  async getOrCreate(
-    user: { id: string },
-    name: string | undefined,
-    schema: unknown,
-  ): Promise<{ store: ApiStore; created: boolean }> {
+  async getOrCreate(user: { id: string }, name: string | undefined, schema: unknown): Promise<{ store: Api; created: boolean }> {
     if (name !== undefined) validateName(name);
-    if (schema !== undefined && schema !== null) validateSchema(schema);
+    if (schema !== undefined && schema !== null) {
+      if (!this.#spec.validateSchema)
+        throw new InvalidValueError(`A ${KIND_LABEL[this.#spec.kind].toLowerCase()} takes no schema here.`);
+      this.#spec.validateSchema(schema);
+    }
     const now = Date.now();
     const { store, created } = await this.#d.driver.createStore({
       id: newId(),
+      kind: this.#spec.kind,
       userId: user.id,
       name: name ?? null,
       title: null,
@@ -207,30 +161,33 @@ export class Stores {
       schema: schema === undefined || schema === null ? null : JSON.stringify(schema),
       urlSigningSecretKey: newSecret(),
       stats: { readCount: 0, writeCount: 0, deleteCount: 0, listCount: 0, storageBytes: 0 },
+      itemCount: 0,
+      cleanItemCount: 0,
     });
     if (!created) this.#d.stats.access(store.id);
     return { store: await this.toApi(store, true), created };
   }
 
-  async get(token: string | undefined, ref: StoreRef): Promise<ApiStore> {
+  async get(token: string | undefined, ref: StoreRef): Promise<Api> {
     const { store, canWrite } = await this.#d.access.lookup(token, ref, 'read', { fresh: true });
     this.#d.stats.access(store.id);
     return this.toApi(store, canWrite);
   }
 
-  async update(caller: Caller, ref: StoreRef, patch: StorePatchInput): Promise<ApiStore> {
+  async update(caller: Caller, ref: StoreRef, patch: StorePatchInput): Promise<Api> {
     const { store } = await this.#d.access.resolve(caller, ref, 'write');
     const result = await this.#d.driver.updateStore(store.id, { ...patch, modifiedAt: Date.now() });
     if (!result.ok) {
       if (result.reason === 'name-conflict') throw new NameNotUniqueError(patch.name ?? '');
-      throw new RecordNotFoundError();
+      throw new RecordNotFoundError(`${KIND_LABEL[this.#spec.kind]} was not found.`);
     }
     return this.toApi(result.store, true);
   }
 
   async delete(caller: Caller, ref: StoreRef): Promise<void> {
     const { store } = await this.#d.access.resolve(caller, ref, 'write');
-    if (!(await this.#d.driver.deleteStore(store.id))) throw new RecordNotFoundError();
+    if (!(await this.#d.driver.deleteStore(store.id)))
+      throw new RecordNotFoundError(`${KIND_LABEL[this.#spec.kind]} was not found.`);
     this.#d.stats.forget(store.id);
   }
 }

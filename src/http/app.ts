@@ -4,18 +4,19 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController
 import type { Kvs } from '../domain/index.js';
 import { ExpectationFailedError, MethodNotAllowedError, ServiceUnavailableError } from '../errors.js';
 import type { RateLimits } from '../model.js';
+import { consoleRoutes } from './console.js';
 import { holdContentType } from './content-type.js';
+import { datasetRoutes } from './datasets/datasets.js';
 import { createDrain } from './drain.js';
 import { createClientErrorHandler, endWithError, installErrorHandlers, sendError, sendRawError } from './errors.js';
+import { archiveRoutes } from './key-value-stores/archive.js';
+import { keyRoutes } from './key-value-stores/keys.js';
+import { recordRoutes } from './key-value-stores/records.js';
+import { storeRoutes } from './key-value-stores/stores.js';
 import { installRateLimits, type RequestCounter } from './limits.js';
 import { createMetrics, type WorkerMetrics } from './metrics.js';
 import { installOpenApi, openApiRoutes } from './openapi.js';
 import { installRequestLog, lazyChildLogger, requestId } from './request-log.js';
-import { archiveRoutes } from './key-value-stores/archive.js';
-import { consoleRoutes } from './console.js';
-import { keyRoutes } from './key-value-stores/keys.js';
-import { recordRoutes } from './key-value-stores/records.js';
-import { storeRoutes } from './key-value-stores/stores.js';
 import { isClosing } from './unread-body.js';
 
 export interface AppOptions {
@@ -229,6 +230,7 @@ export function createApp(options: AppOptions): FastifyInstance {
     keyRoutes(api, options.kvs);
     archiveRoutes(api, options.kvs);
     recordRoutes(api, options.kvs, options.publicUrl, options.maxRecordBytes);
+    datasetRoutes(api, options.kvs, options.publicUrl);
     consoleRoutes(api);
     metrics.routes(api);
     openApiRoutes(api);

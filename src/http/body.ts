@@ -253,11 +253,11 @@ export function recordBody(
 }
 
 /**
- * Reads a JSON body of a store endpoint, decoding any Content-Encoding, up to 9 MiB decoded.
- * An empty body is `undefined`; a body that is not JSON is 400 `invalid-request`, one that would not
- * read back as sent (invalid UTF-8, see `unstorableJson`) 400 `invalid-value`.
+ * Reads a text body, decoding any Content-Encoding, up to `maxBytes` decoded (413 above). An empty
+ * body is `undefined`; bytes that are not UTF-8 are 400 `invalid-value` (decoded leniently, they would
+ * be stored with U+FFFD where the client sent other bytes).
  */
-export async function readJsonBody(req: IncomingMessage, maxBytes = MAX_JSON_BODY_BYTES): Promise<unknown> {
+export async function readTextBody(req: IncomingMessage, maxBytes = MAX_JSON_BODY_BYTES): Promise<string | undefined> {
   const encoding = parseContentEncoding(req.headers['content-encoding']);
   const length = declaredLength(req);
   if (length !== undefined && length > maxBytes) throw new RequestTooLargeError(maxBytes, length);
@@ -276,13 +276,21 @@ export async function readJsonBody(req: IncomingMessage, maxBytes = MAX_JSON_BOD
     throw err;
   }
   if (size === 0) return undefined;
-  let text: string;
   try {
-    text = UTF8.decode(Buffer.concat(chunks));
+    return UTF8.decode(Buffer.concat(chunks));
   } catch {
-    // Decoded leniently, its strings would be stored with U+FFFD where the client sent other bytes.
     throw new InvalidValueError('The request body is not valid UTF-8.');
   }
+}
+
+/**
+ * Reads a JSON body of a store endpoint, decoding any Content-Encoding, up to 9 MiB decoded.
+ * An empty body is `undefined`; a body that is not JSON is 400 `invalid-request`, one that would not
+ * read back as sent (invalid UTF-8, see `unstorableJson`) 400 `invalid-value`.
+ */
+export async function readJsonBody(req: IncomingMessage, maxBytes = MAX_JSON_BODY_BYTES): Promise<unknown> {
+  const text = await readTextBody(req, maxBytes);
+  if (text === undefined) return undefined;
   let body: unknown;
   try {
     body = JSON.parse(text);

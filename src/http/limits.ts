@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseStoreRef } from '../domain/access.js';
 import type { Kvs } from '../domain/index.js';
 import { RateLimitExceededError } from '../errors.js';
-import type { RateLimits } from '../model.js';
+import type { RateLimits, StorageKind } from '../model.js';
 import type { Housekeeping } from '../storage/driver.js';
 import { resolveCaller } from './caller.js';
 
@@ -29,8 +29,18 @@ function sharedStore(count: RequestCounter) {
   };
 }
 
+/** Record reads and writes and item pushes and reads share the larger budget, as in the Apify cloud. */
 function isRecordRoute(req: FastifyRequest): boolean {
-  return req.routeOptions.url?.includes('/records/') ?? false;
+  const url = req.routeOptions.url;
+  return url !== undefined && (url.includes('/records/') || url.endsWith('/items'));
+}
+
+/** The storage a request names: its path parameter and kind, or undefined for requests of none. */
+function storageOf(req: FastifyRequest): { param: string; kind: StorageKind } | undefined {
+  const params = req.params as { storeId?: string; datasetId?: string } | undefined;
+  if (params?.storeId !== undefined) return { param: params.storeId, kind: 'kvs' };
+  if (params?.datasetId !== undefined) return { param: params.datasetId, kind: 'dataset' };
+  return undefined;
 }
 
 /**
@@ -45,14 +55,14 @@ export function installRateLimits(app: FastifyInstance, limits: RateLimits, kvs:
     timeWindow: 1000,
     hook: 'onRequest',
     ...(count ? { store: sharedStore(count) } : {}),
-    allowList: (req) => !(req.params as { storeId?: string } | undefined)?.storeId,
+    allowList: (req) => !storageOf(req)?.param,
     keyGenerator: async (req) => {
       const category = isRecordRoute(req) ? 'record' : 'other';
-      const param = (req.params as { storeId?: string }).storeId ?? '';
+      const { param, kind } = storageOf(req) ?? { param: '', kind: 'kvs' };
       if (!param.includes('~')) return `${category}:${param}`;
       // A store named by `~name` or `user~name` shares the budget of its id.
       try {
-        const store = await kvs.access.find(await resolveCaller(kvs, req), parseStoreRef(param));
+        const store = await kvs.access.find(await resolveCaller(kvs, req), parseStoreRef(param, kind));
         return `${category}:${store?.id ?? param}`;
       } catch {
         return `${category}:${param}`;

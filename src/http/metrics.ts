@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { StorageKind } from '../model.js';
 import type { Housekeeping } from '../storage/driver.js';
 import { errorResponses } from './schemas.js';
 
@@ -139,12 +140,29 @@ export function createMetrics(driver: Housekeeping, worker?: WorkerMetrics): Htt
   const requests = new RequestMetrics();
   registry.registerMetric(requests.counter() as never);
   registry.registerMetric(requests.histogram() as never);
-  const stores = new Gauge({ name: 'openkvs_stores', help: 'Stores in the storage, named and unnamed.', registers: [storage] });
-  const bytes = new Gauge({
-    name: 'openkvs_stored_bytes',
-    help: 'Bytes of records in the storage, as stored (compressed records count compressed).',
-    registers: [storage],
-  });
+  // One pair per kind of storage; the key-value store pair keeps the names it had before datasets.
+  const gauges: Record<StorageKind, { count: Gauge; bytes: Gauge }> = {
+    kvs: {
+      count: new Gauge({
+        name: 'openkvs_stores',
+        help: 'Key-value stores in the storage, named and unnamed.',
+        registers: [storage],
+      }),
+      bytes: new Gauge({
+        name: 'openkvs_stored_bytes',
+        help: 'Bytes of records in the storage, as stored (compressed records count compressed).',
+        registers: [storage],
+      }),
+    },
+    dataset: {
+      count: new Gauge({ name: 'openkvs_datasets', help: 'Datasets in the storage, named and unnamed.', registers: [storage] }),
+      bytes: new Gauge({
+        name: 'openkvs_dataset_bytes',
+        help: 'Bytes of dataset items (their JSON text).',
+        registers: [storage],
+      }),
+    },
+  };
   worker?.provide(async () => [...(await processMetrics().getMetricsAsJSON()), ...(await registry.getMetricsAsJSON())]);
 
   return {
@@ -159,7 +177,7 @@ export function createMetrics(driver: Housekeeping, worker?: WorkerMetrics): Htt
           schema: {
             operationId: 'metrics_get',
             summary: 'Prometheus metrics',
-            description: 'Requests and latency by route and status, stores and stored bytes, process metrics.',
+            description: 'Requests and latency by route and status, stores, datasets and their bytes, process metrics.',
             tags: ['Operations'],
             security: [],
             response: {
@@ -172,9 +190,10 @@ export function createMetrics(driver: Housekeeping, worker?: WorkerMetrics): Htt
           },
         },
         async (_req, reply) => {
-          const totals = await driver.totals();
-          stores.set(totals.stores);
-          bytes.set(totals.bytes);
+          for (const t of await driver.totals()) {
+            gauges[t.kind].count.set(t.stores);
+            gauges[t.kind].bytes.set(t.bytes);
+          }
           const own = worker ? await worker.gather() : `${await processMetrics().metrics()}\n${await registry.metrics()}`;
           return reply.type(registry.contentType).send(`${own}\n${await storage.metrics()}`);
         },

@@ -114,8 +114,65 @@ export const KEY_LIST_SCHEMA = {
   },
 } as const;
 
+/** The dataset object (`Dataset`), every field that `DATASET_SPEC.present` sets. */
+export const DATASET_SCHEMA = {
+  $id: 'Dataset',
+  type: 'object',
+  description: 'A dataset.',
+  required: [
+    'id',
+    'name',
+    'title',
+    'userId',
+    'username',
+    'createdAt',
+    'modifiedAt',
+    'accessedAt',
+    'itemCount',
+    'cleanItemCount',
+    'actId',
+    'actRunId',
+    'fields',
+    'schema',
+    'consoleUrl',
+    'itemsPublicUrl',
+    'generalAccess',
+    'urlSigningSecretKey',
+    'stats',
+  ],
+  properties: {
+    id: { type: 'string', description: '17 characters `[a-zA-Z0-9]`.' },
+    name: { type: ['string', 'null'], description: 'Null for an unnamed dataset.' },
+    title: { type: ['string', 'null'] },
+    userId: { type: 'string' },
+    username: { type: ['string', 'null'] },
+    createdAt: timestamp,
+    modifiedAt: timestamp,
+    accessedAt: timestamp,
+    itemCount: { ...counter, description: 'Items pushed.' },
+    cleanItemCount: { ...counter, description: 'Items with at least one field not hidden (not starting with `#`).' },
+    actId: { type: 'null' },
+    actRunId: { type: 'null' },
+    fields: { type: 'null' },
+    schema: { type: ['object', 'null'], additionalProperties: true, description: 'The dataset schema given at creation.' },
+    consoleUrl: url,
+    itemsPublicUrl: { ...url, description: 'Signed URL of the items, valid for 14 days, readable without a token.' },
+    generalAccess: { type: 'string', enum: [...GENERAL_ACCESS] },
+    urlSigningSecretKey: { type: ['string', 'null'], description: "Shown only to the dataset's owner." },
+    stats: {
+      type: 'object',
+      required: ['readCount', 'writeCount', 'storageBytes'],
+      properties: {
+        readCount: { ...counter, description: 'Items read.' },
+        writeCount: { ...counter, description: 'Items written.' },
+        storageBytes: { ...counter, description: 'Bytes of the items as JSON text.' },
+      },
+    },
+  },
+} as const;
+
 /** Shared schemas, added to the app once; routes refer to them as `{ $ref: 'Name#' }`. */
-export const SHARED_SCHEMAS = [ERROR_SCHEMA, STORE_SCHEMA, KEY_LIST_SCHEMA] as const;
+export const SHARED_SCHEMAS = [ERROR_SCHEMA, STORE_SCHEMA, KEY_LIST_SCHEMA, DATASET_SCHEMA] as const;
 
 /** `{ data: … }`, the wrapper of every JSON answer of the API. */
 export function dataOf(schema: object, description: string) {
@@ -145,11 +202,11 @@ export function errorResponses(...statuses: (keyof typeof ERROR_DESCRIPTIONS)[])
   return out;
 }
 
-/** The `{storeId}` path parameter. */
+/** The `{storeId}` / `{datasetId}` path parameter. */
 export const storeIdParam = {
   type: 'string',
   pattern: STORABLE_TEXT_PATTERN,
-  description: "A store id, `~name` (the caller's store of that name) or `username~name`.",
+  description: "An id, `~name` (the caller's of that name) or `username~name`.",
 } as const;
 
 /** A response without a body (204, 304, HEAD). */

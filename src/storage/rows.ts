@@ -1,9 +1,19 @@
-import type { ContentEncoding, GeneralAccess, RecordMeta, StoreRow, StoreStats, TokenRow, UserRow } from '../model.js';
+import type {
+  ContentEncoding,
+  GeneralAccess,
+  RecordMeta,
+  StorageKind,
+  StoreRow,
+  StoreStats,
+  TokenRow,
+  UserRow,
+} from '../model.js';
 import type { RequestLookup, RequestRows } from './driver.js';
 
 /** Row shapes shared by the SQL drivers, whose tables use the same column names. */
 export interface StoreDbRow {
   id: string;
+  kind: StorageKind;
   user_id: string;
   name: string | null;
   title: string | null;
@@ -18,6 +28,8 @@ export interface StoreDbRow {
   delete_count: number;
   list_count: number;
   storage_bytes: number;
+  item_count: number;
+  clean_item_count: number;
 }
 
 export interface RecordDbRow {
@@ -33,6 +45,7 @@ export interface RecordDbRow {
 export function rowToStore(r: StoreDbRow): StoreRow {
   return {
     id: r.id,
+    kind: r.kind,
     userId: r.user_id,
     name: r.name,
     title: r.title,
@@ -49,6 +62,8 @@ export function rowToStore(r: StoreDbRow): StoreRow {
       listCount: r.list_count,
       storageBytes: r.storage_bytes,
     },
+    itemCount: r.item_count,
+    cleanItemCount: r.clean_item_count,
   };
 }
 
@@ -113,6 +128,7 @@ const TOKEN = place<TokenRow>({ id: 't.id', userId: 't.user_id', hash: 't.hash',
 const USER = place<UserRow>({ id: 'u.id', username: 'u.username', createdAt: 'u.created_at' });
 const STORE = place<Omit<StoreRow, 'stats'>>({
   id: 's.id',
+  kind: 's.kind',
   userId: 's.user_id',
   name: 's.name',
   title: 's.title',
@@ -122,6 +138,8 @@ const STORE = place<Omit<StoreRow, 'stats'>>({
   generalAccess: 's.general_access',
   schema: 's.schema',
   urlSigningSecretKey: 's.signing_secret',
+  itemCount: 's.item_count',
+  cleanItemCount: 's.clean_item_count',
 });
 const STATS = place<StoreStats>({
   readCount: 's.read_count',
@@ -147,7 +165,8 @@ export type LookupRecordKind = 'none' | 'meta' | 'value';
 
 /**
  * The one statement of a request lookup, the same in both SQL dialects: the token, its user, the
- * store and the record, each LEFT JOINed so that whatever is missing comes back as nulls.
+ * store and the record, each LEFT JOINed so that whatever is missing comes back as nulls; a store
+ * of another kind than the lookup's is not found.
  * `param(name)` writes a placeholder; `value` reads where a record's bytes are, selected only for
  * a lookup with the value. `valueJoin`, when given, is joined after the record (`r`) for it, for a
  * driver that keeps inline bytes in a table of their own.
@@ -155,7 +174,7 @@ export type LookupRecordKind = 'none' | 'meta' | 'value';
 export function lookupSql(
   store: LookupStoreKind,
   record: LookupRecordKind,
-  param: (name: 'hash' | 'storeId' | 'owner' | 'name' | 'key') => string,
+  param: (name: keyof ReturnType<typeof lookupParams>) => string,
   value: Columns<LookupValue>,
   valueJoin?: string,
 ): string {
@@ -167,12 +186,13 @@ export function lookupSql(
     'LEFT JOIN tokens t ON t.hash = q.h',
     'LEFT JOIN users u ON u.id = t.user_id',
   ];
-  if (store === 'id') joins.push(`LEFT JOIN stores s ON s.id = ${param('storeId')}`);
-  else if (store === 'caller') joins.push(`LEFT JOIN stores s ON s.user_id = u.id AND s.name = ${param('name')}`);
+  if (store === 'id') joins.push(`LEFT JOIN stores s ON s.id = ${param('storeId')} AND s.kind = ${param('kind')}`);
+  else if (store === 'caller')
+    joins.push(`LEFT JOIN stores s ON s.user_id = u.id AND s.kind = ${param('kind')} AND s.name = ${param('name')}`);
   else if (store === 'owner')
     joins.push(
       `LEFT JOIN users o ON o.username = ${param('owner')}`,
-      `LEFT JOIN stores s ON s.user_id = o.id AND s.name = ${param('name')}`,
+      `LEFT JOIN stores s ON s.user_id = o.id AND s.kind = ${param('kind')} AND s.name = ${param('name')}`,
     );
   else joins.push('LEFT JOIN stores s ON 0 = 1');
   if (record !== 'none') joins.push(`LEFT JOIN records r ON r.store_id = s.id AND r.key = ${param('key')}`);
@@ -192,6 +212,7 @@ export function lookupParams(lookup: RequestLookup) {
   const s = lookup.store;
   return {
     hash: lookup.tokenHash ?? null,
+    kind: lookup.kind,
     storeId: s && 'id' in s ? s.id : null,
     owner: s && 'ownerName' in s ? s.ownerName : null,
     name: s && 'name' in s ? s.name : null,
@@ -217,6 +238,7 @@ export function lookupRows(row: any[] | undefined): RequestRows {
     const n = STATS.index;
     rows.store = {
       id: row[c.id],
+      kind: row[c.kind],
       userId: row[c.userId],
       name: row[c.name],
       title: row[c.title],
@@ -233,6 +255,8 @@ export function lookupRows(row: any[] | undefined): RequestRows {
         listCount: row[n.listCount],
         storageBytes: row[n.storageBytes],
       },
+      itemCount: row[c.itemCount],
+      cleanItemCount: row[c.cleanItemCount],
     };
   }
   if (RECORD.present(row)) {

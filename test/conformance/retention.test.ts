@@ -47,6 +47,7 @@ for (const [name, factory] of DRIVERS) {
       const at = Date.now() - ageDays * DAY;
       const row: StoreRow = {
         id: newId(),
+        kind: 'kvs',
         userId: user.id,
         name: storeName,
         title: null,
@@ -57,6 +58,8 @@ for (const [name, factory] of DRIVERS) {
         schema: null,
         urlSigningSecretKey: newSecret(),
         stats: { readCount: 0, writeCount: 0, deleteCount: 0, listCount: 0, storageBytes: 0 },
+        itemCount: 0,
+        cleanItemCount: 0,
       };
       return (await driver.createStore(row)).store;
     }
@@ -166,7 +169,10 @@ for (const [name, factory] of DRIVERS) {
       const s = await store(null, 0);
       await putRecord(s.id, Buffer.from('12345'));
       const after = await driver.totals();
-      expect(after).toEqual({ stores: before.stores + 1, bytes: before.bytes + 5 });
+      const kvs = before.find((t) => t.kind === 'kvs') ?? { kind: 'kvs', stores: 0, bytes: 0 };
+      expect(after).toEqual(
+        before.map((t) => (t.kind === 'kvs' ? { kind: 'kvs', stores: kvs.stores + 1, bytes: kvs.bytes + 5 } : t)),
+      );
     });
   });
 }

@@ -208,9 +208,17 @@ describe('sqlite migration 5: inline values move to record_values', () => {
           value: undefined,
         });
         if (!r.blob) {
-          const looked = await driver.lookupRequest({ store: { id: r.storeId }, record: { key: r.key, withValue: true } });
+          const looked = await driver.lookupRequest({
+            kind: 'kvs',
+            store: { id: r.storeId },
+            record: { key: r.key, withValue: true },
+          });
           expect(looked.record?.inline?.equals(expected), `${r.key}: lookup`).toBe(true);
-          const meta = await driver.lookupRequest({ store: { id: r.storeId }, record: { key: r.key, withValue: false } });
+          const meta = await driver.lookupRequest({
+            kind: 'kvs',
+            store: { id: r.storeId },
+            record: { key: r.key, withValue: false },
+          });
           expect(meta.record?.meta.size).toBe(expected.length);
           expect(meta.record?.inline).toBeNull();
         }

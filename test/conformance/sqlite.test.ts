@@ -72,7 +72,7 @@ describe('sqlite: record lookups served from memory stay exact', () => {
 
   it('sees writes, revocations and deletions of this and of other connections at once', async () => {
     const { user, hash, store } = await owner('cache', 'cached');
-    const lookup = { tokenHash: hash, store: { id: store.id }, record: { key: 'k', withValue: true } };
+    const lookup = { kind: 'kvs' as const, tokenHash: hash, store: { id: store.id }, record: { key: 'k', withValue: true } };
     const value = async () => (await server.lookupRequest(lookup)).record?.inline?.toString();
 
     expect(await value()).toBeUndefined();
@@ -99,7 +99,11 @@ describe('sqlite: record lookups served from memory stay exact', () => {
     expect(await server.revokeToken(hash)).toBe(true);
     expect((await server.lookupRequest(lookup)).user).toBeUndefined();
 
-    const byName = { store: { name: 'cached', ownerName: user.username }, record: { key: 'k', withValue: false } };
+    const byName = {
+      kind: 'kvs' as const,
+      store: { name: 'cached', ownerName: user.username },
+      record: { key: 'k', withValue: false },
+    };
     expect((await server.lookupRequest(byName)).store?.id).toBe(store.id);
     const renamed = await other.updateStore(store.id, { name: 'renamed', modifiedAt: Date.now() });
     await nextTurn();
@@ -116,7 +120,7 @@ describe('sqlite: record lookups served from memory stay exact', () => {
   it('serves lookups of writes from the cache as exactly, and reads a fresh store row with current counters', async () => {
     const { user, hash, store } = await owner('write', 'writes');
     // What a record write or delete looks up: token and store, no record.
-    const write = { tokenHash: hash, store: { id: store.id } };
+    const write = { kind: 'kvs' as const, tokenHash: hash, store: { id: store.id } };
     expect((await server.lookupRequest(write)).store?.id).toBe(store.id);
     expect(await put(server, store.id, 'k', 'four')).toBe('ok');
     expect((await server.lookupRequest({ ...write, fresh: true })).store?.stats.storageBytes).toBe(4);

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId, newSecret } from '../../src/domain/ids.js';
-import type { StoreRow, WriteCondition } from '../../src/model.js';
+import type { StorageKind, StoreRow, WriteCondition } from '../../src/model.js';
 import type { RecordValue, StorageDriver } from '../../src/storage/driver.js';
 
 /** Creates a driver on empty storage; `cleanup` removes what it created. */
@@ -21,10 +21,11 @@ export async function bytesOf(value: RecordValue): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-export function storeRow(userId: string, name: string | null): StoreRow {
+export function storeRow(userId: string, name: string | null, kind: StorageKind = 'kvs'): StoreRow {
   const now = Date.now();
   return {
     id: newId(),
+    kind,
     userId,
     name,
     title: null,
@@ -35,6 +36,8 @@ export function storeRow(userId: string, name: string | null): StoreRow {
     schema: null,
     urlSigningSecretKey: newSecret(),
     stats: { readCount: 0, writeCount: 0, deleteCount: 0, listCount: 0, storageBytes: 0 },
+    itemCount: 0,
+    cleanItemCount: 0,
   };
 }
 
@@ -113,12 +116,12 @@ export function describeDriverConformance(name: string, factory: DriverFactory):
       const other = await freshUser();
       expect((await driver.createStore(storeRow(other.id, 'alpha'))).created).toBe(true);
       await driver.createStore({ ...storeRow(user.id, null), createdAt: a.store.createdAt + 1 });
-      const named = await driver.listStores({ userId: user.id, offset: 0, limit: 10, desc: false, unnamed: false });
+      const named = await driver.listStores({ userId: user.id, kind: 'kvs', offset: 0, limit: 10, desc: false, unnamed: false });
       expect(named.total).toBe(1);
-      const all = await driver.listStores({ userId: user.id, offset: 0, limit: 10, desc: true, unnamed: true });
+      const all = await driver.listStores({ userId: user.id, kind: 'kvs', offset: 0, limit: 10, desc: true, unnamed: true });
       expect(all.total).toBe(2);
       expect(all.items[1]?.id).toBe(a.store.id);
-      const page = await driver.listStores({ userId: user.id, offset: 1, limit: 1, desc: false, unnamed: true });
+      const page = await driver.listStores({ userId: user.id, kind: 'kvs', offset: 1, limit: 1, desc: false, unnamed: true });
       expect(page.items).toHaveLength(1);
       expect(page.total).toBe(2);
     });
@@ -139,7 +142,7 @@ export function describeDriverConformance(name: string, factory: DriverFactory):
       });
       expect(renamed.ok && renamed.store.name).toBe('three');
       expect(renamed.ok && renamed.store.generalAccess).toBe('RESTRICTED');
-      expect(await driver.getStoreByName(user.id, 'three')).toBeDefined();
+      expect(await driver.getStoreByName(user.id, 'three', 'kvs')).toBeDefined();
       expect(await driver.updateStore(newId(), { name: 'x', modifiedAt: Date.now() })).toEqual({
         ok: false,
         reason: 'not-found',
@@ -157,6 +160,7 @@ export function describeDriverConformance(name: string, factory: DriverFactory):
       expect(await put(store.id, 'large', large)).toBe('ok');
 
       const byId = await driver.lookupRequest({
+        kind: 'kvs',
         tokenHash: hash,
         store: { id: store.id },
         record: { key: 'small', withValue: true },
@@ -169,6 +173,7 @@ export function describeDriverConformance(name: string, factory: DriverFactory):
       expect(byId.record?.inline?.equals(small)).toBe(true);
 
       const meta = await driver.lookupRequest({
+        kind: 'kvs',
         tokenHash: hash,
         store: { id: store.id },
         record: { key: 'small', withValue: false },
@@ -176,34 +181,36 @@ export function describeDriverConformance(name: string, factory: DriverFactory):
       expect(meta.record?.meta.contentType).toBe('text/x-small');
       expect(meta.record?.inline).toBeNull();
       // Bytes stored elsewhere are not in the row: the caller reads them with getRecord.
-      const big = await driver.lookupRequest({ store: { id: store.id }, record: { key: 'large', withValue: true } });
+      const big = await driver.lookupRequest({ kind: 'kvs', store: { id: store.id }, record: { key: 'large', withValue: true } });
       expect(big.record?.meta.size).toBe(large.length);
       expect(big.record?.inline).toBeNull();
       expect(big.token).toBeUndefined();
       expect(big.user).toBeUndefined();
 
-      const mine = await driver.lookupRequest({ tokenHash: hash, store: { name: 'looked-up', owner: 'caller' } });
+      const mine = await driver.lookupRequest({ kind: 'kvs', tokenHash: hash, store: { name: 'looked-up', owner: 'caller' } });
       expect(mine.store?.id).toBe(store.id);
       expect(mine.record).toBeUndefined();
-      const theirs = await driver.lookupRequest({ store: { name: 'looked-up', ownerName: user.username } });
+      const theirs = await driver.lookupRequest({ kind: 'kvs', store: { name: 'looked-up', ownerName: user.username } });
       expect(theirs.store?.id).toBe(store.id);
       // Without a token, "the caller's store" names nothing.
-      expect((await driver.lookupRequest({ store: { name: 'looked-up', owner: 'caller' } })).store).toBeUndefined();
+      expect((await driver.lookupRequest({ kind: 'kvs', store: { name: 'looked-up', owner: 'caller' } })).store).toBeUndefined();
 
       const missing = await driver.lookupRequest({
+        kind: 'kvs',
         tokenHash: `${hash}0`,
         store: { id: newId() },
         record: { key: 'small', withValue: true },
       });
       expect(missing).toEqual({});
       const noRecord = await driver.lookupRequest({
+        kind: 'kvs',
         tokenHash: hash,
         store: { id: store.id },
         record: { key: 'nope', withValue: true },
       });
       expect(noRecord.store?.id).toBe(store.id);
       expect(noRecord.record).toBeUndefined();
-      expect((await driver.lookupRequest({ tokenHash: hash })).user?.id).toBe(user.id);
+      expect((await driver.lookupRequest({ kind: 'kvs', tokenHash: hash })).user?.id).toBe(user.id);
     });
 
     it('keeps small and large records byte-exact, overwrites and deletes them', async () => {

@@ -70,7 +70,7 @@ export function archiveRoutes(app: FastifyInstance, kvs: Kvs): void {
     async (req, reply) => {
       // `records/` is a record route with an empty key, not the archive.
       if (pathEndsWithSlash(req.url)) throw new InvalidRecordKeyError();
-      const archive = await kvs.records.archive(requestToken(req), parseStoreRef(req.params.storeId), {
+      const archive = await kvs.records.archive(requestToken(req), parseStoreRef(req.params.storeId, 'kvs'), {
         prefix: toOptional(req.query.prefix),
         collection: toOptional(req.query.collection),
         signature: toOptional(req.query.signature),

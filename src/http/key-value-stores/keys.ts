@@ -41,7 +41,7 @@ export function keyRoutes(app: FastifyInstance, kvs: Kvs): void {
     },
     async (req, reply) => {
       const q = req.query;
-      const data = await kvs.records.listKeys(requestToken(req), parseStoreRef(req.params.storeId), {
+      const data = await kvs.records.listKeys(requestToken(req), parseStoreRef(req.params.storeId, 'kvs'), {
         exclusiveStartKey: toOptional(q.exclusiveStartKey),
         limit: toInt(q.limit, MAX_KEYS_LIMIT, 1, MAX_KEYS_LIMIT),
         prefix: toOptional(q.prefix),

@@ -184,7 +184,7 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
     const req = request as RecordRequest;
     const found = kvs.records.get(
       requestToken(req),
-      parseStoreRef(req.params.storeId),
+      parseStoreRef(req.params.storeId, 'kvs'),
       req.params['*'],
       toOptional(req.query.signature),
     );
@@ -203,7 +203,7 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
     };
     const found = kvs.records.head(
       requestToken(req),
-      parseStoreRef(req.params.storeId),
+      parseStoreRef(req.params.storeId, 'kvs'),
       req.params['*'],
       toOptional(req.query.signature),
     );
@@ -216,7 +216,7 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
     const req = request as RecordRequest;
     const key = req.params['*'];
     const token = requestToken(req);
-    const ref = parseStoreRef(req.params.storeId);
+    const ref = parseStoreRef(req.params.storeId, 'kvs');
     const length = declaredLength(req.raw);
     // Who may write is settled before anything about the body: refusals cost nothing. But a small
     // body (declared, not compressed) is read first and its check travels with the write: one
@@ -246,7 +246,7 @@ export function recordRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => st
 
   app.delete(RECORD_PATH, { schema: deleteRecordSchema, preValidation: checkKey }, async (request, reply) => {
     const req = request as RecordRequest;
-    await kvs.records.delete(requestToken(req), parseStoreRef(req.params.storeId), req.params['*'], writeCondition(req));
+    await kvs.records.delete(requestToken(req), parseStoreRef(req.params.storeId, 'kvs'), req.params['*'], writeCondition(req));
     return reply.code(204).send();
   });
 }

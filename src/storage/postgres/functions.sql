@@ -72,3 +72,23 @@ BEGIN
   RETURN CASE WHEN o_exists THEN 'deleted' ELSE 'absent' END;
 END
 $fn$;
+
+-- A push of dataset items in one round trip: lock the dataset's row (serializing the pushers of one
+-- dataset on every node), read where its items end, append them there in order, count them.
+CREATE OR REPLACE FUNCTION openkvs_push_items(p_store text, p_items text[], p_clean bigint, p_bytes bigint, p_now bigint)
+RETURNS text LANGUAGE plpgsql AS $fn$
+DECLARE
+  o_count bigint;
+  n bigint := cardinality(p_items);
+BEGIN
+  SELECT item_count INTO o_count FROM stores WHERE id = p_store AND kind = 'dataset' FOR UPDATE;
+  IF NOT FOUND THEN RETURN 'no-store'; END IF;
+  INSERT INTO dataset_items (store_id, seq, data)
+  SELECT p_store, o_count + u.i - 1, u.data FROM unnest(p_items) WITH ORDINALITY AS u(data, i);
+  UPDATE stores SET item_count = item_count + n, clean_item_count = clean_item_count + p_clean,
+    write_count = write_count + n, storage_bytes = storage_bytes + p_bytes,
+    modified_at = p_now, accessed_at = GREATEST(accessed_at, p_now)
+  WHERE id = p_store;
+  RETURN 'ok';
+END
+$fn$;

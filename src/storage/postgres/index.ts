@@ -1,9 +1,18 @@
 import postgres, { type Sql } from 'postgres';
-import type { RecordMeta, StoreRow, TokenRow, UserRow, WriteCondition } from '../../model.js';
+import {
+  type RecordMeta,
+  STORAGE_KINDS,
+  type StorageKind,
+  type StoreRow,
+  type TokenRow,
+  type UserRow,
+  type WriteCondition,
+} from '../../model.js';
 import type {
   DeleteResult,
   KeyListPage,
   KeyListQuery,
+  KindTotals,
   NewRecord,
   PutResult,
   RequestLookup,
@@ -26,6 +35,7 @@ import {
   rowToStore,
   type StoreDbRow,
 } from '../rows.js';
+import { pushItems, readItems } from './datasets.js';
 import { guardStorage } from './errors.js';
 import { migrate } from './migrations.js';
 import { chunkStream, deleteChunks, INLINE_MAX_BYTES, type PgStaged, stageValue, sweepValues } from './values.js';
@@ -145,6 +155,7 @@ export class PostgresDriver implements StorageDriver {
                  SELECT r.store_id, r.value_id, ${now} FROM records r JOIN stores s ON s.id = r.store_id
                  WHERE s.user_id = ${id} AND r.value_id IS NOT NULL ON CONFLICT DO NOTHING`;
         await tx`DELETE FROM records WHERE store_id IN (SELECT id FROM stores WHERE user_id = ${id})`;
+        await tx`DELETE FROM dataset_items WHERE store_id IN (SELECT id FROM stores WHERE user_id = ${id})`;
         const deleted = await tx`DELETE FROM users WHERE id = ${id} RETURNING id`;
         return deleted.length === 1;
       }),
@@ -182,12 +193,12 @@ export class PostgresDriver implements StorageDriver {
   createStore(store: StoreRow): Promise<{ store: StoreRow; created: boolean }> {
     return guardStorage(async () => {
       const inserted = await this.#sql`
-        INSERT INTO stores (id, user_id, name, title, created_at, modified_at, accessed_at, general_access, schema, signing_secret)
-        VALUES (${store.id}, ${store.userId}, ${store.name}, ${store.title}, ${store.createdAt}, ${store.modifiedAt},
+        INSERT INTO stores (id, kind, user_id, name, title, created_at, modified_at, accessed_at, general_access, schema, signing_secret)
+        VALUES (${store.id}, ${store.kind}, ${store.userId}, ${store.name}, ${store.title}, ${store.createdAt}, ${store.modifiedAt},
                 ${store.accessedAt}, ${store.generalAccess}, ${store.schema}, ${store.urlSigningSecretKey})
-        ON CONFLICT (user_id, name) WHERE name IS NOT NULL DO NOTHING RETURNING id`;
+        ON CONFLICT (user_id, kind, name) WHERE name IS NOT NULL DO NOTHING RETURNING id`;
       if (inserted.length === 1) return { store, created: true };
-      const existing = await this.getStoreByName(store.userId, store.name ?? '');
+      const existing = await this.getStoreByName(store.userId, store.name ?? '', store.kind);
       if (!existing) throw new Error('store name conflict without a store');
       return { store: existing, created: false };
     });
@@ -200,9 +211,9 @@ export class PostgresDriver implements StorageDriver {
     });
   }
 
-  getStoreByName(userId: string, name: string): Promise<StoreRow | undefined> {
+  getStoreByName(userId: string, name: string, kind: StorageKind): Promise<StoreRow | undefined> {
     return guardStorage(async () => {
-      const [row] = await this.#sql`SELECT * FROM stores WHERE user_id = ${userId} AND name = ${name}`;
+      const [row] = await this.#sql`SELECT * FROM stores WHERE user_id = ${userId} AND kind = ${kind} AND name = ${name}`;
       return row && rowToStore(row as StoreDbRow);
     });
   }
@@ -211,9 +222,9 @@ export class PostgresDriver implements StorageDriver {
     return guardStorage(async () => {
       const named = q.unnamed ? this.#sql`` : this.#sql`AND name IS NOT NULL`;
       const order = q.desc ? this.#sql`ORDER BY created_at DESC, id DESC` : this.#sql`ORDER BY created_at, id`;
-      const [count] = await this.#sql`SELECT count(*) AS n FROM stores WHERE user_id = ${q.userId} ${named}`;
+      const [count] = await this.#sql`SELECT count(*) AS n FROM stores WHERE user_id = ${q.userId} AND kind = ${q.kind} ${named}`;
       const rows = await this.#sql`
-        SELECT * FROM stores WHERE user_id = ${q.userId} ${named} ${order} LIMIT ${q.limit} OFFSET ${q.offset}`;
+        SELECT * FROM stores WHERE user_id = ${q.userId} AND kind = ${q.kind} ${named} ${order} LIMIT ${q.limit} OFFSET ${q.offset}`;
       return { total: (count?.n as number) ?? 0, items: rows.map((r) => rowToStore(r as StoreDbRow)) };
     });
   }
@@ -249,6 +260,7 @@ export class PostgresDriver implements StorageDriver {
                  SELECT store_id, value_id, ${Date.now()} FROM records WHERE store_id = ${id} AND value_id IS NOT NULL
                  ON CONFLICT DO NOTHING`;
         await tx`DELETE FROM records WHERE store_id = ${id}`;
+        await tx`DELETE FROM dataset_items WHERE store_id = ${id}`;
         return deleted.length === 1;
       }),
     );
@@ -428,11 +440,20 @@ export class PostgresDriver implements StorageDriver {
     });
   }
 
-  totals(): Promise<{ stores: number; bytes: number }> {
+  pushItems(datasetId: string, items: readonly string[], clean: number, now: number): Promise<'ok' | 'no-store'> {
+    return guardStorage(() => pushItems(this.#sql, datasetId, items, clean, now));
+  }
+
+  readItems(datasetId: string, offset: number, limit: number): Promise<string[]> {
+    return guardStorage(() => readItems(this.#sql, datasetId, offset, limit));
+  }
+
+  totals(): Promise<KindTotals[]> {
     return guardStorage(async () => {
-      const [row] = await this.#sql`
-        SELECT count(*)::bigint AS stores, COALESCE(sum(storage_bytes), 0)::bigint AS bytes FROM stores`;
-      return { stores: (row?.stores as number) ?? 0, bytes: (row?.bytes as number) ?? 0 };
+      const rows = await this.#sql`
+        SELECT kind, count(*)::bigint AS stores, COALESCE(sum(storage_bytes), 0)::bigint AS bytes FROM stores GROUP BY kind`;
+      const found = rows as unknown as KindTotals[];
+      return STORAGE_KINDS.map((kind) => found.find((r) => r.kind === kind) ?? { kind, stores: 0, bytes: 0 });
     });
   }
 

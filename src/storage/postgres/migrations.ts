@@ -102,6 +102,27 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
     version: 6,
     sql: 'ALTER TABLE value_chunks ALTER COLUMN data SET STORAGE EXTERNAL;',
   },
+  {
+    // Datasets share `stores` with key-value stores, told apart by `kind`: names are unique per
+    // user and kind, and lists are per kind. Items are `text`, not jsonb, so that each comes back
+    // exactly as pushed (key order, number formatting, whitespace), keyed by its position.
+    version: 7,
+    sql: `
+      ALTER TABLE stores ADD COLUMN kind text NOT NULL DEFAULT 'kvs',
+        ADD COLUMN item_count bigint NOT NULL DEFAULT 0,
+        ADD COLUMN clean_item_count bigint NOT NULL DEFAULT 0;
+      DROP INDEX stores_user_name;
+      CREATE UNIQUE INDEX stores_user_kind_name ON stores(user_id, kind, name) WHERE name IS NOT NULL;
+      DROP INDEX stores_user_created;
+      CREATE INDEX stores_user_kind_created ON stores(user_id, kind, created_at, id);
+      CREATE TABLE dataset_items (
+        store_id text NOT NULL,
+        seq bigint NOT NULL,
+        data text NOT NULL,
+        PRIMARY KEY (store_id, seq)
+      );
+    `,
+  },
 ];
 
 /** An arbitrary constant naming openkvs's migration lock. */

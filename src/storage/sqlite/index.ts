@@ -3,12 +3,21 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
-import type { RecordMeta, StoreRow, TokenRow, UserRow, WriteCondition } from '../../model.js';
+import {
+  type RecordMeta,
+  STORAGE_KINDS,
+  type StorageKind,
+  type StoreRow,
+  type TokenRow,
+  type UserRow,
+  type WriteCondition,
+} from '../../model.js';
 import { conditionHolds } from '../conditions.js';
 import type {
   DeleteResult,
   KeyListPage,
   KeyListQuery,
+  KindTotals,
   NewRecord,
   PutResult,
   RequestLookup,
@@ -35,6 +44,7 @@ import {
   type StoreDbRow,
 } from '../rows.js';
 import { BlobFiles, type SqliteStaged } from './blobs.js';
+import { createDatasetItems } from './datasets.js';
 import { LookupCache } from './lookup-cache.js';
 import { migrate } from './migrations.js';
 import { HEARTBEAT_MS, ProcessRegistry } from './processes.js';
@@ -96,6 +106,7 @@ export class SqliteDriver implements StorageDriver {
   readonly #blobs: BlobFiles;
   readonly #memory: boolean;
   readonly #q: ReturnType<typeof createStatements>;
+  readonly #items: ReturnType<typeof createDatasetItems>;
   readonly #cache = new LookupCache();
   readonly #dataVersion: Database.Statement;
   #seenVersion = -1;
@@ -149,6 +160,7 @@ export class SqliteDriver implements StorageDriver {
     this.#blobs = new BlobFiles(blobDir, this.#processes.id, options.durability === 'fsync');
     if (!this.#memory) this.#startHousekeeping(options.sweepIntervalMs ?? 5 * 60_000);
     this.#q = createStatements(this.#db);
+    this.#items = createDatasetItems(this.#db);
     this.#dataVersion = this.#db.prepare('PRAGMA data_version').pluck();
     if (this.#log) {
       this.#syncNormal = this.#db.prepare('PRAGMA synchronous = NORMAL');
@@ -302,6 +314,7 @@ export class SqliteDriver implements StorageDriver {
       const blobs = this.#q.userBlobPaths.all(id) as { blob_path: string }[];
       this.#q.deleteUserValues.run(id);
       this.#q.deleteUserRecords.run(id);
+      this.#q.deleteUserItems.run(id);
       return { removed: this.#q.deleteUser.run(id).changes === 1, blobs };
     });
     for (const b of blobs) await this.#blobs.remove(b.blob_path);
@@ -330,11 +343,12 @@ export class SqliteDriver implements StorageDriver {
     this.#cache.clearStores();
     return this.#immediate(() => {
       if (store.name !== null) {
-        const existing = this.#q.storeByName.get(store.userId, store.name) as StoreDbRow | undefined;
+        const existing = this.#q.storeByName.get(store.userId, store.kind, store.name) as StoreDbRow | undefined;
         if (existing) return { store: rowToStore(existing), created: false };
       }
       this.#q.insertStore.run(
         store.id,
+        store.kind,
         store.userId,
         store.name,
         store.title,
@@ -354,16 +368,16 @@ export class SqliteDriver implements StorageDriver {
     return row && rowToStore(row);
   }
 
-  async getStoreByName(userId: string, name: string): Promise<StoreRow | undefined> {
-    const row = this.#q.storeByName.get(userId, name) as StoreDbRow | undefined;
+  async getStoreByName(userId: string, name: string, kind: StorageKind): Promise<StoreRow | undefined> {
+    const row = this.#q.storeByName.get(userId, kind, name) as StoreDbRow | undefined;
     return row && rowToStore(row);
   }
 
   async listStores(query: StoreListQuery): Promise<{ total: number; items: StoreRow[] }> {
     const named = query.unnamed ? 0 : 1;
-    const { n } = this.#q.countStores.get(query.userId, named) as { n: number };
+    const { n } = this.#q.countStores.get(query.userId, query.kind, named) as { n: number };
     const list = query.desc ? this.#q.listStoresDesc : this.#q.listStoresAsc;
-    const rows = list.all(query.userId, named, query.limit, query.offset) as StoreDbRow[];
+    const rows = list.all(query.userId, query.kind, named, query.limit, query.offset) as StoreDbRow[];
     return { total: n, items: rows.map(rowToStore) };
   }
 
@@ -374,7 +388,7 @@ export class SqliteDriver implements StorageDriver {
       if (!row) return { ok: false, reason: 'not-found' };
       const name = patch.name === undefined ? row.name : patch.name;
       if (name !== null && name !== row.name) {
-        const clash = this.#q.storeByName.get(row.user_id, name) as StoreDbRow | undefined;
+        const clash = this.#q.storeByName.get(row.user_id, row.kind, name) as StoreDbRow | undefined;
         if (clash) return { ok: false, reason: 'name-conflict' };
       }
       const title = patch.title === undefined ? row.title : patch.title;
@@ -392,6 +406,7 @@ export class SqliteDriver implements StorageDriver {
       const blobs = this.#q.storeBlobPaths.all(id) as { blob_path: string }[];
       this.#q.deleteStoreValues.run(id);
       this.#q.deleteStoreRecords.run(id);
+      this.#q.deleteStoreItems.run(id);
       return { removed: this.#q.deleteStore.run(id).changes === 1, blobs };
     });
     for (const b of blobs) await this.#blobs.remove(b.blob_path);
@@ -576,8 +591,18 @@ export class SqliteDriver implements StorageDriver {
     return { items, isTruncated };
   }
 
-  async totals(): Promise<{ stores: number; bytes: number }> {
-    return this.#q.totals.get() as { stores: number; bytes: number };
+  async pushItems(datasetId: string, items: readonly string[], clean: number, now: number): Promise<'ok' | 'no-store'> {
+    // Through the group commit: pushes share commits and run one after another in the transaction.
+    return this.#write(() => this.#items.push(datasetId, items, clean, now));
+  }
+
+  async readItems(datasetId: string, offset: number, limit: number): Promise<string[]> {
+    return this.#items.read(datasetId, offset, limit);
+  }
+
+  async totals(): Promise<KindTotals[]> {
+    const rows = this.#q.totals.all() as KindTotals[];
+    return STORAGE_KINDS.map((kind) => rows.find((r) => r.kind === kind) ?? { kind, stores: 0, bytes: 0 });
   }
 
   async listExpiredUnnamedStores(olderThan: number, limit: number): Promise<string[]> {

@@ -25,12 +25,13 @@ export class LookupCache {
   readonly #records = new Map<string, Found<LookedUpRecord>>();
   #recordBytes = 0;
 
+  /** The kind is part of the key: a store of another kind is not found (and is cached as such). */
   static storeKey(lookup: RequestLookup, user: UserRow | undefined): string | undefined {
     const s = lookup.store;
     if (!s) return undefined;
-    if ('id' in s) return `i\0${s.id}`;
-    if ('owner' in s) return user ? `c\0${user.id}\0${s.name}` : undefined;
-    return `o\0${s.ownerName}\0${s.name}`;
+    if ('id' in s) return `i\0${lookup.kind}\0${s.id}`;
+    if ('owner' in s) return user ? `c\0${lookup.kind}\0${user.id}\0${s.name}` : undefined;
+    return `o\0${lookup.kind}\0${s.ownerName}\0${s.name}`;
   }
 
   static recordKey(storeId: string, key: string, withValue: boolean): string {

@@ -10,7 +10,7 @@ export function createStatements(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   const listStores = (order: 'ASC' | 'DESC') =>
     p(
-      `SELECT * FROM stores WHERE user_id = ? AND (name IS NOT NULL OR ? = 0)
+      `SELECT * FROM stores WHERE user_id = ? AND kind = ? AND (name IS NOT NULL OR ? = 0)
        ORDER BY created_at ${order}, id ${order} LIMIT ? OFFSET ?`,
     );
   return {
@@ -24,6 +24,7 @@ export function createStatements(db: Database.Database) {
        (SELECT value_id FROM records WHERE store_id IN (SELECT id FROM stores WHERE user_id = ?) AND value_id IS NOT NULL)`,
     ),
     deleteUserRecords: p('DELETE FROM records WHERE store_id IN (SELECT id FROM stores WHERE user_id = ?)'),
+    deleteUserItems: p('DELETE FROM dataset_items WHERE store_id IN (SELECT id FROM stores WHERE user_id = ?)'),
     userBlobPaths: p(
       'SELECT blob_path FROM records WHERE store_id IN (SELECT id FROM stores WHERE user_id = ?) AND blob_path IS NOT NULL',
     ),
@@ -34,12 +35,12 @@ export function createStatements(db: Database.Database) {
     deleteToken: p('DELETE FROM tokens WHERE hash = ?'),
 
     insertStore: p(
-      `INSERT INTO stores (id, user_id, name, title, created_at, modified_at, accessed_at, general_access, schema, signing_secret)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO stores (id, kind, user_id, name, title, created_at, modified_at, accessed_at, general_access, schema, signing_secret)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     storeById: p('SELECT * FROM stores WHERE id = ?'),
-    storeByName: p('SELECT * FROM stores WHERE user_id = ? AND name = ?'),
-    countStores: p('SELECT COUNT(*) AS n FROM stores WHERE user_id = ? AND (name IS NOT NULL OR ? = 0)'),
+    storeByName: p('SELECT * FROM stores WHERE user_id = ? AND kind = ? AND name = ?'),
+    countStores: p('SELECT COUNT(*) AS n FROM stores WHERE user_id = ? AND kind = ? AND (name IS NOT NULL OR ? = 0)'),
     listStoresAsc: listStores('ASC'),
     listStoresDesc: listStores('DESC'),
     updateStore: p('UPDATE stores SET name = ?, title = ?, general_access = ?, modified_at = ? WHERE id = ?'),
@@ -49,6 +50,7 @@ export function createStatements(db: Database.Database) {
       'DELETE FROM record_values WHERE id IN (SELECT value_id FROM records WHERE store_id = ? AND value_id IS NOT NULL)',
     ),
     deleteStoreRecords: p('DELETE FROM records WHERE store_id = ?'),
+    deleteStoreItems: p('DELETE FROM dataset_items WHERE store_id = ?'),
     storeBlobPaths: p('SELECT blob_path FROM records WHERE store_id = ? AND blob_path IS NOT NULL'),
     storeWritten: p(
       `UPDATE stores SET storage_bytes = storage_bytes + @delta, write_count = write_count + 1,
@@ -88,7 +90,7 @@ export function createStatements(db: Database.Database) {
     keysAfterPrefix: p(`SELECT ${KEY_ITEM.sql} FROM records WHERE store_id = ? AND key > ? AND key < ? ORDER BY key LIMIT ?`).raw(
       true,
     ),
-    totals: p('SELECT COUNT(*) AS stores, COALESCE(SUM(storage_bytes), 0) AS bytes FROM stores'),
+    totals: p('SELECT kind, COUNT(*) AS stores, COALESCE(SUM(storage_bytes), 0) AS bytes FROM stores GROUP BY kind'),
     expiredUnnamedStores: p('SELECT id FROM stores WHERE name IS NULL AND modified_at < ? ORDER BY modified_at LIMIT ?'),
     keysFromPrefix: p(`SELECT ${KEY_ITEM.sql} FROM records WHERE store_id = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`).raw(
       true,
