@@ -42,8 +42,9 @@ const push = (id: string, payload: string | Buffer, headers: Record<string, stri
     payload,
   });
 
-const items = (id: string, query = '', token: string | undefined = ctx.alice) =>
-  ctx.request({ method: 'GET', url: `/v2/datasets/${id}/items${query}`, token });
+/** `token` null: no token. */
+const items = (id: string, query = '', token: string | null = ctx.alice) =>
+  ctx.request({ method: 'GET', url: `/v2/datasets/${id}/items${query}`, token: token ?? undefined });
 
 const getDataset = async (id: string): Promise<ApiDataset> => {
   const res = await ctx.request({ method: 'GET', url: `/v2/datasets/${id}`, token: ctx.alice });
@@ -125,7 +126,7 @@ describe('datasets', () => {
     expect(res.json().data).toMatchObject({ id: d.id, name: 'renamed', title: 'A title', generalAccess: 'RESTRICTED' });
     const clash = await ctx.request({ method: 'PUT', url: `/v2/datasets/${d.id}`, token: ctx.alice, payload: { name: 'taken' } });
     expect(clash.statusCode).toBe(400);
-    expect(clash.json().error.type).toBe('record-name-not-unique');
+    expect(clash.json().error.type).toBe('name-not-unique');
     const byBob = await ctx.request({ method: 'PUT', url: `/v2/datasets/${d.id}`, token: ctx.bob, payload: { title: 'x' } });
     expect(byBob.statusCode).toBe(403);
   });
@@ -231,9 +232,9 @@ describe('items', () => {
     expect((await push(d.id, '{"a":1}', {}, ctx.bob)).statusCode).toBe(403);
     const anonymousPush = await ctx.request({ method: 'POST', url: `/v2/datasets/${d.id}/items`, payload: '{"a":1}' });
     expect(anonymousPush.statusCode).toBe(401);
-    expect((await items(d.id, '', undefined)).statusCode).toBe(200);
+    expect((await items(d.id, '', null)).statusCode).toBe(200);
     await ctx.request({ method: 'PUT', url: `/v2/datasets/${d.id}`, token: ctx.alice, payload: { generalAccess: 'RESTRICTED' } });
-    const denied = await items(d.id, '', undefined);
+    const denied = await items(d.id, '', null);
     expect(denied.statusCode).toBe(404);
     expect(denied.json().error.type).toBe('record-or-token-not-found');
     expect((await items(d.id, '', ctx.bob)).statusCode).toBe(403);
@@ -250,12 +251,12 @@ describe('items', () => {
     expect(signed.body).toBe('[{"s":1}]');
     const secret = fresh.urlSigningSecretKey as string;
     const forever = storageContentSignature(secret, d.id, 0);
-    expect((await items(d.id, `?signature=${forever}`, undefined)).statusCode).toBe(200);
+    expect((await items(d.id, `?signature=${forever}`, null)).statusCode).toBe(200);
     const expired = storageContentSignature(secret, d.id, Date.now() - 1000);
-    expect((await items(d.id, `?signature=${expired}`, undefined)).statusCode).toBe(403);
+    expect((await items(d.id, `?signature=${expired}`, null)).statusCode).toBe(403);
     const other = await createDataset();
     const wrong = storageContentSignature(secret, other.id, 0);
-    expect((await items(d.id, `?signature=${wrong}`, undefined)).statusCode).toBe(403);
+    expect((await items(d.id, `?signature=${wrong}`, null)).statusCode).toBe(403);
   });
 
   it('refuses a view the dataset schema does not have', async () => {

@@ -97,6 +97,30 @@ describe('GET /metrics', () => {
     expect(value(gone, 'openkvs_stored_bytes')).toBe(value(before, 'openkvs_stored_bytes'));
   });
 
+  it('reports datasets and their bytes apart from key-value stores', async () => {
+    const before = (await scrape()).samples;
+    const created = await ctx.request({ method: 'POST', url: `/v2/datasets?name=metrics-${Date.now()}`, token: ctx.alice });
+    expect(created.statusCode).toBe(201);
+    const id = created.json().data.id as string;
+    const pushed = await ctx.request({
+      method: 'POST',
+      url: `/v2/datasets/${id}/items`,
+      token: ctx.alice,
+      payload: '[{"a":1},{"b":"xyz"}]',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(pushed.statusCode).toBe(201);
+    const after = await scrape();
+    expect(value(after.samples, 'openkvs_datasets') - value(before, 'openkvs_datasets')).toBe(1);
+    expect(value(after.samples, 'openkvs_dataset_bytes') - value(before, 'openkvs_dataset_bytes')).toBe(
+      Buffer.byteLength('{"a":1}{"b":"xyz"}'),
+    );
+    expect(value(after.samples, 'openkvs_stores')).toBe(value(before, 'openkvs_stores'));
+    expect(after.text).not.toContain(id);
+    expect((await ctx.request({ method: 'DELETE', url: `/v2/datasets/${id}`, token: ctx.alice })).statusCode).toBe(204);
+    expect(value((await scrape()).samples, 'openkvs_datasets')).toBe(value(before, 'openkvs_datasets'));
+  });
+
   it('includes the process metrics', async () => {
     const { samples } = await scrape();
     expect(value(samples, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);

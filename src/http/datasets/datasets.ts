@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseStoreRef } from '../../domain/access.js';
 import { itemWindow } from '../../domain/datasets/items.js';
+import { type ItemQuery, parseItemTransform } from '../../domain/datasets/transform.js';
 import type { Kvs } from '../../domain/index.js';
 import { InvalidParameterError } from '../../errors.js';
 import type { StoreRow } from '../../model.js';
@@ -9,7 +10,7 @@ import { requestToken } from '../caller.js';
 import { boolParam, stringParam, toBool, toInt, toOptional, uintParam } from '../query.js';
 import { binary, dataOf, errorResponses, header, noBody, storeIdParam } from '../schemas.js';
 import { storageRoutes, TOKEN_ONLY } from '../storage-routes.js';
-import { ITEM_FORMATS, type ItemQuery, itemTransformOf, renderItems } from './formats.js';
+import { DATASET_FORMATS, formatItems, parseFormat } from './formats.js';
 
 const TAGS = ['Datasets'];
 const params = { type: 'object', properties: { datasetId: storeIdParam }, required: ['datasetId'] } as const;
@@ -17,14 +18,23 @@ const params = { type: 'object', properties: { datasetId: storeIdParam }, requir
 /** What the API answers for `X-Apify-Pagination-Limit` when a read has no limit (apify-client reads it so). */
 const NO_LIMIT = 999_999_999_999;
 
-interface ItemsQuery extends ItemQuery {
+/** The query of an items read, as strings. */
+type ItemsQuery = { [K in keyof ItemQuery]?: string } & {
+  format?: string;
   offset?: string;
   limit?: string;
   desc?: string;
   attachment?: string;
   view?: string;
   signature?: string;
-}
+  bom?: string;
+  delimiter?: string;
+  skipHeaderRow?: string;
+  xmlRoot?: string;
+  xmlRow?: string;
+  feedTitle?: string;
+  feedDescription?: string;
+};
 
 const flag = (description: string) => ({ ...boolParam, description });
 const list = (description: string) => ({ ...stringParam, description });
@@ -32,7 +42,7 @@ const list = (description: string) => ({ ...stringParam, description });
 const itemsQuerySchema = {
   type: 'object',
   properties: {
-    format: { type: 'string', enum: [...ITEM_FORMATS, ''], description: 'json (default), jsonl, csv, xlsx, xml, html or rss.' },
+    format: { ...stringParam, description: `${DATASET_FORMATS.join(', ')}; json when absent.` },
     offset: { ...uintParam, description: 'Items to skip: from the start, or from the end with `desc`.' },
     limit: { ...uintParam, description: 'At most this many items (default: all).' },
     desc: flag('Newest first.'),
@@ -69,7 +79,7 @@ const paginationHeaders = {
 };
 
 /** The view named by `view`, from the dataset's schema: its transformation's defaults, or a 400. */
-function viewDefaults(store: StoreRow, view: string | undefined): Partial<ItemQuery> {
+function viewDefaults(store: StoreRow, view: string | undefined): ItemsQuery {
   if (view === undefined) return {};
   const schema = store.schema === null ? undefined : (JSON.parse(store.schema) as { views?: Record<string, unknown> });
   const found = schema?.views?.[view] as { transformation?: Record<string, unknown> } | undefined;
@@ -90,15 +100,27 @@ async function sendItems(
   kvs: Kvs,
   req: FastifyRequest<{ Params: { datasetId: string }; Querystring: ItemsQuery }>,
   reply: FastifyReply,
-) {
+): Promise<FastifyReply> {
   const q = req.query;
+  const format = parseFormat(q.format);
   const ref = parseStoreRef(req.params.datasetId, 'dataset');
   const store = await kvs.items.open(requestToken(req), ref, toOptional(q.signature));
-  const query: ItemQuery = { ...viewDefaults(store, toOptional(q.view)), ...definedOf(q) };
-  const transform = itemTransformOf(query);
+  // The query's own transformation parameters win over the view's.
+  const query: ItemsQuery = { ...viewDefaults(store, toOptional(q.view)), ...given(q) };
+  const transform = parseItemTransform(query);
   const limit = toOptional(q.limit) === undefined ? undefined : toInt(q.limit, 0, 0, Number.MAX_SAFE_INTEGER);
   const w = itemWindow(store.itemCount, toInt(q.offset, 0, 0, Number.MAX_SAFE_INTEGER), limit, toBool(q.desc));
-  const rendered = renderItems(query, transform, () => kvs.items.chunks(store, w), store);
+  const out = formatItems(format, { pages: kvs.items.chunks(store, w), again: () => kvs.items.chunks(store, w) }, transform, {
+    bom: toOptional(q.bom) === undefined ? undefined : toBool(q.bom),
+    delimiter: q.delimiter,
+    skipHeaderRow: toBool(q.skipHeaderRow),
+    xmlRoot: toOptional(q.xmlRoot),
+    xmlRow: toOptional(q.xmlRow),
+    feedTitle: toOptional(q.feedTitle),
+    feedDescription: toOptional(q.feedDescription),
+    datasetId: store.id,
+    label: store.name ?? store.id,
+  });
   kvs.items.countRead(store, w.to - w.from);
   reply
     .header('x-apify-pagination-offset', String(w.offset))
@@ -106,16 +128,16 @@ async function sendItems(
     .header('x-apify-pagination-count', String(w.to - w.from))
     .header('x-apify-pagination-total', String(w.total))
     .header('x-apify-pagination-desc', String(w.desc))
-    .type(rendered.contentType);
-  if (toBool(q.attachment)) reply.header('content-disposition', attachmentName(store, rendered.extension));
-  return reply.send(rendered.body);
+    .type(out.contentType);
+  if (toBool(q.attachment)) reply.header('content-disposition', attachmentName(store, out.extension));
+  return reply.send(out.body);
 }
 
-/** The item query parameters given (empty counts as absent), over a view's defaults. */
-function definedOf(q: ItemsQuery): Partial<ItemQuery> {
+/** The parameters given (empty counts as absent). */
+function given(q: ItemsQuery): ItemsQuery {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(q)) if (typeof v === 'string' && v !== '') out[k] = v;
-  return out as Partial<ItemQuery>;
+  return out;
 }
 
 /** `/v2/datasets…`: the datasets, their items and statistics. */
