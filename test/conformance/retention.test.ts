@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, resolveServeConfig } from '../../src/config.js';
 import { newId, newSecret } from '../../src/domain/ids.js';
 import { createRetentionSweeper } from '../../src/domain/retention.js';
-import type { StoreRow } from '../../src/model.js';
+import type { StorageKind, StoreRow } from '../../src/model.js';
 import type { StorageDriver } from '../../src/storage/driver.js';
 import { PostgresDriver } from '../../src/storage/postgres/index.js';
 import { SqliteDriver } from '../../src/storage/sqlite/index.js';
@@ -41,13 +41,13 @@ for (const [name, factory] of DRIVERS) {
     });
 
     /** A store of a new user, last modified `ageDays` ago. */
-    async function store(storeName: string | null, ageDays: number): Promise<StoreRow> {
+    async function store(storeName: string | null, ageDays: number, kind: StorageKind = 'kvs'): Promise<StoreRow> {
       const user = { id: newId(), username: `u${newId().toLowerCase()}`, createdAt: Date.now() };
       await driver.createUser(user);
       const at = Date.now() - ageDays * DAY;
       const row: StoreRow = {
         id: newId(),
-        kind: 'kvs',
+        kind,
         userId: user.id,
         name: storeName,
         title: null,
@@ -83,6 +83,22 @@ for (const [name, factory] of DRIVERS) {
       expect(await driver.getStore(named.id)).toBeDefined();
       expect(await driver.getStore(recent.id)).toBeDefined();
       expect(deleted).not.toContain(recent.id);
+    });
+
+    it('deletes old unnamed datasets with their items, keeps named ones and those pushed to since', async () => {
+      const old = await store(null, 8, 'dataset');
+      const named = await store(`kept-${newId().toLowerCase()}`, 30, 'dataset');
+      const pushed = await store(null, 10, 'dataset');
+      const at = Date.now() - 9 * DAY;
+      expect(await driver.pushItems(old.id, ['{"a":1}'], 1, at)).toBe('ok');
+      expect(await driver.pushItems(pushed.id, ['{"b":1}'], 1, Date.now())).toBe('ok');
+      const deleted: string[] = [];
+      await createRetentionSweeper({ driver, days: 7, onDeleted: (id) => deleted.push(id) }).sweep();
+      expect(deleted).toContain(old.id);
+      expect(await driver.getStore(old.id)).toBeUndefined();
+      expect(await driver.readItems(old.id, 0, 10)).toEqual([]);
+      expect(await driver.getStore(named.id)).toBeDefined();
+      expect(await driver.readItems(pushed.id, 0, 10)).toEqual(['{"b":1}']);
     });
 
     it('keeps an old unnamed store once it is written to (modifiedAt moves)', async () => {

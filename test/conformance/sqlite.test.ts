@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/domain/ids.js';
 import { SqliteDriver } from '../../src/storage/sqlite/index.js';
 import { sleep } from '../helpers/time.js';
+import { describeDatasetConformance } from './datasets.js';
 import { chunks, describeDriverConformance, storeRow } from './suite.js';
 
 describeDriverConformance('sqlite (in memory)', async () => ({ driver: new SqliteDriver({ path: ':memory:' }) }));
@@ -22,6 +23,18 @@ describeDriverConformance('sqlite (file, durability fsync)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'openkvs-conf-'));
   return {
     driver: new SqliteDriver({ path: join(dir, 'kvs.sqlite'), durability: 'fsync' }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+describeDatasetConformance('sqlite (in memory)', async () => ({ driver: new SqliteDriver({ path: ':memory:' }) }));
+
+describeDatasetConformance('sqlite (file, several processes)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'openkvs-conf-'));
+  const path = join(dir, 'kvs.sqlite');
+  return {
+    driver: new SqliteDriver({ path }),
+    another: async () => new SqliteDriver({ path }),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 });

@@ -4,7 +4,7 @@
  * have their own unit tests (test/unit/datasets/); real clients are in test/compat/.
  */
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { storageContentSignature } from '../../src/domain/signing.js';
 import { createTestContext, PUBLIC_URL, type TestContext } from '../helpers/context.js';
 
@@ -14,6 +14,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await ctx.close();
+});
+afterEach(() => {
+  vi.restoreAllMocks();
 });
 
 interface ApiDataset {
@@ -94,6 +97,9 @@ describe('datasets', () => {
   });
 
   it('lists with offset, limit, desc and unnamed, newest last', async () => {
+    // A clock that ticks on every read: datasets made one after another never share a createdAt.
+    let clock = Date.now();
+    vi.spyOn(Date, 'now').mockImplementation(() => clock++);
     const bobs = [
       await createDataset('b-one', ctx.bob),
       await createDataset('b-two', ctx.bob),
@@ -111,6 +117,7 @@ describe('datasets', () => {
     const desc = await page('?unnamed=1&desc=1&limit=2&offset=0');
     expect(desc).toMatchObject({ total: 3, count: 2, desc: true, unnamed: true });
     expect(desc.items.map((d) => d.id)).toEqual([bobs[2]?.id, bobs[1]?.id]);
+    vi.restoreAllMocks();
   });
 
   it('updates name, title and general access, and refuses a name another dataset has', async () => {

@@ -35,6 +35,7 @@ const SIMPLIFIED_UNWIND = ['pageFunctionResult'];
 /**
  * Parses the transformation parameters. Lists are comma-separated (apify-client joins arrays with
  * commas); names are trimmed and empty names dropped. Flags are `1`/`true` (any case) or a boolean.
+ * `simplified` replaces fields and unwind.
  *
  * Order of application, per item:
  * 1. skipFailedPages: an item with an `errorInfo` field is dropped.

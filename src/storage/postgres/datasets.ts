@@ -20,12 +20,17 @@ export async function pushItems(
   return row?.status as 'ok' | 'no-store';
 }
 
-/** Items [offset, offset + limit) of a dataset: a range of the primary key, O(limit) at any offset. */
+/**
+ * Items [$2, $3) of dataset $1: a range of positions, not OFFSET, so that the primary key finds the
+ * first one and a page costs O(limit) at any offset (read in index order, or by a bitmap scan of
+ * the same range and a sort of the page, as the planner judges).
+ */
+export const ITEM_PAGE_SQL =
+  'SELECT data FROM dataset_items WHERE store_id = $1::text AND seq >= $2::bigint AND seq < $3::bigint ORDER BY seq';
+
+/** Items [offset, offset + limit) of a dataset, in push order. */
 export async function readItems(sql: Sql, datasetId: string, offset: number, limit: number): Promise<string[]> {
   if (limit <= 0) return [];
-  const rows = await sql`
-    SELECT data FROM dataset_items
-    WHERE store_id = ${datasetId} AND seq >= ${offset}::bigint AND seq < ${offset + limit}::bigint
-    ORDER BY seq`.values();
+  const rows = await sql.unsafe(ITEM_PAGE_SQL, [datasetId, offset, offset + limit], { prepare: true }).values();
   return rows.map((r) => r[0] as string);
 }

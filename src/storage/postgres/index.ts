@@ -151,6 +151,9 @@ export class PostgresDriver implements StorageDriver {
     return guardStorage(() =>
       this.#sql.begin(async (tx) => {
         const now = Date.now();
+        // Writes and pushes lock their store row first: holding them all, no write lands between the
+        // deletes below and the stores' (which would leave records or items without a store).
+        await tx`SELECT id FROM stores WHERE user_id = ${id} ORDER BY id FOR UPDATE`;
         await tx`INSERT INTO value_garbage (store_id, value_id, released_at)
                  SELECT r.store_id, r.value_id, ${now} FROM records r JOIN stores s ON s.id = r.store_id
                  WHERE s.user_id = ${id} AND r.value_id IS NOT NULL ON CONFLICT DO NOTHING`;

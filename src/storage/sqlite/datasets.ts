@@ -1,6 +1,12 @@
 import type Database from 'better-sqlite3';
 
 /**
+ * Items [?2, ?3) of dataset ?1: a range of positions, not OFFSET, so that the primary key finds the
+ * first one and a page costs O(limit) at any offset.
+ */
+export const ITEM_PAGE_SQL = 'SELECT data FROM dataset_items WHERE store_id = ? AND seq >= ? AND seq < ? ORDER BY seq';
+
+/**
  * The items of datasets in SQLite: one row per item, keyed by (dataset, position), the JSON text
  * kept as pushed. A push runs inside the driver's write transaction (its group commit), which
  * serializes pushes: the positions come from `stores.item_count` read in that transaction.
@@ -13,8 +19,7 @@ export function createDatasetItems(db: Database.Database) {
        write_count = write_count + @n, storage_bytes = storage_bytes + @bytes,
        modified_at = @now, accessed_at = max(accessed_at, @now) WHERE id = @id`,
   );
-  // A range of positions, not OFFSET: the primary key finds the first one, so a page costs O(limit).
-  const page = db.prepare('SELECT data FROM dataset_items WHERE store_id = ? AND seq >= ? AND seq < ? ORDER BY seq').pluck();
+  const page = db.prepare(ITEM_PAGE_SQL).pluck();
 
   return {
     /** Appends `items` after the last one; call inside a write transaction. */
