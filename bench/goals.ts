@@ -28,8 +28,12 @@ export interface GoalInputs {
 }
 
 const STORAGES = ['sqlite', 'postgres'] as const;
-/** The server's resident memory during a 100k-item CSV download, at most (see docs/performance.md, issue 21). */
-export const CSV_RSS_GOAL_MB = 300;
+/**
+ * The server's resident memory during a 100k-item CSV download (98 MB), at most: 236–282 MB was
+ * measured from 187–218 MB before it; a server holding the download whole (its text and its
+ * bytes, 200 MB more) would cross it (docs/performance.md, issue 21).
+ */
+export const CSV_RSS_GOAL_MB = 350;
 const x = (n: number) => `${n.toFixed(2)}×`;
 
 /** The goals and whether this run met them; ratios are within the run. */
@@ -120,7 +124,9 @@ export function evaluateGoals(i: GoalInputs): Goal[] {
     goals.push({
       goal: `1000-item page at offset ${n(DEEP_OFFSET)} within 2× of offset 0 (${n(DATASET_ITEMS)} items, ${TARGET_LABELS[t]})`,
       measured:
-        v === undefined ? 'not measured in this run' : `${x(v)} (${deep!.ms.toFixed(2)} ms vs ${first!.ms.toFixed(2)} ms)`,
+        v === undefined
+          ? 'not measured in this run'
+          : `${x(v)} (${deep!.ms.toFixed(2)} ms vs ${first!.ms.toFixed(2)} ms; server CPU ${deep!.cpuMs.toFixed(2)} vs ${first!.cpuMs.toFixed(2)} ms)`,
       value: v,
       pass: v === undefined ? undefined : v <= 2,
     });

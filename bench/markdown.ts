@@ -88,7 +88,7 @@ if (r.http) {
           row.push(
             p ? `${p.ms.toFixed(2)} ms` : '',
             p && base ? (p.ms / base.ms).toFixed(2) : '',
-            p ? `${p.cpuMs.toFixed(2)} ms` : '',
+            p ? `${p.cpuMs.toFixed(2)} ms${db(t)}` : '',
           );
         }
         rows2.push(row);
@@ -137,6 +137,8 @@ function datasetTable(summaries: Summary[], reads: DatasetReads | undefined): st
   const rows: string[][] = [];
   const cpu = (s: Summary) =>
     `${(s.serverCpuUsPerRequest / 1000).toFixed(2)} ms${s.target === 'postgres' ? ` + db ${(s.dbCpuUsPerRequest / 1000).toFixed(2)} ms` : ''}`;
+  // Read alone, the server's and the database's CPU are measured together.
+  const db = (t: string) => (t === 'postgres' ? ' with db' : '');
   for (const op of OPERATIONS.filter((o) => isDatasetOp(o.name))) {
     if (!summaries.some((s) => s.op === op.name)) continue;
     const row = [op.connections ? `${op.label}, ${op.connections} at once` : op.label];
@@ -165,7 +167,7 @@ function datasetTable(summaries: Summary[], reads: DatasetReads | undefined): st
       row.push(
         p ? `${p.ms.toFixed(2)} ms` : '',
         p && base ? `${(p.ms / base.ms).toFixed(2)}× offset 0` : '',
-        p ? `${p.cpuMs.toFixed(2)} ms` : '',
+        p ? `${p.cpuMs.toFixed(2)} ms${db(t)}` : '',
       );
     }
     rows.push(row);
@@ -182,7 +184,7 @@ function datasetTable(summaries: Summary[], reads: DatasetReads | undefined): st
       row.push(
         d ? `${int(d.mbps)} MB/s, RSS ${int(d.rssPeakMb)} MB` : '',
         d && bare ? `${(d.mbps / bare.mbps).toFixed(2)}× bare` : '',
-        d ? `${int(d.cpuMs)} ms a download` : '',
+        d ? `${int(d.cpuMs)} ms a download${db(t)}` : '',
       );
     }
     rows.push(row);
