@@ -88,7 +88,7 @@ if (r.http) {
           row.push(
             p ? `${p.ms.toFixed(2)} ms` : '',
             p && base ? (p.ms / base.ms).toFixed(2) : '',
-            p ? `${p.cpuMs.toFixed(2)} ms${db(t)}` : '',
+            p ? `${p.cpuMs.toFixed(2)} ms` : '',
           );
         }
         rows2.push(row);
