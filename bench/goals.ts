@@ -29,8 +29,8 @@ export interface GoalInputs {
 
 const STORAGES = ['sqlite', 'postgres'] as const;
 /**
- * The server's resident memory during a 100k-item CSV download (98 MB), at most: 236–282 MB was
- * measured from 187–218 MB before it; a server holding the download whole (its text and its
+ * The server's resident memory during a 100k-item CSV download (98 MB), at most: 228–292 MB was
+ * measured from 174–237 MB before it; a server holding the download whole (its text and its
  * bytes, 200 MB more) would cross it (docs/performance.md, issue 21).
  */
 export const CSV_RSS_GOAL_MB = 350;
