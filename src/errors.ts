@@ -56,8 +56,8 @@ export class StoreSchemaInvalidError extends ApiError {
 }
 
 export class NameNotUniqueError extends ApiError {
-  constructor(name: string) {
-    super('name-not-unique', 400, `A key-value store with name "${name}" already exists.`);
+  constructor(name: string, label = 'key-value store') {
+    super('name-not-unique', 400, `A ${label} with name "${name}" already exists.`);
   }
 }
 

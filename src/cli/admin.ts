@@ -1,9 +1,9 @@
-import type { StorageKind } from '../model.js';
 import { createKvs, type Kvs } from '../domain/index.js';
 import { ADMIN_USERNAME } from '../domain/users.js';
-import type { UserRow } from '../model.js';
+import type { StorageKind, UserRow } from '../model.js';
 import type { StorageSpec } from '../storage/open.js';
 import { openStorage } from '../storage/open.js';
+import { plural } from './progress.js';
 
 /** Runs `fn` with the domain on the given storage, closing it afterwards. */
 export async function withKvs<T>(storage: StorageSpec, fn: (kvs: Kvs) => Promise<T>): Promise<T> {
@@ -66,7 +66,6 @@ export async function deleteUser(storage: StorageSpec, username: string, print: 
     const stores = await count('kvs');
     const datasets = await count('dataset');
     if (!(await kvs.driver.deleteUser(user.id))) throw new CliError(`no user named "${username}"`);
-    const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
     print(`Deleted user ${username} with ${plural(stores, 'store')}, ${plural(datasets, 'dataset')} and every token.`);
   });
 }

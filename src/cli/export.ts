@@ -5,10 +5,12 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Kvs } from '../domain/index.js';
 import { createDecoder } from '../http/body.js';
-import type { StoreRow } from '../model.js';
+import type { StoreRow, UserRow } from '../model.js';
 import type { StoredRecord } from '../storage/driver.js';
 import { CliError, commandUser, withKvs } from './admin.js';
+import { exportDatasets, selectDatasets } from './export-datasets.js';
 import {
+  DATASETS_DIR,
   extensionOf,
   layoutProblem,
   metadataFileName,
@@ -19,7 +21,7 @@ import {
 } from './layout.js';
 import type { CliContext, Output, TransferOptions } from './options.js';
 import { forEachLimited } from './pool.js';
-import { startProgress } from './progress.js';
+import { perSecond, plural, startProgress } from './progress.js';
 import { allStores, findStore } from './stores.js';
 
 const PAGE = 1000;
@@ -37,14 +39,13 @@ async function* keyPages(kvs: Kvs, storeId: string): AsyncGenerator<string[]> {
   }
 }
 
-/** The stores to export, each with the folder it goes to: its name, or its id when it has none. */
-async function selectStores(kvs: Kvs, o: TransferOptions, username: string) {
-  const user = await commandUser(kvs, username, () => undefined);
+/** The stores to export (all of the user's, or those named by name or id), each with the folder it goes to. */
+async function selectStores(kvs: Kvs, user: UserRow, wanted: string[]) {
   const stores: StoreRow[] = [];
-  if (o.stores.length === 0) for await (const s of allStores(kvs, user)) stores.push(s);
-  for (const wanted of new Set(o.stores)) {
-    const store = await findStore(kvs, user, wanted);
-    if (!store) throw new CliError(`${username} has no store named or with the id "${wanted}"`);
+  if (wanted.length === 0) for await (const s of allStores(kvs, user)) stores.push(s);
+  for (const w of new Set(wanted)) {
+    const store = await findStore(kvs, user, w);
+    if (!store) throw new CliError(`${user.username} has no store named or with the id "${w}"`);
     if (!stores.some((s) => s.id === store.id)) stores.push(store);
   }
   const folders = new Map<string, StoreRow>();
@@ -84,56 +85,92 @@ async function checkTargets(root: string, folders: Iterable<string>): Promise<vo
   }
 }
 
-/**
- * Exports stores of a user to `DIR/key_value_stores/<name or id>/`, the layout Crawlee and the
- * Apify CLI read, with a metadata file per record and per store.
- */
-export async function exportStores(ctx: CliContext, o: TransferOptions, out: Output): Promise<void> {
-  const started = Date.now();
-  const root = join(o.dir, STORES_DIR);
+/** Exports selected stores under `root`, a folder each; a line per store. */
+async function exportStores(kvs: Kvs, root: string, folders: Map<string, StoreRow>, skipped: [string, string][]) {
+  let total = 0;
+  for (const store of folders.values()) for await (const keys of keyPages(kvs, store.id)) total += keys.length;
   const lines: string[] = [];
-  const skipped: [string, string][] = [];
-  let exported = 0;
-  await withKvs(ctx.storage, async (kvs) => {
-    const folders = await selectStores(kvs, o, o.user);
-    await checkTargets(root, folders.keys());
-    let total = 0;
-    for (const store of folders.values()) for await (const keys of keyPages(kvs, store.id)) total += keys.length;
-    const progress = startProgress('export', total, 'records');
-    try {
-      for (const [folder, store] of folders) {
-        const dir = join(root, folder);
-        await mkdir(dir, { recursive: true });
-        await writeFile(join(dir, STORE_METADATA_FILE), storeMetadata(store));
-        let count = 0;
-        for await (const keys of keyPages(kvs, store.id)) {
-          await forEachLimited(keys, CONCURRENCY, async (key) => {
-            progress.advance();
-            const record = await kvs.driver.getRecord(store.id, key);
-            if (!record) return void skipped.push([`${folder}/${key}`, 'deleted while exporting']);
-            const problem = layoutProblem(key, record.contentType);
-            if (problem) {
-              if (record.value.kind === 'stream') record.value.stream.destroy();
-              return void skipped.push([`${folder}/${key}`, problem]);
-            }
-            await writeRecord(dir, key, record);
-            count++;
-          });
-        }
-        exported += count;
-        const label = store.name === null ? `unnamed store ${store.id}` : `"${store.name}" (${store.id})`;
-        lines.push(`Exported ${count} record${count === 1 ? '' : 's'} of ${label} to ${dir}.`);
+  let records = 0;
+  const progress = startProgress('export', total, 'records');
+  try {
+    for (const [folder, store] of folders) {
+      const dir = join(root, folder);
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, STORE_METADATA_FILE), storeMetadata(store));
+      let count = 0;
+      for await (const keys of keyPages(kvs, store.id)) {
+        await forEachLimited(keys, CONCURRENCY, async (key) => {
+          progress.advance();
+          const record = await kvs.driver.getRecord(store.id, key);
+          if (!record) return void skipped.push([`${folder}/${key}`, 'deleted while exporting']);
+          const problem = layoutProblem(key, record.contentType);
+          if (problem) {
+            if (record.value.kind === 'stream') record.value.stream.destroy();
+            return void skipped.push([`${folder}/${key}`, problem]);
+          }
+          await writeRecord(dir, key, record);
+          count++;
+        });
       }
-    } finally {
-      progress.stop();
+      records += count;
+      const label = store.name === null ? `unnamed store ${store.id}` : `"${store.name}" (${store.id})`;
+      lines.push(`Exported ${count} record${count === 1 ? '' : 's'} of ${label} to ${dir}.`);
+    }
+  } finally {
+    progress.stop();
+  }
+  return { records, lines };
+}
+
+/**
+ * Exports stores of a user to `DIR/key_value_stores/<name or id>/`, with a metadata file per
+ * record and per store, and datasets to `DIR/datasets/<name or id>/000000001.json…` with the
+ * dataset's metadata: the layout Crawlee and the Apify CLI read. Nothing named: all of them;
+ * stores or datasets named: only those.
+ */
+export async function exportStorage(ctx: CliContext, o: TransferOptions, out: Output): Promise<void> {
+  const started = Date.now();
+  const storesRoot = join(o.dir, STORES_DIR);
+  const datasetsRoot = join(o.dir, DATASETS_DIR);
+  const named = o.stores.length + o.datasets.length > 0;
+  const lines: string[] = [];
+  const parts: string[] = [];
+  const rates: string[] = [];
+  const skipped: [string, string][] = [];
+  await withKvs(ctx.storage, async (kvs) => {
+    const user = await commandUser(kvs, o.user, () => undefined);
+    const stores = !named || o.stores.length > 0 ? await selectStores(kvs, user, o.stores) : undefined;
+    const datasets = !named || o.datasets.length > 0 ? await selectDatasets(kvs, user, o.datasets) : undefined;
+    await checkTargets(storesRoot, stores?.keys() ?? []);
+    await checkTargets(datasetsRoot, datasets?.keys() ?? []);
+    // Without stores, an export of datasets says nothing of them (and the other way round).
+    if (stores && (stores.size > 0 || o.stores.length > 0 || !datasets?.size)) {
+      const start = Date.now();
+      const { records, lines: storeLines } = await exportStores(kvs, storesRoot, stores, skipped);
+      lines.push(...storeLines);
+      parts.push(`${records} records of ${plural(storeLines.length, 'store')}`);
+      rates.push(`${perSecond(records, Date.now() - start)} records/s`);
+    }
+    if (datasets && (datasets.size > 0 || o.datasets.length > 0)) {
+      const start = Date.now();
+      const total = [...datasets.values()].reduce((n, d) => n + d.itemCount, 0);
+      const progress = startProgress('export', total, 'items');
+      try {
+        const { items, lines: datasetLines, short } = await exportDatasets(kvs, datasetsRoot, datasets, progress);
+        lines.push(...datasetLines);
+        skipped.push(...short);
+        parts.push(`${items} items of ${plural(datasetLines.length, 'dataset')}`);
+        rates.push(`${perSecond(items, Date.now() - start)} items/s`);
+      } finally {
+        progress.stop();
+      }
     }
   });
   for (const [what, why] of skipped) out.warn(`openkvs: skipped ${what}: ${why}`);
   for (const line of lines) out.print(line);
   const seconds = (Date.now() - started) / 1000;
   out.print(
-    `Exported ${exported} records of ${lines.length} store${lines.length === 1 ? '' : 's'} in ${seconds.toFixed(1)} s ` +
-      `(${Math.round(exported / Math.max(seconds, 0.001))} records/s)` +
+    `Exported ${parts.join(' and ')} in ${seconds.toFixed(1)} s (${rates.join(', ')})` +
       (skipped.length > 0 ? `; skipped ${skipped.length} (listed on standard error).` : '.'),
   );
 }

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kvs } from '../domain/index.js';
 import { isValidRecordKey, isValidStoreName, STORE_NAME_RULE } from '../domain/validation.js';
-import type { StoreRow } from '../model.js';
+import type { StoreRow, UserRow } from '../model.js';
 import { CliError, commandUser, withKvs } from './admin.js';
+import { checkDatasetTargets, importDatasets, planDatasets } from './import-datasets.js';
 import {
   contentTypeOf,
+  DATASETS_DIR,
   isMetadataFile,
   isUsableContentType,
   keyOf,
@@ -19,7 +21,7 @@ import {
 } from './layout.js';
 import type { CliContext, Output, TransferOptions } from './options.js';
 import { forEachLimited } from './pool.js';
-import { startProgress } from './progress.js';
+import { perSecond, plural, startProgress } from './progress.js';
 
 interface PlannedRecord {
   key: string;
@@ -143,20 +145,10 @@ async function putFile(kvs: Kvs, store: StoreRow, r: PlannedRecord, path: string
   });
 }
 
-/**
- * Imports `DIR/key_value_stores/<store>/…` into the stores of a user, each store named after its
- * folder (created if missing; records of the same key are overwritten).
- */
-export async function importStores(ctx: CliContext, o: TransferOptions, out: Output): Promise<void> {
-  const started = Date.now();
-  const root = join(o.dir, STORES_DIR);
-  let skipped = 0;
-  const skip = (path: string, why: string) => {
-    skipped++;
-    out.warn(`openkvs: skipped ${path}: ${why}`);
-  };
+/** The store folders to import, each with its records. */
+async function planStores(root: string, wanted: string[], skip: (path: string, why: string) => void, out: Output) {
   const plans: PlannedStore[] = [];
-  for (const folder of await storeFolders(root, o.stores)) {
+  for (const folder of await storeFolders(root, wanted)) {
     if (!isValidStoreName(folder)) {
       skip(join(root, folder), `"${folder}" is not a valid store name (${STORE_NAME_RULE}); rename the folder`);
       continue;
@@ -168,45 +160,123 @@ export async function importStores(ctx: CliContext, o: TransferOptions, out: Out
     );
     plans.push({ folder, records });
   }
-  const total = plans.reduce((n, p) => n + p.records.length, 0);
+  return plans;
+}
 
+/** Imports the planned store folders into the user's stores named after them; a line per store. */
+async function importStores(
+  ctx: CliContext,
+  kvs: Kvs,
+  user: UserRow,
+  root: string,
+  plans: PlannedStore[],
+  late: (path: string, why: string) => void,
+): Promise<{ records: number; lines: string[] }> {
   const lines: string[] = [];
-  const late: [string, string][] = [];
   let imported = 0;
+  const progress = startProgress(
+    'import',
+    plans.reduce((n, p) => n + p.records.length, 0),
+    'records',
+  );
+  try {
+    for (const plan of plans) {
+      const { store: api, created } = await kvs.stores.getOrCreate(user, plan.folder, undefined);
+      const store = await kvs.driver.getStore(api.id);
+      if (!store) throw new CliError(`the store "${plan.folder}" was deleted while importing`);
+      let count = 0;
+      await forEachLimited(plan.records, CONCURRENCY, async (r) => {
+        const path = join(root, plan.folder, r.file);
+        const file = readSmall(path);
+        if (file.size > ctx.maxRecordBytes) {
+          late(path, `${file.size} bytes is more than --max-record-bytes ${ctx.maxRecordBytes}`);
+        } else {
+          await putFile(kvs, store, r, path, file);
+          count++;
+        }
+        progress.advance();
+      });
+      imported += count;
+      const what = created ? 'new store' : 'existing store';
+      lines.push(
+        `Imported ${count} record${count === 1 ? '' : 's'} into "${plan.folder}" (${what} ${store.id}) of ${user.username}.`,
+      );
+    }
+  } finally {
+    progress.stop();
+  }
+  return { records: imported, lines };
+}
+
+const isFolder = (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+
+/**
+ * Imports `DIR/key_value_stores/<store>/…` into the stores of a user, each store named after its
+ * folder (created if missing; records of the same key are overwritten), and
+ * `DIR/datasets/<dataset>/000000001.json…` into datasets named after their folders, items in file
+ * order (a dataset that already has items only with `append`).
+ */
+export async function importStorage(ctx: CliContext, o: TransferOptions, out: Output): Promise<void> {
+  const started = Date.now();
+  const storesRoot = join(o.dir, STORES_DIR);
+  const datasetsRoot = join(o.dir, DATASETS_DIR);
+  // Nothing named: every folder there is. Something named: only that.
+  const named = o.stores.length + o.datasets.length > 0;
+  const withStores = named ? o.stores.length > 0 : isFolder(storesRoot);
+  const withDatasets = named ? o.datasets.length > 0 : isFolder(datasetsRoot);
+  if (!withStores && !withDatasets) {
+    throw new CliError(
+      `${o.dir} has no ${STORES_DIR} or ${DATASETS_DIR} folder ` +
+        `(expected the layout DIR/${STORES_DIR}/<store>/<key>.<ext> or DIR/${DATASETS_DIR}/<dataset>/000000001.json)`,
+    );
+  }
+  let skipped = 0;
+  const skip = (path: string, why: string) => {
+    skipped++;
+    out.warn(`openkvs: skipped ${path}: ${why}`);
+  };
+  const note = (path: string, what: string) => out.warn(`openkvs: ${path}: ${what}`);
+  const storePlans = withStores ? await planStores(storesRoot, o.stores, skip, out) : [];
+  const datasetPlans = withDatasets ? await planDatasets(datasetsRoot, o.datasets, skip, note) : [];
+
+  // Reported once the progress bars are done.
+  const late: [string, string][] = [];
+  const lateSkip = (path: string, why: string) => void late.push([path, why]);
+  const lines: string[] = [];
+  const parts: string[] = [];
+  const rates: string[] = [];
   await withKvs(ctx.storage, async (kvs) => {
     const user = await commandUser(kvs, o.user, out.print, { adminToken: ctx.adminToken });
-    const progress = startProgress('import', total, 'records');
-    try {
-      for (const plan of plans) {
-        const { store: api, created } = await kvs.stores.getOrCreate(user, plan.folder, undefined);
-        const store = await kvs.driver.getStore(api.id);
-        if (!store) throw new CliError(`the store "${plan.folder}" was deleted while importing`);
-        let count = 0;
-        await forEachLimited(plan.records, CONCURRENCY, async (r) => {
-          const path = join(root, plan.folder, r.file);
-          const file = readSmall(path);
-          if (file.size > ctx.maxRecordBytes) {
-            late.push([path, `${file.size} bytes is more than --max-record-bytes ${ctx.maxRecordBytes}`]);
-          } else {
-            await putFile(kvs, store, r, path, file);
-            count++;
-          }
-          progress.advance();
-        });
-        imported += count;
-        const what = created ? 'new store' : 'existing store';
-        lines.push(`Imported ${count} record${count === 1 ? '' : 's'} into "${plan.folder}" (${what} ${store.id}) of ${o.user}.`);
+    await checkDatasetTargets(kvs, user, datasetPlans, o.append ?? false);
+    if (withStores) {
+      const start = Date.now();
+      const { records, lines: storeLines } = await importStores(ctx, kvs, user, storesRoot, storePlans, lateSkip);
+      lines.push(...storeLines);
+      parts.push(`${records} records into ${plural(storePlans.length, 'store')}`);
+      rates.push(`${perSecond(records, Date.now() - start)} records/s`);
+    }
+    if (withDatasets) {
+      const start = Date.now();
+      const progress = startProgress(
+        'import',
+        datasetPlans.reduce((n, p) => n + p.positions.length, 0),
+        'items',
+      );
+      try {
+        const { items, lines: datasetLines } = await importDatasets(kvs, user, datasetsRoot, datasetPlans, lateSkip, progress);
+        lines.push(...datasetLines);
+        parts.push(`${items} items into ${plural(datasetPlans.length, 'dataset')}`);
+        rates.push(`${perSecond(items, Date.now() - start)} items/s`);
+      } finally {
+        progress.stop();
       }
-    } finally {
-      progress.stop();
     }
   });
   for (const [path, why] of late) skip(path, why);
   for (const line of lines) out.print(line);
   const seconds = (Date.now() - started) / 1000;
   out.print(
-    `Imported ${imported} records into ${plans.length} store${plans.length === 1 ? '' : 's'} in ${seconds.toFixed(1)} s ` +
-      `(${Math.round(imported / Math.max(seconds, 0.001))} records/s)` +
+    `Imported ${parts.join(' and ')} in ${seconds.toFixed(1)} s (${rates.join(', ')})` +
       (skipped > 0 ? `; skipped ${skipped} (listed on standard error).` : '.'),
   );
 }

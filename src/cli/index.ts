@@ -138,28 +138,45 @@ withStorage(stores.command('delete <store>'))
   .addOption(userOption())
   .action(run((ctx, o: UserOptions, store: string) => deleteStore(ctx, o.user, store, print)));
 
-type TransferCliOptions = UserOptions & { store: string[] };
-const storeOption = (what: string) => new Option('--store <name>', what).argParser(collect).default([], 'all');
+type TransferCliOptions = UserOptions & { store: string[]; dataset: string[]; append?: boolean };
+// Neither given: everything; either given: only what they name.
+const ALL = 'all when neither --store nor --dataset is given';
+const storeOption = (what: string) => new Option('--store <name>', what).argParser(collect).default([], ALL);
+const datasetOption = (what: string) => new Option('--dataset <name>', what).argParser(collect).default([], ALL);
+const transfer = (dir: string, o: TransferCliOptions) => ({
+  dir,
+  user: o.user,
+  stores: o.store,
+  datasets: o.dataset,
+  append: o.append,
+});
 
 withStorage(program.command('import <dir>'))
   .description(
-    'import DIR/key_value_stores/<store>/<key>.<ext> (the local storage of Crawlee and the Apify CLI) into stores named after the folders',
+    'import DIR/key_value_stores/<store>/<key>.<ext> and DIR/datasets/<dataset>/000000001.json… (the local storage of ' +
+      'Crawlee and the Apify CLI) into stores and datasets named after the folders; with --store or --dataset, only those',
   )
   .addOption(userOption())
   .addOption(storeOption('import only this store folder (repeatable)'))
+  .addOption(datasetOption('import only this dataset folder (repeatable)'))
+  .option('--append', 'add the items after those of a dataset that already has some (refused otherwise)')
   .action(
     run(async (ctx, o: TransferCliOptions, dir: string) =>
       // Loaded when used: `serve` starts without the import and export code (and progress bars).
-      (await import('./import.js')).importStores(ctx, { dir, user: o.user, stores: o.store }, output),
+      (await import('./import.js')).importStorage(ctx, transfer(dir, o), output),
     ),
   );
 withStorage(program.command('export <dir>'))
-  .description('export stores to DIR/key_value_stores/<name or id>/<key>.<ext>, the layout Crawlee and the Apify CLI read')
+  .description(
+    'export stores to DIR/key_value_stores/<name or id>/<key>.<ext> and datasets to DIR/datasets/<name or id>/000000001.json…, ' +
+      'the layout Crawlee and the Apify CLI read; with --store or --dataset, only those',
+  )
   .addOption(userOption())
   .addOption(storeOption('export only this store, by name or id (repeatable)'))
+  .addOption(datasetOption('export only this dataset, by name or id (repeatable)'))
   .action(
     run(async (ctx, o: TransferCliOptions, dir: string) =>
-      (await import('./export.js')).exportStores(ctx, { dir, user: o.user, stores: o.store }, output),
+      (await import('./export.js')).exportStorage(ctx, transfer(dir, o), output),
     ),
   );
 

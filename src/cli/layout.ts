@@ -10,11 +10,20 @@
  * `JSON.parse`, so we read both shapes and write the plain object, the one its reader understands.
  * It names a value file `<key>` alone when the key already ends in the content type's extension
  * (or is one, like `json`), and reads a file back as the key without its last extension.
+ *
+ *   DIR/datasets/<dataset name or id>/000000001.json   the first item, JSON.stringify(item, null, '\t')
+ *   DIR/datasets/<dataset name or id>/__metadata__.json {"id","accessedAt","createdAt","itemCount",…}
+ *
+ * Item files are numbered from 1 with at least 9 digits; memory-storage reads items 1 to itemCount
+ * by those names (the metadata's itemCount, or else the number of files) and fails on a gap. It
+ * writes the dataset's metadata file only with `writeMetadata`, as for stores.
  */
 import { extname } from 'node:path';
 import mime from 'mime-types';
+import { indentJson } from './json-text.js';
 
 export const STORES_DIR = 'key_value_stores';
+export const DATASETS_DIR = 'datasets';
 export const STORE_METADATA_FILE = '__metadata__.json';
 const RECORD_METADATA_SUFFIX = '.__metadata__.json';
 
@@ -116,4 +125,45 @@ export function storeMetadata(store: {
 /** A Content-Type that can go out in a response header as it is. */
 export function isUsableContentType(value: string): boolean {
   return /^[\t\x20-\x7e]{1,1024}$/.test(value) && value.trim() !== '';
+}
+
+/** The file of the item at `position` (0-based) of a dataset. */
+export const itemFileName = (position: number) => `${String(position + 1).padStart(9, '0')}.json`;
+
+/** The position (0-based) of the item a file holds, or undefined when memory-storage would not read it as one. */
+export function itemPositionOf(fileName: string): number | undefined {
+  const match = /^(\d{9,})\.json$/.exec(fileName);
+  const n = match ? Number(match[1]) : 0;
+  return n >= 1 && Number.isSafeInteger(n) && itemFileName(n - 1) === fileName ? n - 1 : undefined;
+}
+
+/**
+ * An item file as memory-storage writes it: `JSON.stringify(item, null, '\t')` of the item parsed
+ * from its stored text. Texts a JavaScript client pushed take the native path; others (numbers or
+ * escapes JavaScript would write differently, keys in another order) keep their tokens as stored.
+ */
+export function itemFileText(stored: string): string {
+  const value: unknown = JSON.parse(stored);
+  return JSON.stringify(value) === stored ? JSON.stringify(value, null, '\t') : indentJson(stored);
+}
+
+/** The dataset's `__metadata__.json` as memory-storage writes it (its `toDatasetInfo()`). */
+export function datasetMetadata(dataset: {
+  id: string;
+  name: string | null;
+  createdAt: number;
+  modifiedAt: number;
+  accessedAt: number;
+  itemCount: number;
+}) {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const data = {
+    id: dataset.id,
+    accessedAt: iso(dataset.accessedAt),
+    createdAt: iso(dataset.createdAt),
+    itemCount: dataset.itemCount,
+    modifiedAt: iso(dataset.modifiedAt),
+    name: dataset.name ?? undefined,
+  };
+  return JSON.stringify(data, null, '\t');
 }

@@ -21,8 +21,15 @@ export interface TransferOptions {
   dir: string;
   /** The user whose stores these are. */
   user: string;
-  /** Only these stores (folder names for import, names or ids for export); all when empty. */
+  /**
+   * Only these stores (folder names for import, names or ids for export). With neither stores nor
+   * datasets named, everything; with either, only what is named.
+   */
   stores: string[];
+  /** Only these datasets, as `stores`. */
+  datasets: string[];
+  /** Import: add items to datasets that already have some (otherwise refused). */
+  append?: boolean;
 }
 
 export interface Output {

@@ -57,3 +57,9 @@ export function startProgress(label: string, total: number, unit: string, stream
     },
   };
 }
+
+/** `1 store`, `2 stores`: a count and its word for the summaries. */
+export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** A rate for the summaries, whole units per second. */
+export const perSecond = (n: number, ms: number) => Math.round(n / Math.max(ms / 1000, 0.001));

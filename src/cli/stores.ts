@@ -1,26 +1,31 @@
 import type { Kvs } from '../domain/index.js';
 import { ID_REGEX, isValidStoreName, STORE_NAME_RULE } from '../domain/validation.js';
-import type { StoreRow, UserRow } from '../model.js';
+import type { StorageKind, StoreRow, UserRow } from '../model.js';
 import { CliError, commandUser, withKvs } from './admin.js';
 import type { CliContext } from './options.js';
 
 const PAGE = 1000;
 
-/** Every store of a user, named and unnamed, oldest first. */
-export async function* allStores(kvs: Kvs, user: UserRow): AsyncGenerator<StoreRow> {
+/** Every store (or storage of another kind) of a user, named and unnamed, oldest first. */
+export async function* allStores(kvs: Kvs, user: UserRow, kind: StorageKind = 'kvs'): AsyncGenerator<StoreRow> {
   for (let offset = 0; ; offset += PAGE) {
-    const { items } = await kvs.driver.listStores({ userId: user.id, offset, limit: PAGE, desc: false, unnamed: true, kind: 'kvs' });
+    const { items } = await kvs.driver.listStores({ userId: user.id, kind, offset, limit: PAGE, desc: false, unnamed: true });
     yield* items;
     if (items.length < PAGE) return;
   }
 }
 
-/** A user's store by name, or else by id. */
-export async function findStore(kvs: Kvs, user: UserRow, nameOrId: string): Promise<StoreRow | undefined> {
-  const byName = await kvs.driver.getStoreByName(user.id, nameOrId, 'kvs');
+/** A user's store (or storage of another kind) by name, or else by id. */
+export async function findStore(
+  kvs: Kvs,
+  user: UserRow,
+  nameOrId: string,
+  kind: StorageKind = 'kvs',
+): Promise<StoreRow | undefined> {
+  const byName = await kvs.driver.getStoreByName(user.id, nameOrId, kind);
   if (byName) return byName;
   const byId = ID_REGEX.test(nameOrId) ? await kvs.driver.getStore(nameOrId) : undefined;
-  return byId?.userId === user.id ? byId : undefined;
+  return byId?.userId === user.id && byId.kind === kind ? byId : undefined;
 }
 
 /** One line per store: id, name (`-` when unnamed), stored bytes, last modification. */

@@ -32,6 +32,22 @@ export interface StorageKindSpec<Api> {
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
+/** The fields every storage object of the API starts with, whatever its kind. */
+export type CommonFields = ReturnType<typeof commonFields>;
+
+export function commonFields({ store, username }: PresentContext) {
+  return {
+    id: store.id,
+    name: store.name,
+    title: store.title,
+    userId: store.userId,
+    username,
+    createdAt: iso(store.createdAt),
+    modifiedAt: iso(store.modifiedAt),
+    accessedAt: iso(store.accessedAt),
+  };
+}
+
 export interface StoreListOptions {
   offset: number;
   limit: number;
@@ -178,7 +194,8 @@ export class Stores<Api> {
     const { store } = await this.#d.access.resolve(caller, ref, 'write');
     const result = await this.#d.driver.updateStore(store.id, { ...patch, modifiedAt: Date.now() });
     if (!result.ok) {
-      if (result.reason === 'name-conflict') throw new NameNotUniqueError(patch.name ?? '');
+      if (result.reason === 'name-conflict')
+        throw new NameNotUniqueError(patch.name ?? '', KIND_LABEL[this.#spec.kind].toLowerCase());
       throw new RecordNotFoundError(`${KIND_LABEL[this.#spec.kind]} was not found.`);
     }
     return this.toApi(result.store, true);

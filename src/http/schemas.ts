@@ -28,20 +28,26 @@ const counter = { type: 'integer', minimum: 0 } as const;
 const timestamp = { type: 'string', format: 'date-time' } as const;
 const url = { type: 'string', format: 'uri' } as const;
 
-/** The store object (`KeyValueStore`), every field that `Stores.toApi` sets. */
+/** What every storage object has, whatever its kind (`commonFields` in the domain). */
+const COMMON_REQUIRED = ['id', 'name', 'title', 'userId', 'username', 'createdAt', 'modifiedAt', 'accessedAt'] as const;
+const COMMON_PROPERTIES = {
+  id: { type: 'string', description: '17 characters `[a-zA-Z0-9]`.' },
+  name: { type: ['string', 'null'], description: 'Null when unnamed.' },
+  title: { type: ['string', 'null'] },
+  userId: { type: 'string' },
+  username: { type: ['string', 'null'] },
+  createdAt: timestamp,
+  modifiedAt: timestamp,
+  accessedAt: timestamp,
+} as const;
+
+/** The store object (`KeyValueStore`), every field that `KVS_SPEC.present` sets. */
 export const STORE_SCHEMA = {
   $id: 'Store',
   type: 'object',
   description: 'A key-value store.',
   required: [
-    'id',
-    'name',
-    'title',
-    'userId',
-    'username',
-    'createdAt',
-    'modifiedAt',
-    'accessedAt',
+    ...COMMON_REQUIRED,
     'actId',
     'actRunId',
     'consoleUrl',
@@ -53,14 +59,7 @@ export const STORE_SCHEMA = {
     'stats',
   ],
   properties: {
-    id: { type: 'string', description: '17 characters `[a-zA-Z0-9]`.' },
-    name: { type: ['string', 'null'], description: 'Null for an unnamed store.' },
-    title: { type: ['string', 'null'] },
-    userId: { type: 'string' },
-    username: { type: ['string', 'null'] },
-    createdAt: timestamp,
-    modifiedAt: timestamp,
-    accessedAt: timestamp,
+    ...COMMON_PROPERTIES,
     actId: { type: 'null' },
     actRunId: { type: 'null' },
     consoleUrl: url,
@@ -120,14 +119,7 @@ export const DATASET_SCHEMA = {
   type: 'object',
   description: 'A dataset.',
   required: [
-    'id',
-    'name',
-    'title',
-    'userId',
-    'username',
-    'createdAt',
-    'modifiedAt',
-    'accessedAt',
+    ...COMMON_REQUIRED,
     'itemCount',
     'cleanItemCount',
     'actId',
@@ -141,14 +133,7 @@ export const DATASET_SCHEMA = {
     'stats',
   ],
   properties: {
-    id: { type: 'string', description: '17 characters `[a-zA-Z0-9]`.' },
-    name: { type: ['string', 'null'], description: 'Null for an unnamed dataset.' },
-    title: { type: ['string', 'null'] },
-    userId: { type: 'string' },
-    username: { type: ['string', 'null'] },
-    createdAt: timestamp,
-    modifiedAt: timestamp,
-    accessedAt: timestamp,
+    ...COMMON_PROPERTIES,
     itemCount: { ...counter, description: 'Items pushed.' },
     cleanItemCount: { ...counter, description: 'Items with at least one field not hidden (not starting with `#`).' },
     actId: { type: 'null' },

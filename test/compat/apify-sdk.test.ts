@@ -8,21 +8,16 @@
  * end with process.exit(), so they run as child processes (fixtures/actor-run.mjs).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, runScript } from './child.js';
 import { fetchRaw, json, putRecords } from './http.js';
 import { isKvsPath, type Recorder, startRecorder } from './recorder.js';
-import { type CompatServer, startOpenkvs } from './server.js';
-
-type Sdk = typeof import('apify');
+import { openSdkSession, type Sdk, type SdkSession } from './sdk-session.js';
+import type { CompatServer } from './server.js';
 
 let server: CompatServer;
 let recorder: Recorder;
 let sdk: Sdk;
-let localStorageDir: string;
 
 const auth = () => ({ authorization: `Bearer ${server.token('alice')}` });
 const storeUrl = (idOrName: string) => `${server.origin}/v2/key-value-stores/${idOrName}`;
@@ -32,29 +27,13 @@ async function stored(storeId: string, key: string) {
   return fetchRaw(`${storeUrl(storeId)}/records/${key}`, { headers: { ...auth(), 'accept-encoding': 'identity' } });
 }
 
+let session: SdkSession | undefined;
 beforeAll(async () => {
-  server = await startOpenkvs(['alice']);
-  recorder = await startRecorder(server.origin);
-  localStorageDir = mkdtempSync(join(tmpdir(), 'openkvs-compat-sdk-'));
-  for (const name of Object.keys(process.env)) if (/^(APIFY_|ACTOR_|CRAWLEE_)/.test(name)) delete process.env[name];
-  Object.assign(process.env, {
-    APIFY_API_BASE_URL: recorder.origin,
-    APIFY_API_PUBLIC_BASE_URL: server.origin,
-    APIFY_TOKEN: server.token('alice'),
-    // Storages not forced to the cloud stay local: keep them out of the working tree.
-    CRAWLEE_STORAGE_DIR: localStorageDir,
-    APIFY_LOG_LEVEL: 'WARNING',
-  });
-  sdk = await import('apify');
-  // No retries: a failure shows at once instead of after minutes of back-off.
-  sdk.Configuration.getGlobalConfig().set('storageClientOptions', { maxRetries: 0 });
-  await sdk.Actor.init();
+  session = await openSdkSession('openkvs-compat-sdk-');
+  ({ server, recorder, sdk } = session);
 });
 afterAll(async () => {
-  await sdk?.Actor.exit({ exit: false });
-  await recorder?.close();
-  await server?.close();
-  rmSync(localStorageDir, { recursive: true, force: true });
+  await session?.close();
 });
 
 describe('Actor.openKeyValueStore(name, { forceCloud: true })', () => {

@@ -21,6 +21,15 @@ export interface Recorder {
 /** Whether a request path is one of the key-value store endpoints openkvs serves. */
 export const isKvsPath = (url: string) => url === '/v2/key-value-stores' || /^\/v2\/key-value-stores[/?]/.test(url);
 
+/** Whether a request path is one of the dataset endpoints. */
+export const isDatasetPath = (url: string) => url === '/v2/datasets' || /^\/v2\/datasets[/?]/.test(url);
+
+/** A recorded request as its path and its query parameters (in no particular order). */
+export const pathAndQuery = (r: Recorded) => {
+  const url = new URL(r.url, 'http://recorded');
+  return { path: url.pathname, query: Object.fromEntries(url.searchParams), status: r.status };
+};
+
 /**
  * A pass-through HTTP proxy in front of openkvs that writes down every request a client makes,
  * so that a test can say which endpoints the Apify SDK or Crawlee touched and what they got.

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt, runCli, type ServeProcess, startServe } from '../helpers/cli.js';
+import { freshSchema } from '../helpers/postgres.js';
 
 /**
  * A real openkvs for the client compatibility tests: the built `openkvs serve` command on a free
@@ -25,13 +26,20 @@ async function createUser(storage: string, name: string, cwd: string): Promise<s
   return token;
 }
 
-/** Starts `openkvs serve --port 0` after creating `users` (one `openkvs users create` each). */
+/**
+ * Starts `openkvs serve --port 0` after creating `users` (one `openkvs users create` each), on
+ * SQLite, or on a fresh schema of the run's PostgreSQL with OPENKVS_TEST_DRIVER=postgres.
+ */
 export async function startOpenkvs(users: string[] = ['alice']): Promise<CompatServer> {
   ensureBuilt();
   const dir = mkdtempSync(join(tmpdir(), 'openkvs-compat-'));
-  const storage = `sqlite:${join(dir, 'openkvs.sqlite')}`;
+  const schema = process.env.OPENKVS_TEST_DRIVER === 'postgres' ? await freshSchema() : undefined;
+  const storage = schema?.url ?? `sqlite:${join(dir, 'openkvs.sqlite')}`;
   const tokens: Record<string, string> = {};
-  const remove = () => rmSync(dir, { recursive: true, force: true });
+  const remove = async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await schema?.drop();
+  };
   let server: ServeProcess;
   try {
     for (const name of users) tokens[name] = await createUser(storage, name, dir);
@@ -40,7 +48,7 @@ export async function startOpenkvs(users: string[] = ['alice']): Promise<CompatS
     const args = ['--port', '0', '--storage', storage, '--admin-token', adminToken, '--log-level', 'warn'];
     server = await startServe(args, { cwd: dir, port: 0, wait: false });
   } catch (err) {
-    remove();
+    await remove();
     throw err;
   }
   const token = (user: string) => {
@@ -50,7 +58,7 @@ export async function startOpenkvs(users: string[] = ['alice']): Promise<CompatS
   };
   const close = async () => {
     await server.stop('SIGTERM');
-    remove();
+    await remove();
   };
   return { origin: server.origin, token, close };
 }

@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, PUBLIC_URL, type TestContext } from '../helpers/context.js';
-import { type Browser, isFocused, launchChromium, screenshot, tabTo, type Watched, watch } from './browser.js';
-import { buildConsole, makePng, minimalPdf } from './fixtures.js';
+import { PUBLIC_URL, type TestContext } from '../helpers/context.js';
+import { type Browser, isFocused, launchChromium, screenshot, tabTo, type Watched } from './browser.js';
+import { makePng, minimalPdf } from './fixtures.js';
+import { expectClean, openTab, poll, signInWith, startConsole, stopConsole } from './session.js';
 
 const PNG = makePng(160, 96);
 const JSON_RECORD = { hello: 'world', nested: { deep: [1, 2, 3] }, ok: true };
@@ -17,22 +18,14 @@ let watched: Watched;
 let token: string;
 
 beforeAll(async () => {
-  buildConsole();
-  ctx = await createTestContext();
-  origin = await ctx.listen();
+  ({ ctx, origin } = await startConsole());
 });
-
-afterAll(async () => {
-  await browser?.close();
-  await ctx?.close();
-});
+afterAll(() => stopConsole(browser, ctx));
 
 /** A new tab (so a new sessionStorage); Chromium starts with the first one, and each test fails if it cannot. */
 async function openPage(width = 1280, height = 860): Promise<Browser> {
   browser ??= await launchChromium();
-  page = await browser.context.newPage();
-  await page.setViewportSize({ width, height });
-  watched = watch(page);
+  ({ page, watched } = await openTab(browser, width, height));
   return browser;
 }
 
@@ -40,24 +33,11 @@ afterEach(async () => {
   await page?.close();
 });
 
-/**
- * What every page must hold to: every request to openkvs itself, the token in no URL, no errors
- * (CSP violations included) but the `expected` ones.
- */
-function expectCleanSession(expected: RegExp[] = []): void {
-  // Chromium's own PDF viewer loads from chrome-extension:// and chrome://; the network is http(s) and ws(s).
-  const elsewhere = watched.requests.filter((u) => /^(https?|wss?):/.test(u) && !u.startsWith(`${origin}/`));
-  expect(elsewhere).toEqual([]);
-  expect(watched.requests.filter((u) => u.includes(token))).toEqual([]);
-  expect(watched.errors.filter((e) => !expected.some((re) => re.test(e)))).toEqual([]);
-}
+const expectCleanSession = (expected: RegExp[] = []) => expectClean({ page, watched }, origin, token, expected);
 
 async function signIn(as: string): Promise<void> {
   token = as;
-  await page.goto(`${origin}/`);
-  await page.getByLabel('API token').fill(as);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { level: 1, name: 'Stores' }).waitFor();
+  await signInWith(page, origin, as);
 }
 
 async function put(storeId: string, key: string, body: Buffer | string, headers: Record<string, string>, as: string) {
@@ -70,9 +50,6 @@ async function put(storeId: string, key: string, body: Buffer | string, headers:
   });
   expect(res.statusCode).toBe(201);
 }
-
-/** `expect.poll` with room for a busy machine (its default gives up after one second). */
-const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 15_000 });
 
 const text = (selector: string) => () => page.locator(selector).first().textContent();
 
@@ -177,7 +154,7 @@ describe('the console in Chromium', () => {
     expect((await ctx.request({ url: `/v2/key-value-stores/${storeId}`, token: ctx.alice })).statusCode).toBe(200);
     await page.getByRole('button', { name: 'Delete store' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Delete store' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Stores' }).waitFor();
+    await page.getByRole('heading', { level: 1, name: 'Key-value stores' }).waitFor();
     await page.getByRole('link', { name: 'crawl-pages' }).waitFor();
     expect(await page.getByRole('link', { name: 'renamed-shots' }).count()).toBe(0);
     expect((await ctx.request({ url: `/v2/key-value-stores/${storeId}`, token: ctx.alice })).statusCode).toBe(404);
@@ -322,7 +299,7 @@ describe('the console in Chromium', () => {
     await tabTo(page, { selector: '#token' });
     await page.keyboard.type(fay);
     await page.keyboard.press('Enter');
-    await page.getByRole('heading', { level: 1, name: 'Stores' }).waitFor();
+    await page.getByRole('heading', { level: 1, name: 'Key-value stores' }).waitFor();
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     await screenshot(page, 'phone-stores');
 

@@ -1,13 +1,14 @@
 /**
- * Shared pieces of the authorization tests: the callers, the endpoints, what the openkvs decisions
- * (spec "openkvs decisions" 1, 2, 3, 9, 11, 18) say each combination must answer, and checks of the
- * store's state after a request.
+ * Shared pieces of the authorization tests: the callers, the endpoints of each storage kind, what
+ * the openkvs decisions (spec "openkvs decisions" 1, 2, 3, 9, 11, 18) say each combination must
+ * answer, and checks of the storage's state after a request. Datasets follow the same rules as
+ * key-value stores: one judgement for both kinds.
  */
 import { randomBytes } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import type { AccountAccess } from '../../src/domain/access.js';
-import type { GeneralAccess } from '../../src/model.js';
+import type { GeneralAccess, StorageKind } from '../../src/model.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
@@ -129,29 +130,59 @@ export interface StoreEndpoint {
   headers?: Record<string, string>;
 }
 
-const storePath = (ref: string) => `/v2/key-value-stores/${ref}`;
-const recordPath = (ref: string) => `/v2/key-value-stores/${ref}/records/${RECORD_KEY}`;
+/** The collection path of each kind. */
+export const COLLECTION: Record<StorageKind, string> = { kvs: '/v2/key-value-stores', dataset: '/v2/datasets' };
+
+export const KINDS: readonly { kind: StorageKind; label: string }[] = [
+  { kind: 'kvs', label: 'key-value store' },
+  { kind: 'dataset', label: 'dataset' },
+];
+
+const storePath = (ref: string) => `${COLLECTION.kvs}/${ref}`;
+const recordPath = (ref: string) => `${COLLECTION.kvs}/${ref}/records/${RECORD_KEY}`;
 const recordWrite = { payload: NEW_VALUE, headers: { 'content-type': 'text/plain' } };
+const titleWrite = { payload: JSON.stringify({ title: NEW_TITLE }), headers: { 'content-type': 'application/json' } };
 
 export const STORE_ENDPOINTS: readonly StoreEndpoint[] = [
   { name: 'get store', method: 'GET', path: storePath, write: false, success: 200 },
-  {
-    name: 'update store',
-    method: 'PUT',
-    path: storePath,
-    write: true,
-    success: 200,
-    payload: JSON.stringify({ title: NEW_TITLE }),
-    headers: { 'content-type': 'application/json' },
-  },
+  { name: 'update store', method: 'PUT', path: storePath, write: true, success: 200, ...titleWrite },
   { name: 'delete store', method: 'DELETE', path: storePath, write: true, success: 204 },
-  { name: 'list keys', method: 'GET', path: (ref) => `/v2/key-value-stores/${ref}/keys`, write: false, success: 200 },
+  { name: 'list keys', method: 'GET', path: (ref) => `${COLLECTION.kvs}/${ref}/keys`, write: false, success: 200 },
   { name: 'get record', method: 'GET', path: recordPath, write: false, success: 200 },
   { name: 'head record', method: 'HEAD', path: recordPath, write: false, success: 200 },
   { name: 'put record', method: 'PUT', path: recordPath, write: true, success: 201, ...recordWrite },
   { name: 'post record', method: 'POST', path: recordPath, write: true, success: 201, ...recordWrite },
   { name: 'delete record', method: 'DELETE', path: recordPath, write: true, success: 204 },
 ];
+
+/** The items of every dataset fixture: one with a visible field (its marker) and one with hidden fields only. */
+export const fixtureItems = (marker: string) => [{ n: 1, text: marker }, { '#hidden': 'only hidden fields' }];
+/** What the push of the matrix appends. */
+export const NEW_ITEMS = [{ pushed: 'by the request under test' }, { pushed: 2, nested: { a: [1, 2] } }];
+
+const datasetPath = (ref: string) => `${COLLECTION.dataset}/${ref}`;
+const itemsPath = (ref: string) => `${COLLECTION.dataset}/${ref}/items`;
+
+export const DATASET_ENDPOINTS: readonly StoreEndpoint[] = [
+  { name: 'get dataset', method: 'GET', path: datasetPath, write: false, success: 200 },
+  { name: 'update dataset', method: 'PUT', path: datasetPath, write: true, success: 200, ...titleWrite },
+  { name: 'delete dataset', method: 'DELETE', path: datasetPath, write: true, success: 204 },
+  {
+    name: 'push items',
+    method: 'POST',
+    path: itemsPath,
+    write: true,
+    success: 201,
+    payload: JSON.stringify(NEW_ITEMS),
+    headers: { 'content-type': 'application/json' },
+  },
+  { name: 'get items', method: 'GET', path: itemsPath, write: false, success: 200 },
+  { name: 'head items', method: 'HEAD', path: itemsPath, write: false, success: 200 },
+  { name: 'get items as csv', method: 'GET', path: (ref) => `${itemsPath(ref)}?format=csv`, write: false, success: 200 },
+  { name: 'get statistics', method: 'GET', path: (ref) => `${datasetPath(ref)}/statistics`, write: false, success: 200 },
+];
+
+export const ENDPOINTS: Record<StorageKind, readonly StoreEndpoint[]> = { kvs: STORE_ENDPOINTS, dataset: DATASET_ENDPOINTS };
 
 export interface Expected {
   status: number;
@@ -206,40 +237,63 @@ export function expectAnswer(res: LightMyRequestResponse, method: Method, expect
 let seq = 0;
 
 export interface Fixture {
+  kind: StorageKind;
   id: string;
   name: string;
   secret: string;
+  /** Text that only the storage's content holds: the record's value, or a dataset item's field. */
   value: string;
+  /** A dataset's items as pushed (empty for a key-value store). */
+  items: unknown[];
 }
 
-/** A named store of alice's with the given general access and one text record. */
-export async function createFixture(a: AuthContext, generalAccess: GeneralAccess): Promise<Fixture> {
-  seq += 1;
-  const name = `store-${seq}`;
-  const { ctx } = a;
-  const store = await ctx.createStore(name);
-  if (generalAccess !== 'FOLLOW_USER_SETTING') {
-    const res = await ctx.request({
-      method: 'PUT',
-      url: `/v2/key-value-stores/${store.id}`,
-      token: ctx.alice,
-      headers: { 'content-type': 'application/json' },
-      payload: JSON.stringify({ generalAccess }),
-    });
-    if (res.statusCode !== 200 || res.json().data.generalAccess !== generalAccess) {
-      throw new Error(`could not set generalAccess: ${res.statusCode} ${res.body}`);
-    }
-  }
-  const value = `original value of ${name}`;
-  const put = await ctx.request({
+async function setGeneralAccess(a: AuthContext, kind: StorageKind, id: string, generalAccess: GeneralAccess) {
+  const res = await a.ctx.request({
     method: 'PUT',
-    url: `/v2/key-value-stores/${store.id}/records/${RECORD_KEY}`,
-    token: ctx.alice,
-    headers: { 'content-type': 'text/plain' },
-    payload: value,
+    url: `${COLLECTION[kind]}/${id}`,
+    token: a.ctx.alice,
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify({ generalAccess }),
   });
-  if (put.statusCode !== 201) throw new Error(`could not put the record: ${put.statusCode} ${put.body}`);
-  return { id: store.id, name, secret: store.urlSigningSecretKey, value };
+  if (res.statusCode !== 200 || res.json().data.generalAccess !== generalAccess) {
+    throw new Error(`could not set generalAccess: ${res.statusCode} ${res.body}`);
+  }
+}
+
+/** Creates (or gets) `owner`'s storage of this kind, named or not: its API object. */
+export async function createStorage(
+  a: AuthContext,
+  kind: StorageKind,
+  name?: string,
+  owner = a.ctx.alice,
+): Promise<{ id: string; name: string | null; urlSigningSecretKey: string }> {
+  const url = name === undefined ? COLLECTION[kind] : `${COLLECTION[kind]}?name=${name}`;
+  const res = await a.ctx.request({ method: 'POST', url, token: owner });
+  if (res.statusCode !== 201 && res.statusCode !== 200) throw new Error(`create ${kind} failed: ${res.statusCode} ${res.body}`);
+  return res.json().data;
+}
+
+/**
+ * A named storage of alice's with the given general access and some content: a key-value store with
+ * one text record, or a dataset with `fixtureItems`.
+ */
+export async function createFixture(a: AuthContext, generalAccess: GeneralAccess, kind: StorageKind = 'kvs'): Promise<Fixture> {
+  seq += 1;
+  const name = `${kind === 'kvs' ? 'store' : 'dataset'}-${seq}`;
+  const { ctx } = a;
+  const store = await createStorage(a, kind, name);
+  if (generalAccess !== 'FOLLOW_USER_SETTING') await setGeneralAccess(a, kind, store.id, generalAccess);
+  const value = `original ${kind === 'kvs' ? 'value' : 'item'} of ${name}`;
+  const items = kind === 'kvs' ? [] : fixtureItems(value);
+  const put = await ctx.request({
+    method: kind === 'kvs' ? 'PUT' : 'POST',
+    url: kind === 'kvs' ? `${COLLECTION.kvs}/${store.id}/records/${RECORD_KEY}` : `${COLLECTION.dataset}/${store.id}/items`,
+    token: ctx.alice,
+    headers: { 'content-type': kind === 'kvs' ? 'text/plain' : 'application/json' },
+    payload: kind === 'kvs' ? value : JSON.stringify(items),
+  });
+  if (put.statusCode !== 201) throw new Error(`could not fill the ${kind}: ${put.statusCode} ${put.body}`);
+  return { kind, id: store.id, name, secret: store.urlSigningSecretKey, value, items };
 }
 
 export function refOf(f: Fixture, form: RefForm): string {
@@ -250,20 +304,38 @@ export function refOf(f: Fixture, form: RefForm): string {
 
 /** The store and its record as the owner sees them now. */
 export async function ownerView(a: AuthContext, id: string) {
-  const store = await a.ctx.request({ method: 'GET', url: `/v2/key-value-stores/${id}`, token: a.ctx.alice });
-  const record = await a.ctx.request({
-    method: 'GET',
-    url: `/v2/key-value-stores/${id}/records/${RECORD_KEY}`,
-    token: a.ctx.alice,
-  });
+  const store = await a.ctx.request({ method: 'GET', url: `${COLLECTION.kvs}/${id}`, token: a.ctx.alice });
+  const record = await a.ctx.request({ method: 'GET', url: `${COLLECTION.kvs}/${id}/records/${RECORD_KEY}`, token: a.ctx.alice });
   return { store, record };
 }
 
-/** The request changed nothing: same title, same record. */
+/** The dataset and its items (JSON) as the owner sees them now. */
+export async function datasetView(a: AuthContext, id: string) {
+  const dataset = await a.ctx.request({ method: 'GET', url: `${COLLECTION.dataset}/${id}`, token: a.ctx.alice });
+  const items = await a.ctx.request({ method: 'GET', url: `${COLLECTION.dataset}/${id}/items`, token: a.ctx.alice });
+  return { dataset, items };
+}
+
+/** The request changed nothing: same title, same record or items and counts. */
 export async function expectUnchanged(a: AuthContext, f: Fixture): Promise<void> {
-  const { store, record } = await ownerView(a, f.id);
-  expect(store.statusCode, 'the store must still exist').toBe(200);
-  expect(store.json().data.title).toBeNull();
-  expect(record.statusCode, 'the record must still exist').toBe(200);
-  expect(record.body).toBe(f.value);
+  if (f.kind === 'kvs') {
+    const { store, record } = await ownerView(a, f.id);
+    expect(store.statusCode, 'the store must still exist').toBe(200);
+    expect(store.json().data.title).toBeNull();
+    expect(record.statusCode, 'the record must still exist').toBe(200);
+    expect(record.body).toBe(f.value);
+    return;
+  }
+  const { dataset, items } = await datasetView(a, f.id);
+  expect(dataset.statusCode, 'the dataset must still exist').toBe(200);
+  const data = dataset.json().data;
+  expect(data.title).toBeNull();
+  expect([data.itemCount, data.cleanItemCount]).toEqual([f.items.length, countClean(f.items)]);
+  expect(items.statusCode).toBe(200);
+  expect(items.json()).toEqual(f.items);
+}
+
+/** Items with at least one field whose name does not start with `#` (the dataset's `cleanItemCount`). */
+export function countClean(items: readonly unknown[]): number {
+  return items.filter((i) => Object.keys(i as object).some((k) => !k.startsWith('#'))).length;
 }

@@ -1,10 +1,12 @@
 /**
  * What the matrix does not show: nothing of alice's reaches bob, `~name` is always the caller's own
  * store, a revoked token stops at once, and `?method=` never turns a GET into a write (decision 18).
+ * (The same for datasets, where it differs, is in datasets-access.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AuthContext,
+  COLLECTION,
   createAuthContext,
   createFixture,
   expectAnswer,
@@ -79,22 +81,30 @@ describe('decision 18: ?method= is not a method override', () => {
 
 describe("nothing of alice's reaches bob", () => {
   let restricted: Fixture;
+  let restrictedDataset: Fixture;
   beforeAll(async () => {
     restricted = await createFixture(a, 'RESTRICTED');
     await createFixture(a, 'ANYONE_WITH_NAME_CAN_READ');
     await a.ctx.createStore();
     await a.ctx.createStore('bobs-own', a.ctx.bob);
+    restrictedDataset = await createFixture(a, 'RESTRICTED', 'dataset');
+    await createFixture(a, 'ANYONE_WITH_NAME_CAN_READ', 'dataset');
+    await a.ctx.request({ method: 'POST', url: '/v2/datasets?name=bobs-own', token: a.ctx.bob });
   });
 
-  it.each([
-    '',
-    '?unnamed=1',
-    '?unnamed=true&desc=1',
-    '?ownership=ownedByMe&unnamed=1',
-    '?ownership=sharedWithMe&unnamed=1',
-    '?limit=1000&offset=0&unnamed=1',
-  ])("bob's GET /v2/key-value-stores%s lists none of alice's stores", async (query) => {
-    const res = await send(a, 'bob', { method: 'GET', url: `/v2/key-value-stores${query}` });
+  it.each(
+    [COLLECTION.kvs, COLLECTION.dataset].flatMap((collection) =>
+      [
+        '',
+        '?unnamed=1',
+        '?unnamed=true&desc=1',
+        '?ownership=ownedByMe&unnamed=1',
+        '?ownership=sharedWithMe&unnamed=1',
+        '?limit=1000&offset=0&unnamed=1',
+      ].map((query) => `${collection}${query}`),
+    ),
+  )("bob's GET %s lists none of alice's storages", async (url) => {
+    const res = await send(a, 'bob', { method: 'GET', url });
     expectAnswer(res, 'GET', { status: 200 });
     const data = res.json().data;
     for (const item of data.items) {
@@ -115,6 +125,21 @@ describe("nothing of alice's reaches bob", () => {
     expectAnswer(res, method, { status: 403, type: 'insufficient-permissions' });
     expect(res.body).not.toContain(restricted.value);
   });
+
+  it.each(['', '?format=csv', '?offset=0&limit=1', '?desc=1&fields=text'])(
+    "bob's and a token-less GET of the items%s of alice's RESTRICTED dataset show none of them",
+    async (query) => {
+      const url = `${COLLECTION.dataset}/${restrictedDataset.id}/items${query}`;
+      const asBob = await send(a, 'bob', { method: 'GET', url });
+      expectAnswer(asBob, 'GET', { status: 403, type: 'insufficient-permissions' });
+      const asNobody = await send(a, 'none', { method: 'GET', url });
+      expectAnswer(asNobody, 'GET', { status: 404, type: 'record-or-token-not-found' });
+      for (const res of [asBob, asNobody]) {
+        expect(res.body).not.toContain(restrictedDataset.value);
+        expect(res.headers['x-apify-pagination-total']).toBeUndefined();
+      }
+    },
+  );
 
   it.each([RECORD_KEY, 'no-such-key'])(
     "a token-less GET of record %s in alice's RESTRICTED store is 404 record-or-token-not-found",
@@ -163,8 +188,11 @@ describe('tokens', () => {
     expectAnswer(before, 'GET', { status: 200 });
     expect(before.json().data.urlSigningSecretKey).toBe(f.secret);
     expect(await a.ctx.kvs.users.revoke(token)).toBe(true);
+    const ds = await createFixture(a, 'ANYONE_WITH_ID_CAN_READ', 'dataset');
     // The store is readable by anyone with its id, yet the revoked token is not treated as no token.
-    for (const url of [`/v2/key-value-stores/${f.id}`, `/v2/key-value-stores/${f.id}/keys`, recordUrl(f.id)]) {
+    const urls = [`/v2/key-value-stores/${f.id}`, `/v2/key-value-stores/${f.id}/keys`, recordUrl(f.id)];
+    urls.push(`/v2/datasets/${ds.id}`, `/v2/datasets/${ds.id}/items`, `/v2/datasets/${ds.id}/statistics`);
+    for (const url of urls) {
       const res = await a.ctx.request({ method: 'GET', url, token });
       expectAnswer(res, 'GET', { status: 401, type: 'user-or-token-not-found' });
       const viaQuery = await a.ctx.request({ method: 'GET', url: `${url}?token=${token}` });
@@ -172,7 +200,16 @@ describe('tokens', () => {
     }
     const write = await a.ctx.request({ method: 'DELETE', url: recordUrl(f.id), token });
     expectAnswer(write, 'DELETE', { status: 401, type: 'user-or-token-not-found' });
+    const push = await a.ctx.request({
+      method: 'POST',
+      url: `/v2/datasets/${ds.id}/items`,
+      token,
+      headers: { 'content-type': 'application/json' },
+      payload: '{"by":"a revoked token"}',
+    });
+    expectAnswer(push, 'POST', { status: 401, type: 'user-or-token-not-found' });
     await expectUnchanged(a, f);
+    await expectUnchanged(a, ds);
     // Revoking one token leaves the user's others working.
     expectAnswer(await send(a, 'alice', { method: 'GET', url: `/v2/key-value-stores/${f.id}` }), 'GET', { status: 200 });
   });

@@ -1,30 +1,38 @@
 /**
- * Authorization matrix: every endpoint × every kind of caller × every general access × every way
- * of naming the store, held to spec §2 and the openkvs decisions 1, 2, 3, 9 and 11.
+ * Authorization matrix: every endpoint of key-value stores and datasets × every kind of caller ×
+ * every general access × every way of naming the storage, held to spec §2 and the openkvs
+ * decisions 1, 2, 3, 9 and 11 (the same rules for both kinds).
  */
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/domain/ids.js';
+import type { StorageKind } from '../../src/model.js';
 import {
   ACCESS_CASES,
   type AuthContext,
   CALLERS,
   type CallerId,
+  COLLECTION,
+  countClean,
   createAuthContext,
   createFixture,
+  createStorage,
+  datasetView,
+  ENDPOINTS,
   expectAnswer,
   expectedOutcome,
   expectUnchanged,
   type Fixture,
   isBadToken,
   isOwner,
+  KINDS,
+  NEW_ITEMS,
   NEW_TITLE,
   NEW_VALUE,
   ownerView,
   RECORD_KEY,
   type RefForm,
   refOf,
-  STORE_ENDPOINTS,
   type StoreEndpoint,
   send,
 } from './auth-fixtures.js';
@@ -87,121 +95,215 @@ async function expectSuccess(a: AuthContext, ep: StoreEndpoint, f: Fixture, call
       return;
     }
     default:
+      return expectDatasetSuccess(a, ep, f, owner, res);
+  }
+}
+
+async function expectDatasetSuccess(a: AuthContext, ep: StoreEndpoint, f: Fixture, owner: boolean, res: LightMyRequestResponse) {
+  switch (ep.name) {
+    case 'get dataset': {
+      const data = res.json().data;
+      expect([data.id, data.name, data.username]).toEqual([f.id, f.name, 'alice']);
+      expect([data.itemCount, data.cleanItemCount]).toEqual([f.items.length, countClean(f.items)]);
+      expect(data.urlSigningSecretKey ?? null).toBe(owner ? f.secret : null);
+      return;
+    }
+    case 'update dataset': {
+      expect(res.json().data.title).toBe(NEW_TITLE);
+      expect(res.json().data.urlSigningSecretKey).toBe(f.secret);
+      const { dataset, items } = await datasetView(a, f.id);
+      expect(dataset.json().data.title).toBe(NEW_TITLE);
+      expect(items.json()).toEqual(f.items);
+      return;
+    }
+    case 'delete dataset': {
+      expect(res.body).toBe('');
+      const { dataset, items } = await datasetView(a, f.id);
+      expectAnswer(dataset, 'GET', { status: 404, type: 'record-not-found' });
+      expectAnswer(items, 'GET', { status: 404, type: 'record-not-found' });
+      return;
+    }
+    case 'push items': {
+      expect(res.body).toBe('');
+      const { dataset, items } = await datasetView(a, f.id);
+      const all = [...f.items, ...NEW_ITEMS];
+      expect(items.json()).toEqual(all);
+      expect([dataset.json().data.itemCount, dataset.json().data.cleanItemCount]).toEqual([all.length, countClean(all)]);
+      return;
+    }
+    case 'get items':
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.json()).toEqual(f.items);
+      expect(res.headers['x-apify-pagination-total']).toBe(String(f.items.length));
+      return;
+    case 'head items':
+      expect(res.body).toBe('');
+      expect(res.headers['x-apify-pagination-total']).toBe(String(f.items.length));
+      return;
+    case 'get items as csv':
+      expect(res.headers['content-type']).toMatch(/^text\/csv/);
+      expect(res.body).toContain(f.value);
+      expect(res.headers['x-apify-pagination-total']).toBe(String(f.items.length));
+      return;
+    case 'get statistics':
+      expect(res.json().data).toHaveProperty('fieldStatistics');
+      return;
+    default:
       throw new Error(`no success check for ${ep.name}`);
   }
 }
 
-describe.each(ACCESS_CASES)('store with generalAccess $label', (access) => {
-  let a: AuthContext;
-  beforeAll(async () => {
-    a = await createAuthContext(access.accountAccess);
-  });
-  afterAll(() => a.ctx.close());
+describe.each(KINDS.flatMap((k) => ACCESS_CASES.map((access) => ({ ...k, access }))))(
+  '$label with generalAccess $access.label',
+  ({ kind, access }) => {
+    let a: AuthContext;
+    beforeAll(async () => {
+      a = await createAuthContext(access.accountAccess);
+    });
+    afterAll(() => a.ctx.close());
 
-  describe.each(FORMS)('referenced by $label', ({ form }) => {
-    describe.each(STORE_ENDPOINTS)('$name', (ep) => {
-      it.each(CALLERS)('$label', async ({ caller }) => {
-        const f = await createFixture(a, access.generalAccess);
-        const res = await send(a, caller, {
-          method: ep.method,
-          url: ep.path(refOf(f, form)),
-          payload: ep.payload,
-          headers: ep.headers,
+    describe.each(FORMS)('referenced by $label', ({ form }) => {
+      describe.each(ENDPOINTS[kind])('$name', (ep) => {
+        it.each(CALLERS)('$label', async ({ caller }) => {
+          const f = await createFixture(a, access.generalAccess, kind);
+          const res = await send(a, caller, {
+            method: ep.method,
+            url: ep.path(refOf(f, form)),
+            payload: ep.payload,
+            headers: ep.headers,
+          });
+          const expected = expectedOutcome(ep, caller, access.effective, form, true);
+          expectAnswer(res, ep.method, expected);
+          if (expected.type === undefined) {
+            await expectSuccess(a, ep, f, caller, res);
+            return;
+          }
+          // A refusal shows nothing of the storage (not even how many items it holds) and changes nothing.
+          for (const secret of [f.value, f.secret, f.id]) expect(res.body).not.toContain(secret);
+          expect(res.headers['x-apify-pagination-total']).toBeUndefined();
+          await expectUnchanged(a, f);
         });
-        const expected = expectedOutcome(ep, caller, access.effective, form, true);
-        expectAnswer(res, ep.method, expected);
-        if (expected.type === undefined) {
-          await expectSuccess(a, ep, f, caller, res);
-          return;
-        }
-        // A refusal shows nothing of the store and changes nothing.
-        for (const secret of [f.value, f.secret, f.id]) expect(res.body).not.toContain(secret);
-        await expectUnchanged(a, f);
       });
     });
-  });
-});
+  },
+);
 
-const MISSING: readonly { label: string; form: RefForm; ref: () => string }[] = [
+/** References that name no storage of the kind asked for; `other` is alice's storage of the other kind, open to anyone. */
+const MISSING: readonly { label: string; form: RefForm; ref: (other: Fixture) => string }[] = [
   { label: 'an id that does not exist', form: 'id', ref: () => newId() },
   { label: 'a string that is not an id', form: 'id', ref: () => 'not-an-id' },
   { label: 'alice~<missing name>', form: 'user~name', ref: () => 'alice~no-such-store' },
   { label: '~<missing name>', form: '~name', ref: () => '~no-such-store' },
   { label: 'a user that does not exist', form: 'user~name', ref: () => 'carol~no-such-store' },
+  // The kinds are separate: a storage of the other kind is not found, whatever its access.
+  { label: 'the id of a storage of the other kind', form: 'id', ref: (other) => other.id },
+  { label: 'alice~<name of a storage of the other kind>', form: 'user~name', ref: (other) => `alice~${other.name}` },
+  { label: '~<name of a storage of the other kind>', form: '~name', ref: (other) => `~${other.name}` },
 ];
 
-async function storeCount(a: AuthContext, token: string): Promise<number> {
-  const res = await a.ctx.request({ method: 'GET', url: '/v2/key-value-stores?unnamed=1', token });
-  expect(res.statusCode).toBe(200);
-  return res.json().data.total;
+/** How many storages of each kind alice and bob have. */
+async function storageCounts(a: AuthContext): Promise<number[]> {
+  const counts: number[] = [];
+  for (const token of [a.ctx.alice, a.ctx.bob]) {
+    for (const { kind } of KINDS) {
+      const res = await a.ctx.request({ method: 'GET', url: `${COLLECTION[kind]}?unnamed=1`, token });
+      expect(res.statusCode).toBe(200);
+      counts.push(res.json().data.total);
+    }
+  }
+  return counts;
 }
 
-describe.each([
-  { label: 'server default', accountAccess: undefined },
-  { label: 'account RESTRICTED', accountAccess: 'RESTRICTED' as const },
-])('a store that does not exist ($label)', ({ accountAccess }) => {
+const otherKind = (kind: StorageKind): StorageKind => (kind === 'kvs' ? 'dataset' : 'kvs');
+
+describe.each(
+  KINDS.flatMap((k) =>
+    [
+      { label: 'server default', accountAccess: undefined },
+      { label: 'account RESTRICTED', accountAccess: 'RESTRICTED' as const },
+    ].map((access) => ({ ...k, access })),
+  ),
+)('a $label that does not exist ($access.label)', ({ kind, access }) => {
   let a: AuthContext;
+  let other: Fixture;
   beforeAll(async () => {
-    a = await createAuthContext(accountAccess);
-    // Stores that exist, so that "missing" is not "the database is empty".
-    await createFixture(a, 'ANYONE_WITH_NAME_CAN_READ');
-    await a.ctx.createStore('bobs-store', a.ctx.bob);
+    a = await createAuthContext(access.accountAccess);
+    // Storages that exist, so that "missing" is not "the database is empty".
+    await createFixture(a, 'ANYONE_WITH_NAME_CAN_READ', kind);
+    await createStorage(a, kind, 'bobs-store', a.ctx.bob);
+    other = await createFixture(a, 'ANYONE_WITH_NAME_CAN_READ', otherKind(kind));
   });
   afterAll(() => a.ctx.close());
 
   describe.each(MISSING)('referenced by $label', ({ form, ref }) => {
-    describe.each(STORE_ENDPOINTS)('$name', (ep) => {
+    describe.each(ENDPOINTS[kind])('$name', (ep) => {
       it.each(CALLERS)('$label', async ({ caller }) => {
-        const before = [await storeCount(a, a.ctx.alice), await storeCount(a, a.ctx.bob)];
-        const res = await send(a, caller, { method: ep.method, url: ep.path(ref()), payload: ep.payload, headers: ep.headers });
-        // Whether a store is missing or just hidden is not told to a caller without a token.
+        const before = await storageCounts(a);
+        const res = await send(a, caller, {
+          method: ep.method,
+          url: ep.path(ref(other)),
+          payload: ep.payload,
+          headers: ep.headers,
+        });
+        // Whether a storage is missing or just hidden is not told to a caller without a token.
         expectAnswer(res, ep.method, expectedOutcome(ep, caller, 'NAME', form, false));
-        expect([await storeCount(a, a.ctx.alice), await storeCount(a, a.ctx.bob)], 'no store was created').toEqual(before);
+        for (const secret of [other.value, other.secret]) expect(res.body).not.toContain(secret);
+        expect(await storageCounts(a), 'no storage was created or deleted').toEqual(before);
+        await expectUnchanged(a, other);
       });
     });
   });
 });
 
-describe('list stores and create store', () => {
+describe.each(KINDS)('list and create: $label', ({ kind }) => {
+  const collection = COLLECTION[kind];
   let a: AuthContext;
   let aliceIds: string[];
   let bobIds: string[];
   let n = 0;
   beforeAll(async () => {
     a = await createAuthContext();
-    const restricted = await createFixture(a, 'RESTRICTED');
-    const byName = await createFixture(a, 'ANYONE_WITH_NAME_CAN_READ');
-    const unnamed = await a.ctx.createStore();
+    const restricted = await createFixture(a, 'RESTRICTED', kind);
+    const byName = await createFixture(a, 'ANYONE_WITH_NAME_CAN_READ', kind);
+    const unnamed = await createStorage(a, kind);
     aliceIds = [restricted.id, byName.id, unnamed.id];
-    bobIds = [(await a.ctx.createStore('bobs-store', a.ctx.bob)).id];
+    bobIds = [(await createStorage(a, kind, 'bobs-store', a.ctx.bob)).id];
+    // Storages of the other kind, which no list of this kind shows.
+    await createFixture(a, 'ANYONE_WITH_NAME_CAN_READ', otherKind(kind));
+    await createStorage(a, otherKind(kind), undefined, a.ctx.bob);
   });
   afterAll(() => a.ctx.close());
 
-  it.each(CALLERS)('GET /v2/key-value-stores with $label', async ({ caller }) => {
-    const res = await send(a, caller, { method: 'GET', url: '/v2/key-value-stores?unnamed=1' });
+  it.each(CALLERS)(`GET ${collection} with $label`, async ({ caller }) => {
+    const res = await send(a, caller, { method: 'GET', url: `${collection}?unnamed=1` });
     if (isBadToken(caller)) return expectAnswer(res, 'GET', { status: 401, type: 'user-or-token-not-found' });
     if (caller === 'none') return expectAnswer(res, 'GET', { status: 401, type: 'token-not-provided' });
     expectAnswer(res, 'GET', { status: 200 });
     const items: { id: string; userId: string; urlSigningSecretKey: string | null }[] = res.json().data.items;
     const ids = items.map((i) => i.id);
-    // Only the caller's own stores, even those of alice that anyone may read.
+    // Only the caller's own storages of this kind, even those of alice that anyone may read.
     expect(ids.sort()).toEqual((caller === 'bob' ? [...bobIds] : [...aliceIds]).sort());
+    expect(res.json().data.total).toBe(ids.length);
     for (const item of items) {
       expect(item.userId).toBe(caller === 'bob' ? a.bobId : a.aliceId);
       expect(typeof item.urlSigningSecretKey).toBe('string');
     }
   });
 
-  it.each(CALLERS)('POST /v2/key-value-stores with $label', async ({ caller }) => {
+  it.each(CALLERS)(`POST ${collection} with $label`, async ({ caller }) => {
     n += 1;
     const name = `created-${n}`;
-    const res = await send(a, caller, { method: 'POST', url: `/v2/key-value-stores?name=${name}` });
-    const aliceView = await a.ctx.request({ method: 'GET', url: `/v2/key-value-stores/~${name}`, token: a.ctx.alice });
-    const bobView = await a.ctx.request({ method: 'GET', url: `/v2/key-value-stores/~${name}`, token: a.ctx.bob });
+    const res = await send(a, caller, { method: 'POST', url: `${collection}?name=${name}` });
+    const view = (token: string, k: StorageKind) => a.ctx.request({ method: 'GET', url: `${COLLECTION[k]}/~${name}`, token });
+    const aliceView = await view(a.ctx.alice, kind);
+    const bobView = await view(a.ctx.bob, kind);
+    // Names are per kind: creating one makes nothing of the other kind.
+    const otherViews = [await view(a.ctx.alice, otherKind(kind)), await view(a.ctx.bob, otherKind(kind))];
+    expect(otherViews.map((r) => r.statusCode)).toEqual([404, 404]);
     if (isBadToken(caller) || caller === 'none') {
       const type = caller === 'none' ? 'token-not-provided' : 'user-or-token-not-found';
       expectAnswer(res, 'POST', { status: 401, type });
-      expect([aliceView.statusCode, bobView.statusCode], 'no store was created').toEqual([404, 404]);
+      expect([aliceView.statusCode, bobView.statusCode], 'nothing was created').toEqual([404, 404]);
       return;
     }
     expectAnswer(res, 'POST', { status: 201 });
@@ -210,6 +312,7 @@ describe('list stores and create store', () => {
     expect(data.userId).toBe(caller === 'bob' ? a.bobId : a.aliceId);
     expect(data.username).toBe(caller === 'bob' ? 'bob' : 'alice');
     expect(typeof data.urlSigningSecretKey).toBe('string');
+    if (kind === 'dataset') expect([data.itemCount, data.cleanItemCount]).toEqual([0, 0]);
     expect(mine.statusCode).toBe(200);
     expect(mine.json().data.id).toBe(data.id);
     expect(theirs.statusCode).toBe(404);

@@ -162,7 +162,7 @@ describe('items', () => {
     const after = await getDataset(d.id);
     expect(after).toMatchObject({ itemCount: 3, cleanItemCount: 3 });
     expect(after.stats.writeCount).toBe(3);
-    expect(after.stats.storageBytes).toBe(Buffer.byteLength(first + second + '{"single":true}'));
+    expect(after.stats.storageBytes).toBe(Buffer.byteLength(`${first}${second}{"single":true}`));
   });
 
   it('pages with offset, limit and desc, with the pagination headers', async () => {
@@ -191,6 +191,9 @@ describe('items', () => {
     const unlimited = await page('');
     expect(unlimited.items).toHaveLength(25);
     expect(unlimited.headers['x-apify-pagination-limit']).toBe('999999999999');
+    const zero = await page('?limit=0');
+    expect(zero.items).toHaveLength(25);
+    expect(zero.headers['x-apify-pagination-limit']).toBe('999999999999');
     expect((await page('?desc=true&offset=20')).items).toEqual([4, 3, 2, 1, 0]);
   });
 

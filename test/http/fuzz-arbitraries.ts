@@ -17,9 +17,24 @@ export interface FuzzTargets {
   signatures: string[];
   /** ETags of the protected store's records, for If-* headers. */
   etags: string[];
+  /** alice's dataset that must come out unchanged. */
+  datasetId: string;
+  datasetName: string;
+  /** alice's dataset the fuzz may push items to with her token (only through this literal id). */
+  datasetPlaygroundId: string;
 }
 
-export type PathKind = 'collection' | 'store' | 'keys' | 'zip' | 'record' | 'other';
+export type PathKind =
+  | 'collection'
+  | 'store'
+  | 'keys'
+  | 'zip'
+  | 'record'
+  | 'datasets'
+  | 'dataset'
+  | 'items'
+  | 'statistics'
+  | 'other';
 
 export interface FuzzRoute {
   kind: PathKind;
@@ -240,6 +255,7 @@ export function route(t: FuzzTargets): fc.Arbitrary<FuzzRoute> {
       arbitrary: fc.tuple(ref, slash).map(([r, s]): FuzzRoute => ({ kind: 'keys', path: `${base}/${r}/keys${s}`, ref: r })),
     },
     { weight: 1, arbitrary: ref.map((r): FuzzRoute => ({ kind: 'zip', path: `${base}/${r}/records`, ref: r })) },
+    { weight: 4, arbitrary: datasetRoute(t) },
     {
       weight: 8,
       arbitrary: fc
@@ -259,7 +275,26 @@ export function route(t: FuzzTargets): fc.Arbitrary<FuzzRoute> {
   );
 }
 
+/** A route of the dataset endpoints, naming datasets (and key-value stores, which they must not reach) every way. */
+export function datasetRoute(t: FuzzTargets): fc.Arbitrary<FuzzRoute> {
+  const ref = fc.oneof(
+    { weight: 4, arbitrary: fc.constant(t.datasetPlaygroundId) },
+    { weight: 3, arbitrary: fc.constantFrom(t.datasetId, `~${t.datasetName}`, `alice~${t.datasetName}`, `bob~${t.datasetName}`) },
+    { weight: 2, arbitrary: refSegment(t) },
+    { weight: 1, arbitrary: hostileSegment(fc.constantFrom(t.datasetId, t.datasetPlaygroundId, `~${t.datasetName}`)) },
+  );
+  const below = fc.constantFrom('', '/', '/items', '/items', '/items', '/items/', '/statistics', '/items/..', '/items/x');
+  return fc.oneof(
+    { weight: 1, arbitrary: fc.constantFrom('/v2/datasets', '/v2/datasets/').map(routeOf) },
+    { weight: 6, arbitrary: fc.tuple(ref, below).map(([r, b]) => routeOf(`/v2/datasets/${r}${b}`)) },
+  );
+}
+
 const ROUTE_SHAPES: [PathKind, RegExp][] = [
+  ['datasets', /^\/v2\/datasets\/?$/],
+  ['dataset', /^\/v2\/datasets\/([^/]+)\/?$/],
+  ['items', /^\/v2\/datasets\/([^/]+)\/items\/?$/],
+  ['statistics', /^\/v2\/datasets\/([^/]+)\/statistics\/?$/],
   ['collection', /^\/v2\/key-value-stores\/?$/],
   ['store', /^\/v2\/key-value-stores\/([^/]+)\/?$/],
   ['keys', /^\/v2\/key-value-stores\/([^/]+)\/keys\/?$/],
@@ -382,7 +417,25 @@ const QUERY_NAMES = [
   'expiresInSecs',
   'method',
   'format',
+  // The items of a dataset.
+  'fields',
+  'omit',
+  'unwind',
+  'flatten',
+  'clean',
+  'skipEmpty',
+  'skipHidden',
+  'simplified',
+  'delimiter',
+  'xmlRoot',
+  'xmlRow',
+  'view',
+  'bom',
+  'skipHeaderRow',
 ];
+
+/** The parameters of a dataset items read. */
+export const ITEM_PARAMS = ['format', 'offset', 'limit', 'desc', ...QUERY_NAMES.slice(QUERY_NAMES.indexOf('fields'))];
 
 /**
  * Every hostile escape in every string position of a URL (store reference: id, `~name`,
@@ -404,7 +457,15 @@ export function hostileTargets(t: FuzzTargets): { path: string; query: string; a
     for (const name of ['offset', 'limit', 'ownership', 'desc', 'unnamed']) out.push({ path: stores, query: `${name}=${h}` });
     for (const name of ['signature', 'token']) {
       out.push({ path: `${stores}/${t.protectedId}/records/json`, query: `${name}=${h}`, anonymous: true });
+      out.push({ path: `/v2/datasets/${t.datasetId}/items`, query: `${name}=${h}`, anonymous: true });
     }
+    for (const ref of [`~${h}`, h, `${t.datasetPlaygroundId}${h}`, `alice~${t.datasetName}${h}`]) {
+      for (const below of ['', '/items', '/statistics']) out.push({ path: `/v2/datasets/${ref}${below}`, query: '' });
+    }
+    for (const name of ITEM_PARAMS) {
+      for (const value of [h, `a${h}b`]) out.push({ path: `/v2/datasets/${t.datasetId}/items`, query: `${name}=${value}` });
+    }
+    for (const name of ['offset', 'limit', 'desc', 'unnamed']) out.push({ path: '/v2/datasets', query: `${name}=${h}` });
   }
   for (const n of HOSTILE_NUMBERS) {
     out.push(
@@ -412,6 +473,8 @@ export function hostileTargets(t: FuzzTargets): { path: string; query: string; a
       { path: `${stores}/${t.playgroundId}/records`, query: `limit=${n}` },
       { path: stores, query: `limit=${n}&offset=${n}` },
       { path: `${stores}/${t.playgroundId}/records/gz`, query: `expiresInSecs=${n}` },
+      { path: `/v2/datasets/${t.datasetId}/items`, query: `offset=${n}&limit=${n}` },
+      { path: '/v2/datasets', query: `limit=${n}&offset=${n}` },
     );
   }
   return out;

@@ -34,6 +34,53 @@ export interface FuzzFixture {
   playground: Map<string, RecordCopy>;
   /** The playground store's fields that an update may change, before the run. */
   playgroundFields: StoreFields;
+  /** The protected dataset before the run. */
+  datasetBefore: DatasetCopy;
+  /** The items of the playground dataset before the run (the start of the judge's model). */
+  datasetPlayground: unknown[];
+}
+
+export interface DatasetCopy {
+  /** The fields of the dataset object that reads must not change. */
+  fields: Record<string, unknown>;
+  /** The items as the owner reads them (JSON, as stored). */
+  items: string;
+}
+
+/** Items whose text reads back right only if stored as pushed, and one of hidden fields only. */
+const DATASET_SEED = '[{"z":1,"a":1.0,"big":123456789012345678901234567890,"u":"\\u00e9é"},{"#h":1},{"n":{"x":[1,{"y":null}]}}]';
+
+/** A dataset and its items, as its owner reads them, without what reads change. */
+export async function copyDataset(ctx: TestContext, id: string, token: string): Promise<DatasetCopy> {
+  const res = await ctx.request({ method: 'GET', url: `/v2/datasets/${id}`, token });
+  if (res.statusCode !== 200) throw new Error(`reading dataset ${id}: ${res.statusCode} ${res.body}`);
+  const {
+    accessedAt: _a,
+    itemsPublicUrl: _i,
+    stats,
+    ...rest
+  } = res.json().data as Record<string, unknown> & {
+    stats: Record<string, number>;
+  };
+  const { readCount: _rc, ...kept } = stats;
+  const items = await ctx.request({ method: 'GET', url: `/v2/datasets/${id}/items`, token });
+  if (items.statusCode !== 200) throw new Error(`reading the items of ${id}: ${items.statusCode} ${items.body}`);
+  return { fields: { ...rest, stats: kept }, items: items.body };
+}
+
+async function createDataset(ctx: TestContext, name: string, items: string): Promise<string> {
+  const res = await ctx.request({ method: 'POST', url: `/v2/datasets?name=${name}`, token: ctx.alice });
+  if (res.statusCode !== 201) throw new Error(`creating dataset ${name}: ${res.statusCode} ${res.body}`);
+  const id = res.json().data.id as string;
+  const push = await ctx.request({
+    method: 'POST',
+    url: `/v2/datasets/${id}/items`,
+    token: ctx.alice,
+    headers: { 'content-type': 'application/json' },
+    payload: items,
+  });
+  if (push.statusCode !== 201) throw new Error(`seeding dataset ${name}: ${push.statusCode} ${push.body}`);
+  return id;
 }
 
 const TEXT = Buffer.from('Some text that is stored compressed. '.repeat(40));
@@ -137,6 +184,8 @@ export async function seedFuzzStores(ctx: TestContext): Promise<FuzzFixture> {
   const playground = new Map<string, RecordCopy>();
   const playCopy = await copyStore(ctx, play.id, ctx.alice);
   for (const [key, rec] of playCopy.records) playground.set(key, rec);
+  const datasetId = await createDataset(ctx, 'fuzz-protected-ds', DATASET_SEED);
+  const datasetPlaygroundId = await createDataset(ctx, 'fuzz-ds-playground', '{"seeded":true}');
   return {
     targets: {
       alice: ctx.alice,
@@ -149,11 +198,16 @@ export async function seedFuzzStores(ctx: TestContext): Promise<FuzzFixture> {
       playgroundName: 'fuzz-playground',
       signatures,
       etags: [...protectedBefore.records.values()].map((r) => r.etag ?? '"none"'),
+      datasetId,
+      datasetName: 'fuzz-protected-ds',
+      datasetPlaygroundId,
     },
     protectedBefore,
     bobBefore: await copyStore(ctx, bobs.id, ctx.bob),
     playground,
     playgroundFields: pickFields(playCopy.fields),
+    datasetBefore: await copyDataset(ctx, datasetId, ctx.alice),
+    datasetPlayground: [{ seeded: true }],
   };
 }
 
@@ -203,6 +257,7 @@ export async function integrityProblems(
   fx: FuzzFixture,
   playground: Map<string, RecordCopy>,
   playgroundFields?: StoreFields,
+  datasetPlayground: unknown[] = fx.datasetPlayground,
 ): Promise<string[]> {
   const t = fx.targets;
   const problems: string[] = [];
@@ -219,5 +274,22 @@ export async function integrityProblems(
   if (playgroundFields && !sameJson(pickFields(play.fields), playgroundFields))
     problems.push(`playground store: ${JSON.stringify(pickFields(play.fields))}, expected ${JSON.stringify(playgroundFields)}`);
   problems.push(...(await statsProblems(ctx, t.alice)), ...(await statsProblems(ctx, t.bob)));
+  problems.push(...(await datasetProblems(ctx, fx, datasetPlayground)));
+  return problems;
+}
+
+/** The protected dataset is as it was; the playground dataset holds exactly the items pushed with a 201. */
+async function datasetProblems(ctx: TestContext, fx: FuzzFixture, model: unknown[]): Promise<string[]> {
+  const t = fx.targets;
+  const problems: string[] = [];
+  const prot = await copyDataset(ctx, t.datasetId, t.alice);
+  if (prot.items !== fx.datasetBefore.items) problems.push(`protected dataset items: ${prot.items.slice(0, 300)}`);
+  if (JSON.stringify(prot.fields) !== JSON.stringify(fx.datasetBefore.fields))
+    problems.push(`protected dataset changed: ${JSON.stringify(prot.fields)}, was ${JSON.stringify(fx.datasetBefore.fields)}`);
+  const play = await copyDataset(ctx, t.datasetPlaygroundId, t.alice);
+  const items = JSON.parse(play.items) as unknown[];
+  if (play.fields.itemCount !== model.length || items.length !== model.length)
+    problems.push(`playground dataset: itemCount ${play.fields.itemCount}, ${items.length} items read, ${model.length} pushed`);
+  else if (!sameJson(items, model)) problems.push('playground dataset: the items read back are not the ones pushed');
   return problems;
 }

@@ -19,18 +19,25 @@ export const pickFields = (data: Record<string, unknown>): StoreFields => ({
   generalAccess: data.generalAccess,
 });
 
-type Target = 'P' | 'B' | 'W' | 'named' | 'other' | 'none';
+/** P, B, W: the protected, bob's and the playground store; D, DW: the protected and the playground dataset. */
+type Target = 'P' | 'B' | 'W' | 'D' | 'DW' | 'named' | 'other' | 'none';
 const WRITES = new Set(['PUT', 'POST', 'DELETE', 'PATCH']);
+const DATASET_KINDS = new Set(['dataset', 'items', 'statistics']);
 
-/** Which seeded store a route names (as the router would decode it). */
+/** Which seeded store or dataset a route names (as the router would decode it). */
 function targetOf(t: FuzzTargets, r: FuzzRoute): Target {
-  if (r.kind === 'collection') return 'none';
+  if (r.kind === 'collection' || r.kind === 'datasets') return 'none';
   if (r.ref === undefined) return 'other';
   let ref: string;
   try {
     ref = decodeURIComponent(r.ref);
   } catch {
     return 'other';
+  }
+  if (DATASET_KINDS.has(r.kind)) {
+    if (ref === t.datasetId || ref === `alice~${t.datasetName}`) return 'D';
+    if (ref === t.datasetPlaygroundId) return 'DW';
+    return ref.includes('~') ? 'named' : 'other';
   }
   if (ref === t.protectedId || ref === `alice~${t.protectedName}`) return 'P';
   if (ref === t.bobStoreId || ref === `bob~${t.bobStoreName}`) return 'B';
@@ -76,11 +83,19 @@ export class FuzzJudge {
   #store: StoreFields;
   /** An update was accepted whose body the judge cannot read: the next read-back becomes the model. */
   #storeUnknown = false;
+  /** The items the playground dataset must hold: those it held, then those of every push answered 201. */
+  readonly datasetModel: unknown[];
 
-  constructor(targets: FuzzTargets, playground: Map<string, RecordCopy>, playgroundFields: StoreFields) {
+  constructor(
+    targets: FuzzTargets,
+    playground: Map<string, RecordCopy>,
+    playgroundFields: StoreFields,
+    datasetPlayground: unknown[] = [],
+  ) {
     this.#t = targets;
     this.model = new Map(playground);
     this.#store = { ...playgroundFields };
+    this.datasetModel = [...datasetPlayground];
   }
 
   /** The playground store's fields as the updates so far must have left them (undefined when unknown). */
@@ -89,17 +104,20 @@ export class FuzzJudge {
   }
 
   /**
-   * A write may carry the owner's token only towards the playground by its literal id (and not to
-   * delete it); elsewhere the owner's token is replaced by an invalid near-miss.
+   * A write may carry the owner's token only towards the playgrounds by their literal ids (not to
+   * delete the store; only to push items to the dataset); elsewhere the owner's token is replaced
+   * by an invalid near-miss.
    */
   prepare(req: FuzzRequest): FuzzRequest {
     if (!WRITES.has(req.method)) return req;
     const target = targetOf(this.#t, req.route);
     const banned: string[] = [];
-    if (target === 'P') banned.push(this.#t.alice);
+    if (target === 'P' || target === 'D') banned.push(this.#t.alice);
     else if (target === 'B') banned.push(this.#t.bob);
     else if (target === 'W') {
       if (req.route.kind === 'store' && req.method === 'DELETE') banned.push(this.#t.alice);
+    } else if (target === 'DW') {
+      if (!this.#isDatasetPush(req)) banned.push(this.#t.alice);
     } else if (target !== 'none') banned.push(this.#t.alice, this.#t.bob);
     if (banned.length === 0) return req;
     const scrub = (s: string) => banned.reduce((acc, tok) => acc.split(tok).join(nearMiss(tok)), s);
@@ -119,9 +137,11 @@ export class FuzzJudge {
     const target = targetOf(this.#t, req.route);
     const carriesAlice = carries(req, this.#t.alice);
     if (WRITES.has(req.method) && target !== 'none') {
-      if (res.status < 400 && !(target === 'W' && carriesAlice)) {
+      const mayWrite = (target === 'W' || (target === 'DW' && this.#isDatasetPush(req))) && carriesAlice;
+      if (res.status < 400 && !mayWrite) {
         this.#add(`write accepted without the owner's token: ${res.status} (${kind} on ${target})`, req, res);
       }
+      if (target === 'DW' && mayWrite) this.#modelPush(req, res);
       if (target === 'W' && carriesAlice && req.route.kind === 'record') this.#model(req, res);
       if (this.#isPlaygroundUpdate(req) && res.status < 300) this.#modelStore(req, res);
     }
@@ -151,6 +171,29 @@ export class FuzzJudge {
       this.#storeUnknown = false;
     }
     if (req.method === 'POST' && req.route.kind === 'collection' && res.status === 201) await this.#checkCreated(req, res, read);
+  }
+
+  #isDatasetPush(req: FuzzRequest): boolean {
+    return req.method === 'POST' && req.route.kind === 'items';
+  }
+
+  /** A push to the playground dataset: 201 only for a JSON object or an array of objects, which the model then takes. */
+  #modelPush(req: FuzzRequest, res: Answer): void {
+    if (res.status >= 300) return;
+    if (res.status !== 201) this.#add(`push answered ${res.status}`, req, res);
+    // A push body may start with a byte order mark, which is not part of it.
+    const sent = sentJson(req, true);
+    const items = Array.isArray(sent.value) ? sent.value : [sent.value];
+    const objects = items.every((i) => typeof i === 'object' && i !== null && !Array.isArray(i));
+    if (sent.problem || sent.value === undefined || !objects) {
+      this.#add(
+        `push accepted (${res.status}) a body that ${sent.problem ?? 'is not an object or an array of objects'}`,
+        req,
+        res,
+      );
+      return;
+    }
+    this.datasetModel.push(...items);
   }
 
   #isPlaygroundUpdate(req: FuzzRequest): boolean {
@@ -278,8 +321,11 @@ function dataOf(res: Answer): Record<string, unknown> | undefined {
 /** Strict UTF-8 that keeps a byte order mark, as the server reads JSON bodies. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** The JSON value a request body carries, decoded as the server must decode it; `problem` says why it cannot be. */
-export function sentJson(req: FuzzRequest): { value?: unknown; problem?: string } {
+/**
+ * The JSON value a request body carries, decoded as the server must decode it; `problem` says why it
+ * cannot be. `skipBom`: a leading byte order mark is dropped (dataset pushes), not refused.
+ */
+export function sentJson(req: FuzzRequest, skipBom = false): { value?: unknown; problem?: string } {
   let bytes = req.body;
   const encoding = storedEncoding(req.headers['content-encoding']);
   try {
@@ -298,7 +344,7 @@ export function sentJson(req: FuzzRequest): { value?: unknown; problem?: string 
     return { problem: 'is not UTF-8' };
   }
   try {
-    return { value: JSON.parse(text) };
+    return { value: JSON.parse(skipBom && text.startsWith('\uFEFF') ? text.slice(1) : text) };
   } catch {
     return { problem: 'is not JSON' };
   }

@@ -14,7 +14,7 @@ import {
   routeOf,
   token,
 } from './fuzz-arbitraries.js';
-import { hostileStoreBody } from './fuzz-json.js';
+import { hostileJsonValue, hostileStoreBody, jsonText } from './fuzz-json.js';
 
 /** Generators of hostile headers and bodies, and of whole requests, for the fuzz tests. */
 
@@ -350,6 +350,39 @@ function storeWrite(t: FuzzTargets): fc.Arbitrary<FuzzRequest> {
     });
 }
 
+/** A push of hostile items to the playground dataset (alice's token, its literal id), now and then compressed. */
+function datasetPush(t: FuzzTargets): fc.Arbitrary<FuzzRequest> {
+  const items = fc.oneof(
+    { weight: 3, arbitrary: hostileStoreBody },
+    {
+      weight: 2,
+      arbitrary: fc.array(hostileStoreBody, { minLength: 1, maxLength: 3 }).map((b) => jsonText('[', ...join(b), ']')),
+    },
+    { weight: 1, arbitrary: hostileJsonValue.map((v) => jsonText('[', v, ']')) },
+    { weight: 1, arbitrary: fc.constantFrom(...JSON_JUNK).map((j) => Buffer.from(j)) },
+  );
+  return fc
+    .record({
+      items,
+      shape: fc.constantFrom<BodyShape>('none', 'none', 'none', 'gzip', 'deflate', 'br', 'truncated-gzip'),
+      query: fc.oneof({ weight: 4, arbitrary: fc.constant('') }, { weight: 1, arbitrary: query(t) }),
+    })
+    .map(({ items: b, shape, query: q }) => {
+      const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${t.alice}` };
+      if (shape !== 'none') headers['content-encoding'] = SHAPE_ENCODING[shape] ?? shape;
+      return {
+        method: 'POST',
+        route: { kind: 'items', path: `/v2/datasets/${t.datasetPlaygroundId}/items`, ref: t.datasetPlaygroundId },
+        query: q,
+        headers,
+        body: shapeBody(b, shape, 0.5),
+      };
+    });
+}
+
+/** `parts` with commas between them. */
+const join = (parts: Buffer[]): Buffer[] => parts.flatMap((p, i) => (i === 0 ? [p] : [Buffer.from(','), p]));
+
 /**
  * A whole request: method, target, query, headers and body, each hostile in its own way; one in
  * five aimed with a valid token, where a hostile value reaches the lookup or the storage.
@@ -359,5 +392,6 @@ export function fuzzRequest(t: FuzzTargets): fc.Arbitrary<FuzzRequest> {
     { weight: 8, arbitrary: generic(t) },
     { weight: 1, arbitrary: hostileRead(t) },
     { weight: 2, arbitrary: storeWrite(t) },
+    { weight: 1, arbitrary: datasetPush(t) },
   );
 }

@@ -53,7 +53,7 @@ const tally = () =>
 beforeAll(async () => {
   ctx = await createTestContext();
   fx = await seedFuzzStores(ctx);
-  judge = new FuzzJudge(fx.targets, fx.playground, fx.playgroundFields);
+  judge = new FuzzJudge(fx.targets, fx.playground, fx.playgroundFields, fx.datasetPlayground);
 });
 afterAll(() => ctx.close());
 
@@ -162,6 +162,19 @@ function hostileBodies(t: FuzzTargets): FuzzRequest[] {
     out.push(body('POST', jsonObject([['"schema"', jsonObject([[s, '1']])]])));
     out.push(body('POST', jsonObject([['"schema"', collectionSchema(s, '"key"', '"a"')]])));
   }
+  // The same values pushed as dataset items: alone, in an item, as an item's key, in an array.
+  const push = (payload: Buffer): FuzzRequest => ({
+    method: 'POST',
+    route: routeOf(`/v2/datasets/${t.datasetPlaygroundId}/items`),
+    query: '',
+    headers: { authorization: `Bearer ${t.alice}`, 'content-type': 'application/json' },
+    body: payload,
+  });
+  for (const v of values) {
+    const item = jsonObject([['"a"', v]]);
+    out.push(push(jsonText(v)), push(item), push(jsonText('[', v, ']')), push(jsonText('[{"ok":1},', item, ']')));
+  }
+  for (const s of strings) out.push(push(jsonObject([[s, '1']])));
   return out;
 }
 
@@ -195,7 +208,7 @@ it(
 );
 
 it('afterwards the seeded stores are byte-exact, every acknowledged write is there, and the stats add up', async () => {
-  expect(await integrityProblems(ctx, fx, judge.model, judge.storeModel), `seed ${SEED}`).toEqual([]);
+  expect(await integrityProblems(ctx, fx, judge.model, judge.storeModel, judge.datasetModel), `seed ${SEED}`).toEqual([]);
   const health = await ctx.request({ method: 'GET', url: '/health' });
   expect(health.statusCode).toBe(200);
 });

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { brotliCompressSync, constants, createBrotliCompress, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
-import { rawRequest } from '../helpers/raw-http.js';
+import { chunks, rawRequest } from '../helpers/raw-http.js';
 import { exchange, openSocket, type ParsedResponse } from '../helpers/raw-socket.js';
 import { expectError, getStore, recordUrl } from '../helpers/records.js';
 
@@ -70,12 +70,14 @@ describe('compression bombs are stopped at the cap with flat memory', () => {
   let ctx: TestContext;
   let origin: string;
   let storeId: string;
+  let datasetId: string;
   const bombs: Record<string, { record: Buffer; create: Buffer; update: Buffer }> = {};
 
   beforeAll(async () => {
     ctx = await createTestContext();
     origin = await ctx.listen();
     storeId = (await ctx.createStore('bombed')).id;
+    datasetId = (await ctx.request({ method: 'POST', url: '/v2/datasets?name=bombed', token: ctx.alice })).json().data.id;
     bombs.gzip = {
       record: gzipBomb('', BOMB_GIB),
       create: gzipBomb('{"name":"bomb-created"', BOMB_GIB),
@@ -146,6 +148,42 @@ describe('compression bombs are stopped at the cap with flat memory', () => {
     expect(growth, `RSS grew by ${(growth / MiB).toFixed(1)} MiB`).toBeLessThan(MAX_RSS_GROWTH);
     const store = await ctx.request({ method: 'GET', url: `/v2/key-value-stores/${storeId}`, token: ctx.alice });
     expect(store.json().data.name).toBe('bombed');
+  });
+
+  /** The dataset's item count and items, as its owner reads them. */
+  const datasetState = async () => {
+    const ds = await ctx.request({ method: 'GET', url: `/v2/datasets/${datasetId}`, token: ctx.alice });
+    const items = await ctx.request({ method: 'GET', url: `/v2/datasets/${datasetId}/items`, token: ctx.alice });
+    return { itemCount: ds.json().data.itemCount, items: items.json() };
+  };
+
+  it.each(['gzip', 'br'])('a %s bomb as pushed dataset items → 413 request-too-large, nothing stored', async (encoding) => {
+    const {
+      result: res,
+      growth,
+      ms,
+    } = await rssGrowth(() => send('POST', `/v2/datasets/${datasetId}/items`, bombs[encoding]!.create, encoding));
+    expect(res.status, res.body.toString()).toBe(413);
+    expect(ms, 'the 413 took too long').toBeLessThan(MAX_DEFUSE_MS);
+    expect(JSON.parse(res.body.toString()).error.type).toBe('request-too-large');
+    expect(growth, `RSS grew by ${(growth / MiB).toFixed(1)} MiB`).toBeLessThan(MAX_RSS_GROWTH);
+    expect(await datasetState()).toEqual({ itemCount: 0, items: [] });
+  });
+
+  it('a chunked push of items (no Content-Length) past 9 MiB → 413 request-too-large, nothing stored', async () => {
+    const res = await rawRequest(origin, {
+      method: 'POST',
+      path: `/v2/datasets/${datasetId}/items`,
+      headers: { authorization: `Bearer ${ctx.alice}`, 'content-type': 'application/json' },
+      body: (function* () {
+        yield Buffer.from('[{"s":"');
+        yield* chunks(10, MiB, 0x61);
+        yield Buffer.from('"}]');
+      })(),
+    });
+    expect(res.status, res.body.toString()).toBe(413);
+    expect(JSON.parse(res.body.toString()).error.type).toBe('request-too-large');
+    expect(await datasetState()).toEqual({ itemCount: 0, items: [] });
   });
 
   it('a JSON body just under the cap once decoded is still accepted (the cap is the decoded size)', async () => {

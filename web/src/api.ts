@@ -17,7 +17,10 @@ export const ACCESS_LABELS: Readonly<Record<GeneralAccess, string>> = {
   ANYONE_WITH_NAME_CAN_READ: 'Anyone with the ID or name can read',
 };
 
-export interface Store {
+/** The two storage kinds the console shows. */
+export type StorageKind = 'kvs' | 'dataset';
+
+interface StorageBase {
   id: string;
   name: string | null;
   title: string | null;
@@ -25,15 +28,56 @@ export interface Store {
   createdAt: string;
   modifiedAt: string;
   generalAccess: GeneralAccess;
+}
+
+export interface Store extends StorageBase {
   stats: { readCount: number; writeCount: number; deleteCount: number; storageBytes: number };
 }
 
-export interface StorePage {
+export interface Dataset extends StorageBase {
+  itemCount: number;
+  cleanItemCount: number;
+  /** Signed: opens the items without a token. */
+  itemsPublicUrl: string;
+  stats: { readCount: number; writeCount: number; storageBytes: number };
+}
+
+/** The API object of each kind. */
+export interface Storages {
+  kvs: Store;
+  dataset: Dataset;
+}
+
+export type AnyStorage = Store | Dataset;
+
+export const isDataset = (s: AnyStorage): s is Dataset => 'itemCount' in s;
+
+export interface ListPage<T> {
   total: number;
   offset: number;
   limit: number;
   count: number;
-  items: Store[];
+  items: T[];
+}
+
+/** Everything a storage's settings form may change. */
+export interface StoragePatch {
+  name?: string | null;
+  title?: string | null;
+  generalAccess?: GeneralAccess;
+}
+
+/** The formats `GET /v2/datasets/{id}/items` writes. */
+export const ITEM_FORMATS = ['json', 'jsonl', 'csv', 'xlsx', 'xml', 'html', 'rss'] as const;
+export type ItemFormat = (typeof ITEM_FORMATS)[number];
+
+export interface ItemsPage {
+  /** The page as the server wrote it (a JSON array) and parsed. */
+  text: string;
+  items: unknown[];
+  offset: number;
+  /** Every item of the dataset, from `X-Apify-Pagination-Total`. */
+  total: number;
 }
 
 export interface KeyItem {
@@ -69,9 +113,11 @@ export class ApiError extends Error {
   }
 }
 
-const STORES = '/v2/key-value-stores';
-const storePath = (id: string) => `${STORES}/${encodeURIComponent(id)}`;
+const BASES: Readonly<Record<StorageKind, string>> = { kvs: '/v2/key-value-stores', dataset: '/v2/datasets' };
+const storagePath = (kind: StorageKind, id: string) => `${BASES[kind]}/${encodeURIComponent(id)}`;
+const storePath = (id: string) => storagePath('kvs', id);
 const recordPath = (id: string, key: string) => `${storePath(id)}/records/${encodeURIComponent(key)}`;
+const itemsPath = (id: string) => `${storagePath('dataset', id)}/items`;
 
 function query(params: Record<string, string | number | boolean | undefined>): string {
   const q = new URLSearchParams();
@@ -113,26 +159,48 @@ export class Api {
     return ((await res.json()) as { data: T }).data;
   }
 
-  listStores(o: { offset: number; limit: number; desc: boolean; unnamed: boolean }): Promise<StorePage> {
-    return this.#json('GET', `${STORES}${query(o)}`);
+  listStorages<K extends StorageKind>(
+    kind: K,
+    o: { offset: number; limit: number; desc: boolean; unnamed: boolean },
+  ): Promise<ListPage<Storages[K]>> {
+    return this.#json('GET', `${BASES[kind]}${query(o)}`);
   }
 
-  /** Get-or-create: `created` is false when a store of that name already existed. */
-  async createStore(name: string): Promise<{ store: Store; created: boolean }> {
-    const res = await this.#send('POST', `${STORES}${query({ name })}`);
-    return { store: ((await res.json()) as { data: Store }).data, created: res.status === 201 };
+  /** Get-or-create: `created` is false when one of that name already existed. */
+  async createStorage<K extends StorageKind>(kind: K, name: string): Promise<{ storage: Storages[K]; created: boolean }> {
+    const res = await this.#send('POST', `${BASES[kind]}${query({ name })}`);
+    return { storage: ((await res.json()) as { data: Storages[K] }).data, created: res.status === 201 };
   }
 
-  getStore(id: string): Promise<Store> {
-    return this.#json('GET', storePath(id));
+  getStorage<K extends StorageKind>(kind: K, id: string): Promise<Storages[K]> {
+    return this.#json('GET', storagePath(kind, id));
   }
 
-  updateStore(id: string, patch: { name?: string | null; generalAccess?: GeneralAccess }): Promise<Store> {
-    return this.#json('PUT', storePath(id), patch);
+  updateStorage<K extends StorageKind>(kind: K, id: string, patch: StoragePatch): Promise<Storages[K]> {
+    return this.#json('PUT', storagePath(kind, id), patch);
   }
 
-  async deleteStore(id: string): Promise<void> {
-    await this.#send('DELETE', storePath(id));
+  async deleteStorage(kind: StorageKind, id: string): Promise<void> {
+    await this.#send('DELETE', storagePath(kind, id));
+  }
+
+  /** One page of a dataset's items, as JSON. */
+  async getItems(id: string, o: { offset: number; limit: number }): Promise<ItemsPage> {
+    const res = await this.#send('GET', `${itemsPath(id)}${query({ ...o, format: 'json' })}`);
+    const text = await res.text();
+    const items = JSON.parse(text) as unknown[];
+    const header = (name: string) => {
+      const value = res.headers.get(`x-apify-pagination-${name}`);
+      return value === null ? undefined : Number(value);
+    };
+    const offset = header('offset') ?? o.offset;
+    return { text, items, offset, total: header('total') ?? offset + items.length };
+  }
+
+  /** All of a dataset's items in one format, as the server's download (`attachment=1`) writes them. */
+  async downloadItems(id: string, format: ItemFormat): Promise<Blob> {
+    const res = await this.#send('GET', `${itemsPath(id)}${query({ format, attachment: true })}`);
+    return res.blob();
   }
 
   listKeys(id: string, o: { prefix: string; exclusiveStartKey: string | undefined; limit: number }): Promise<KeyPage> {

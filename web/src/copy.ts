@@ -22,3 +22,10 @@ export async function copyText(text: string): Promise<boolean> {
     }
   }
 }
+
+/** Copies a URL; where there is no clipboard, shows it in a prompt to copy by hand. True when copied. */
+export async function copyUrl(url: string, label: string): Promise<boolean> {
+  if (await copyText(url)) return true;
+  prompt(label, url);
+  return false;
+}

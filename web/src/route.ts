@@ -1,24 +1,34 @@
 import { useEffect, useState } from 'preact/hooks';
+import type { StorageKind } from './api';
 
-/** Where the console is, from the URL fragment: `#/`, `#/stores/{id}`, `#/stores/{id}/records/{key}`. */
-export type Route = { page: 'stores' } | { page: 'store'; storeId: string } | { page: 'record'; storeId: string; key: string };
+/**
+ * Where the console is, from the URL fragment: `#/` (key-value stores), `#/stores/{id}`,
+ * `#/stores/{id}/records/{key}`, `#/datasets`, `#/datasets/{id}`.
+ */
+export type Route =
+  | { page: 'list'; kind: StorageKind }
+  | { page: 'storage'; kind: StorageKind; id: string }
+  | { page: 'record'; storeId: string; key: string };
+
+const SEGMENTS: Readonly<Record<StorageKind, string>> = { kvs: 'stores', dataset: 'datasets' };
 
 export function parseRoute(hash: string): Route {
   let parts: string[];
   try {
     parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   } catch {
-    return { page: 'stores' };
+    return { page: 'list', kind: 'kvs' };
   }
-  if (parts[0] === 'stores' && parts[1]) {
-    if (parts[2] === 'records' && parts[3]) return { page: 'record', storeId: parts[1], key: parts[3] };
-    return { page: 'store', storeId: parts[1] };
-  }
-  return { page: 'stores' };
+  const kind = parts[0] === SEGMENTS.dataset ? 'dataset' : 'kvs';
+  if (parts[0] !== SEGMENTS[kind] || !parts[1]) return { page: 'list', kind };
+  if (kind === 'kvs' && parts[2] === 'records' && parts[3]) return { page: 'record', storeId: parts[1], key: parts[3] };
+  return { page: 'storage', kind, id: parts[1] };
 }
 
-export const storeHref = (storeId: string) => `#/stores/${encodeURIComponent(storeId)}`;
-export const recordHref = (storeId: string, key: string) => `${storeHref(storeId)}/records/${encodeURIComponent(key)}`;
+/** The list of a kind; key-value stores are the console's home. */
+export const listHref = (kind: StorageKind) => (kind === 'kvs' ? '#/' : `#/${SEGMENTS[kind]}`);
+export const storageHref = (kind: StorageKind, id: string) => `#/${SEGMENTS[kind]}/${encodeURIComponent(id)}`;
+export const recordHref = (storeId: string, key: string) => `${storageHref('kvs', storeId)}/records/${encodeURIComponent(key)}`;
 
 export function navigate(href: string): void {
   location.hash = href;

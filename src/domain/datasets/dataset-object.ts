@@ -1,17 +1,9 @@
 import { StoreSchemaInvalidError } from '../../errors.js';
 import type { GeneralAccess } from '../../model.js';
-import { iso, type StorageKindSpec } from '../stores.js';
+import { type CommonFields, commonFields, type StorageKindSpec } from '../stores.js';
 
 /** The dataset object of the API (`Dataset`). */
-export interface ApiDataset {
-  id: string;
-  name: string | null;
-  title: string | null;
-  userId: string;
-  username: string | null;
-  createdAt: string;
-  modifiedAt: string;
-  accessedAt: string;
+export interface ApiDataset extends CommonFields {
   itemCount: number;
   cleanItemCount: number;
   actId: null;
@@ -40,16 +32,10 @@ function validateDatasetSchema(schema: unknown): void {
 export const DATASET_SPEC: StorageKindSpec<ApiDataset> = {
   kind: 'dataset',
   validateSchema: validateDatasetSchema,
-  present({ store, canWrite, username, base, contentSignature }) {
+  present(ctx) {
+    const { store, canWrite, base, contentSignature } = ctx;
     return {
-      id: store.id,
-      name: store.name,
-      title: store.title,
-      userId: store.userId,
-      username,
-      createdAt: iso(store.createdAt),
-      modifiedAt: iso(store.modifiedAt),
-      accessedAt: iso(store.accessedAt),
+      ...commonFields(ctx),
       itemCount: store.itemCount,
       cleanItemCount: store.cleanItemCount,
       actId: null,

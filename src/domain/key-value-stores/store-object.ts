@@ -1,17 +1,9 @@
 import { StoreSchemaInvalidError } from '../../errors.js';
 import type { GeneralAccess } from '../../model.js';
-import { iso, type StorageKindSpec } from '../stores.js';
+import { type CommonFields, commonFields, type StorageKindSpec } from '../stores.js';
 
 /** The store object of the API (`KeyValueStore`). */
-export interface ApiStore {
-  id: string;
-  name: string | null;
-  title: string | null;
-  userId: string;
-  username: string | null;
-  createdAt: string;
-  modifiedAt: string;
-  accessedAt: string;
+export interface ApiStore extends CommonFields {
   actId: null;
   actRunId: null;
   consoleUrl: string;
@@ -51,17 +43,11 @@ export function validateSchema(schema: unknown): void {
 export const KVS_SPEC: StorageKindSpec<ApiStore> = {
   kind: 'kvs',
   validateSchema,
-  present({ store, canWrite, username, base, contentSignature }) {
+  present(ctx) {
+    const { store, canWrite, base, contentSignature } = ctx;
     const signature = contentSignature();
     return {
-      id: store.id,
-      name: store.name,
-      title: store.title,
-      userId: store.userId,
-      username,
-      createdAt: iso(store.createdAt),
-      modifiedAt: iso(store.modifiedAt),
-      accessedAt: iso(store.accessedAt),
+      ...commonFields(ctx),
       actId: null,
       actRunId: null,
       consoleUrl: `${base}/v2/key-value-stores/${store.id}`,

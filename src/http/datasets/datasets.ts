@@ -98,6 +98,7 @@ function attachmentName(store: StoreRow, extension: string): string {
 
 async function sendItems(
   kvs: Kvs,
+  publicUrl: () => string,
   req: FastifyRequest<{ Params: { datasetId: string }; Querystring: ItemsQuery }>,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
@@ -108,7 +109,9 @@ async function sendItems(
   // The query's own transformation parameters win over the view's.
   const query: ItemsQuery = { ...viewDefaults(store, toOptional(q.view)), ...given(q) };
   const transform = parseItemTransform(query);
-  const limit = toOptional(q.limit) === undefined ? undefined : toInt(q.limit, 0, 0, Number.MAX_SAFE_INTEGER);
+  // No limit, or 0, reads every item: the API treats 0 as none (apify-client drops a 0 for that reason).
+  const asked = toInt(q.limit, 0, 0, Number.MAX_SAFE_INTEGER);
+  const limit = asked === 0 ? undefined : asked;
   const w = itemWindow(store.itemCount, toInt(q.offset, 0, 0, Number.MAX_SAFE_INTEGER), limit, toBool(q.desc));
   const out = formatItems(format, { pages: kvs.items.chunks(store, w), again: () => kvs.items.chunks(store, w) }, transform, {
     bom: toOptional(q.bom) === undefined ? undefined : toBool(q.bom),
@@ -118,10 +121,12 @@ async function sendItems(
     xmlRow: toOptional(q.xmlRow),
     feedTitle: toOptional(q.feedTitle),
     feedDescription: toOptional(q.feedDescription),
+    feedLink: `${publicUrl()}/v2/datasets/${store.id}/items`,
     datasetId: store.id,
     label: store.name ?? store.id,
   });
-  kvs.items.countRead(store, w.to - w.from);
+  // A HEAD reads no item.
+  if (req.method === 'GET') kvs.items.countRead(store, w.to - w.from);
   reply
     .header('x-apify-pagination-offset', String(w.offset))
     .header('x-apify-pagination-limit', String(w.limit ?? NO_LIMIT))
@@ -188,7 +193,7 @@ export function datasetRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: () => s
         },
       },
     },
-    (req, reply) => sendItems(kvs, req, reply),
+    (req, reply) => sendItems(kvs, publicUrl, req, reply),
   );
 
   app.post<{ Params: { datasetId: string } }>(

@@ -1,12 +1,29 @@
 import { useCallback, useMemo, useRef, useState } from 'preact/hooks';
+import type { StorageKind } from '../api';
 import { Api } from '../api';
 import { Console } from '../context';
-import { useRoute } from '../route';
+import { KINDS } from '../kinds';
+import { listHref, type Route, useRoute } from '../route';
 import { clearToken, loadToken, saveToken } from '../session';
+import { DatasetPage } from './dataset-page';
 import { RecordPage } from './record-page';
 import { SignIn } from './sign-in';
+import { StorageListPage } from './storage-list-page';
 import { StorePage } from './store-page';
-import { StoresPage } from './stores-page';
+
+/** The kind of storage a page shows; its link in the main navigation is the current one. */
+const kindOf = (route: Route): StorageKind => (route.page === 'record' ? 'kvs' : route.kind);
+
+function Page({ route }: { route: Route }) {
+  if (route.page === 'list') return <StorageListPage key={route.kind} kind={route.kind} />;
+  if (route.page === 'record')
+    return <RecordPage key={`${route.storeId}/${route.key}`} storeId={route.storeId} recordKey={route.key} />;
+  return route.kind === 'kvs' ? (
+    <StorePage key={route.id} storeId={route.id} />
+  ) : (
+    <DatasetPage key={route.id} datasetId={route.id} />
+  );
+}
 
 interface Notice {
   text: string;
@@ -51,7 +68,11 @@ export function App() {
         </a>
         {api && (
           <nav aria-label="Main">
-            <a href="#/">Stores</a>
+            {(['kvs', 'dataset'] as const).map((kind) => (
+              <a key={kind} href={listHref(kind)} aria-current={kindOf(route) === kind ? 'page' : undefined}>
+                {KINDS[kind].title}
+              </a>
+            ))}
             <button type="button" class="link" onClick={() => signOut()}>
               Sign out
             </button>
@@ -66,11 +87,7 @@ export function App() {
           <SignIn onSignIn={signIn} />
         ) : (
           <Console.Provider value={{ api, notify }}>
-            {route.page === 'stores' && <StoresPage />}
-            {route.page === 'store' && <StorePage key={route.storeId} storeId={route.storeId} />}
-            {route.page === 'record' && (
-              <RecordPage key={`${route.storeId}/${route.key}`} storeId={route.storeId} recordKey={route.key} />
-            )}
+            <Page route={route} />
           </Console.Provider>
         )}
       </main>

@@ -1,17 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { describeError, useConsole } from '../context';
-
-/** Bytes as a blob URL typed as plain bytes, so opening it can never render it on this origin. */
-function bytesUrl(blob: Blob): string {
-  return URL.createObjectURL(new Blob([blob], { type: 'application/octet-stream' }));
-}
-
-function save(url: string, name: string): void {
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  a.click();
-}
+import { bytesUrl, saveBlob } from '../save';
 
 interface Props {
   storeId: string;
@@ -38,9 +27,7 @@ export function DownloadButton({ storeId, recordKey, blob }: Props) {
     setBusy(true);
     try {
       const full = await api.getRecord(storeId, recordKey);
-      const fullUrl = bytesUrl(full.blob ?? new Blob());
-      save(fullUrl, recordKey);
-      setTimeout(() => URL.revokeObjectURL(fullUrl), 60_000);
+      saveBlob(full.blob ?? new Blob(), recordKey);
     } catch (err) {
       notify(`Could not download ${recordKey}: ${describeError(err)}`, 'error');
     } finally {

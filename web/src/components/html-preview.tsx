@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks';
+import { ViewSwitch } from './view-switch';
 
 /**
  * HTML as a preview or as its source. The preview is an `<iframe sandbox>` with no permissions
@@ -13,14 +14,7 @@ export function HtmlPreview({ html }: { html: string }) {
   const doc = withOwnPolicy(html);
   return (
     <>
-      <div class="tabs">
-        <button type="button" aria-pressed={!source} onClick={() => setSource(false)}>
-          Preview
-        </button>
-        <button type="button" aria-pressed={source} onClick={() => setSource(true)}>
-          Source
-        </button>
-      </div>
+      <ViewSwitch views={['Preview', 'Source']} second={source} onChange={setSource} />
       {source ? (
         <pre class="source">{html}</pre>
       ) : (

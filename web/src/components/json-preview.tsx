@@ -1,5 +1,6 @@
 import { useMemo, useRef, useState } from 'preact/hooks';
 import { JsonNode } from './json-node';
+import { ViewSwitch } from './view-switch';
 
 /** Past this many values the tree would be slow to lay out: the JSON is shown indented instead. */
 const TREE_MAX_VALUES = 20_000;
@@ -42,13 +43,7 @@ export function JsonPreview({ text }: { text: string }) {
 
   return (
     <>
-      <div class="tabs">
-        <button type="button" aria-pressed={!raw} onClick={() => setRaw(false)}>
-          Formatted
-        </button>
-        <button type="button" aria-pressed={raw} onClick={() => setRaw(true)}>
-          Raw
-        </button>
+      <ViewSwitch views={['Formatted', 'Raw']} second={raw} onChange={setRaw}>
         {!raw && foldable && (
           <>
             <button type="button" onClick={() => setAll(true)}>
@@ -59,7 +54,7 @@ export function JsonPreview({ text }: { text: string }) {
             </button>
           </>
         )}
-      </div>
+      </ViewSwitch>
       {raw ? (
         <pre class="source">{text}</pre>
       ) : foldable ? (

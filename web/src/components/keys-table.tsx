@@ -1,11 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { KeyItem } from '../api';
 import { describeError, useConsole } from '../context';
-import { copyText } from '../copy';
+import { copyUrl } from '../copy';
 import { formatBytes } from '../format';
 import { recordHref } from '../route';
 import { useLoad } from '../use-load';
 import { ConfirmDialog } from './confirm-dialog';
+import { LoadError } from './load-error';
 
 const PAGE_SIZE = 100;
 
@@ -43,9 +44,7 @@ export function KeysTable({ storeId, version, onChanged }: Props) {
   const firstIndex = (starts.length - 1) * PAGE_SIZE + 1;
 
   const copy = async (item: KeyItem) => {
-    if (await copyText(item.recordPublicUrl)) notify(`Copied the public URL of ${item.key}.`);
-    // No clipboard here (not a secure context): let the user copy it by hand.
-    else prompt(`Public URL of ${item.key}`, item.recordPublicUrl);
+    if (await copyUrl(item.recordPublicUrl, `Public URL of ${item.key}`)) notify(`Copied the public URL of ${item.key}.`);
   };
 
   const remove = async (item: KeyItem) => {
@@ -69,11 +68,7 @@ export function KeysTable({ storeId, version, onChanged }: Props) {
           <input type="search" value={prefixInput} onInput={(e) => setPrefixInput(e.currentTarget.value)} />
         </label>
       </div>
-      {keys.error !== undefined && (
-        <p class="error" role="alert">
-          Could not list the keys: {describeError(keys.error)}
-        </p>
-      )}
+      <LoadError error={keys.error} action="list the keys" />
       <table class="cards" aria-busy={keys.loading}>
         <caption class="visually-hidden">Records of this store</caption>
         <thead>

@@ -1,11 +1,13 @@
 import { useState } from 'preact/hooks';
-import { ApiError, type FetchedRecord } from '../api';
+import type { FetchedRecord } from '../api';
 import { describeError, useConsole } from '../context';
 import { formatBytes } from '../format';
-import { navigate, storeHref } from '../route';
+import { KINDS } from '../kinds';
+import { listHref, navigate, storageHref } from '../route';
 import { useLoad } from '../use-load';
 import { ConfirmDialog } from './confirm-dialog';
 import { DownloadButton } from './download-button';
+import { LoadError } from './load-error';
 import { usePageTitle } from './page-title';
 import { RecordPreview } from './record-preview';
 
@@ -26,7 +28,7 @@ export function RecordPage({ storeId, recordKey }: { storeId: string; recordKey:
   const { api, notify } = useConsole();
   const heading = usePageTitle(recordKey);
   const record = useLoad(() => api.getRecord(storeId, recordKey, LOAD_MAX), `${storeId}/${recordKey}`);
-  const store = useLoad(() => api.getStore(storeId), storeId);
+  const store = useLoad(() => api.getStorage('kvs', storeId), storeId);
   const storeName = store.data ? (store.data.name ?? `Unnamed store ${storeId}`) : `Store ${storeId}`;
   const [confirming, setConfirming] = useState(false);
   const r = record.data;
@@ -36,7 +38,7 @@ export function RecordPage({ storeId, recordKey }: { storeId: string; recordKey:
     try {
       await api.deleteRecord(storeId, recordKey);
       notify(`Deleted ${recordKey}.`);
-      navigate(storeHref(storeId));
+      navigate(storageHref('kvs', storeId));
     } catch (err) {
       notify(`Could not delete ${recordKey}: ${describeError(err)}`, 'error');
     }
@@ -45,19 +47,13 @@ export function RecordPage({ storeId, recordKey }: { storeId: string; recordKey:
   return (
     <section>
       <nav class="crumbs" aria-label="Breadcrumb">
-        <a href="#/">Stores</a> / <a href={storeHref(storeId)}>{storeName}</a>
+        <a href={listHref('kvs')}>{KINDS.kvs.title}</a> / <a href={storageHref('kvs', storeId)}>{storeName}</a>
       </nav>
       <h1 ref={heading} tabIndex={-1} class="key-title">
         {recordKey}
       </h1>
       {record.loading && !r && <p aria-busy="true">Loading…</p>}
-      {record.error !== undefined && (
-        <p class="error" role="alert">
-          {record.error instanceof ApiError && record.error.status === 404
-            ? 'This record does not exist (any more).'
-            : `Could not load the record: ${describeError(record.error)}`}
-        </p>
-      )}
+      <LoadError error={record.error} action="load the record" notFound="This record does not exist (any more)." />
       {r && (
         <>
           <dl class="facts">

@@ -16,7 +16,7 @@ export function SignIn({ onSignIn }: { onSignIn(token: string): void }) {
     setBusy(true);
     setError(null);
     try {
-      await new Api(token).listStores({ offset: 0, limit: 1, desc: false, unnamed: false });
+      await new Api(token).listStorages('kvs', { offset: 0, limit: 1, desc: false, unnamed: false });
       onSignIn(token);
     } catch (err) {
       setError(err instanceof ApiError && err.status === 401 ? 'That token was not accepted.' : describeError(err));

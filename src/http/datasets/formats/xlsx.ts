@@ -20,14 +20,14 @@ async function write(out: PassThrough, columns: readonly string[], pages: ItemPa
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: false, useSharedStrings: false });
   const sheet = workbook.addWorksheet('Items');
   sheet.addRow(columns.map(xmlSafe)).commit();
-  const backlog = sheetBacklog(sheet);
   for await (const items of transformedPages(pages, transform)) {
     for (const item of items) {
       const cells = flattenCells(item);
       sheet.addRow(columns.map((column) => value(cells.get(column)))).commit();
     }
-    // Hold the next page until the client has taken this one (exceljs itself never waits).
-    while (!out.destroyed && backlog?._writableState?.needDrain) await drained(backlog, out);
+    // Hold the next page until the client has taken this one: exceljs itself never waits, and its
+    // zip writer hands the page on over the next turns of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
     while (!out.destroyed && out.writableNeedDrain) await drained(out, out);
     if (out.destroyed) return;
   }
@@ -44,22 +44,6 @@ function value(cell: Cell | undefined): string | number | boolean | null {
   if (typeof cell === 'string') return xmlSafe(cell.length > MAX_CELL ? cell.slice(0, MAX_CELL) : cell);
   // 1e400 parses as Infinity, which a number cell cannot hold.
   return typeof cell === 'number' && !Number.isFinite(cell) ? String(cell) : cell;
-}
-
-/** A stream of the readable-stream 2 package, which has no `writableNeedDrain`. */
-interface LegacyWritable extends EventEmitter {
-  _writableState?: { needDrain?: boolean };
-}
-
-/**
- * exceljs 4.4.0 writes a sheet into a StreamBuf that ignores backpressure and pushes every 64 KiB
- * into archiver's PassThrough (readable-stream 2). That PassThrough fills when the zip output
- * waits for the client: it is where the rows must wait. Undefined if exceljs changes (then only
- * the output's own backpressure holds; the xlsx backpressure test would tell).
- */
-function sheetBacklog(sheet: unknown): LegacyWritable | undefined {
-  const pipe = (sheet as { stream?: { pipes?: unknown[] } }).stream?.pipes?.[0] as LegacyWritable | undefined;
-  return typeof pipe?.once === 'function' && typeof pipe._writableState === 'object' ? pipe : undefined;
 }
 
 /** Resolves on `drain` of `stream`, or when `out` is closed (the client went away). */

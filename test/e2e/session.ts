@@ -1,0 +1,53 @@
+import type { Page } from 'playwright-core';
+import { expect } from 'vitest';
+import { createTestContext, type TestContext } from '../helpers/context.js';
+import { type Browser, type Watched, watch } from './browser.js';
+import { buildConsole } from './fixtures.js';
+
+/** `expect.poll` with room for a busy machine (its default gives up after one second). */
+export const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 15_000 });
+
+/** The console built from the current sources, served by an in-process openkvs on a free port. */
+export async function startConsole(): Promise<{ ctx: TestContext; origin: string }> {
+  buildConsole();
+  const ctx = await createTestContext();
+  return { ctx, origin: await ctx.listen() };
+}
+
+/** Closes what a test file started (either may not have started). */
+export async function stopConsole(browser: Browser | undefined, ctx: TestContext | undefined): Promise<void> {
+  await browser?.close();
+  await ctx?.close();
+}
+
+export interface Tab {
+  page: Page;
+  watched: Watched;
+}
+
+/** A new tab (so a new sessionStorage) of the given size, watched from its first request. */
+export async function openTab(browser: Browser, width = 1280, height = 860): Promise<Tab> {
+  const page = await browser.context.newPage();
+  await page.setViewportSize({ width, height });
+  return { page, watched: watch(page) };
+}
+
+/** Signs in through the form and waits for the first page, the key-value stores. */
+export async function signInWith(page: Page, origin: string, token: string): Promise<void> {
+  await page.goto(`${origin}/`);
+  await page.getByLabel('API token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Key-value stores' }).waitFor();
+}
+
+/**
+ * What every page must hold to: every request to openkvs itself, the token in no URL, no errors
+ * (CSP violations included) but the `expected` ones.
+ */
+export function expectClean(tab: Tab, origin: string, token: string, expected: RegExp[] = []): void {
+  // Chromium's own PDF viewer loads from chrome-extension:// and chrome://; the network is http(s) and ws(s).
+  const elsewhere = tab.watched.requests.filter((u) => /^(https?|wss?):/.test(u) && !u.startsWith(`${origin}/`));
+  expect(elsewhere).toEqual([]);
+  expect(tab.watched.requests.filter((u) => u.includes(token))).toEqual([]);
+  expect(tab.watched.errors.filter((e) => !expected.some((re) => re.test(e)))).toEqual([]);
+}
