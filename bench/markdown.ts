@@ -8,8 +8,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Goal } from './goals.js';
 import { type CostTable, costMarkdown } from './http/costs.js';
+import { CSV_CONCURRENCY, CSV_ITEMS, type DatasetReads, SPREAD_ITEM_PAGES } from './http/datasets.js';
 import type { PageLatency } from './http/key-pages.js';
-import { OPERATIONS } from './http/operations.js';
+import { DEEP_OFFSET, isDatasetOp, OPERATIONS } from './http/operations.js';
 import type { Summary } from './http/report.js';
 import { SPREAD_PAGES } from './http/stores.js';
 import { TARGET_LABELS, TARGET_NAMES } from './http/targets.js';
@@ -22,7 +23,7 @@ interface Results {
   commit: string;
   machine: { cpu?: string; cpus: number; memoryGb: number; node: string; loadAverage?: { before: number[]; after: number[] } };
   goals: Goal[];
-  http?: { summaries: Summary[]; keyPages: PageLatency[] };
+  http?: { summaries: Summary[]; keyPages: PageLatency[]; datasetReads?: DatasetReads };
   costs?: CostTable[];
   peers?: PeerResult;
   start?: StartResult;
@@ -51,7 +52,8 @@ if (r.http) {
   const targets = TARGET_NAMES.filter((t) => r.http!.summaries.some((s) => s.target === t));
   const header = ['operation'];
   for (const t of targets) header.push(TARGET_LABELS[t], ...(t === 'bare' ? [] : ['× bare']));
-  const rows = OPERATIONS.filter((op) => r.http!.summaries.some((s) => s.op === op.name)).map((op) => {
+  // The dataset rows have a table of their own (below).
+  const rows = OPERATIONS.filter((op) => !isDatasetOp(op.name) && r.http!.summaries.some((s) => s.op === op.name)).map((op) => {
     const row = [op.label];
     for (const t of targets) {
       const s = r.http!.summaries.find((x) => x.op === op.name && x.target === t);
@@ -60,7 +62,7 @@ if (r.http) {
     }
     return row;
   });
-  out.push(table(header, rows));
+  if (rows.length) out.push(table(header, rows));
   const rss = targets
     .map((t) => [t, r.http!.summaries.find((s) => s.op === 'put-9mb' && s.target === t)?.rssPeakMb] as const)
     .filter(([, v]) => v !== undefined)
@@ -94,6 +96,8 @@ if (r.http) {
     }
     out.push(table(header2, rows2));
   }
+  const datasets = datasetTable(r.http.summaries, r.http.datasetReads);
+  if (datasets) out.push(datasets);
 }
 
 if (r.costs?.length) out.push(`Cost of a request by stage (µs of CPU, request log on):${costMarkdown(r.costs)}`);
@@ -118,6 +122,74 @@ if (r.start) {
     return [START_LABELS[c], `${s.ms.toFixed(0)} ms`, `${s.spread[0].toFixed(0)}–${s.spread[1].toFixed(0)} ms`];
   });
   out.push(table(header, rows));
+}
+
+/**
+ * The dataset rows, one column pair per storage: the rate (or time) with its ratio to bare
+ * node:http answering the same bytes (or to offset 0), and the server's CPU per request.
+ */
+function datasetTable(summaries: Summary[], reads: DatasetReads | undefined): string | undefined {
+  const storages = (['sqlite', 'postgres'] as const).filter(
+    (t) => summaries.some((s) => s.target === t && isDatasetOp(s.op)) || reads?.pages.some((p) => p.target === t),
+  );
+  if (storages.length === 0) return undefined;
+  const header = ['dataset row', ...storages.flatMap((t) => [TARGET_LABELS[t], 'ratio', 'server CPU'])];
+  const rows: string[][] = [];
+  const cpu = (s: Summary) =>
+    `${(s.serverCpuUsPerRequest / 1000).toFixed(2)} ms${s.target === 'postgres' ? ` + db ${(s.dbCpuUsPerRequest / 1000).toFixed(2)} ms` : ''}`;
+  // Read alone, the server's and the database's CPU are measured together.
+  const db = (t: string) => (t === 'postgres' ? ' with db' : '');
+  for (const op of OPERATIONS.filter((o) => isDatasetOp(o.name))) {
+    if (!summaries.some((s) => s.op === op.name)) continue;
+    const row = [op.connections ? `${op.label}, ${op.connections} at once` : op.label];
+    for (const t of storages) {
+      const s = summaries.find((x) => x.op === op.name && x.target === t);
+      const items = s?.items ? ` (${int(s.rps * s.items)} items/s)` : '';
+      row.push(
+        s ? `${int(s.rps)}/s${items}` : '',
+        s?.vsBare === undefined ? '' : `${s.vsBare.toFixed(2)}× bare`,
+        s ? cpu(s) : '',
+      );
+    }
+    rows.push(row);
+  }
+  const where = {
+    first: 'offset 0',
+    deep: `offset ${DEEP_OFFSET.toLocaleString('en')}`,
+    spread: `${SPREAD_ITEM_PAGES} offsets across it`,
+  };
+  for (const page of ['first', 'deep', 'spread'] as const) {
+    if (!reads?.pages.some((p) => p.page === page)) continue;
+    const row = [`1000 items of 1M read alone, ${where[page]}`];
+    for (const t of storages) {
+      const p = reads.pages.find((x) => x.target === t && x.page === page);
+      const base = reads.pages.find((x) => x.target === t && x.page === 'first');
+      row.push(
+        p ? `${p.ms.toFixed(2)} ms` : '',
+        p && base ? `${(p.ms / base.ms).toFixed(2)}× offset 0` : '',
+        p ? `${p.cpuMs.toFixed(2)} ms${db(t)}` : '',
+      );
+    }
+    rows.push(row);
+  }
+  for (const c of [1, CSV_CONCURRENCY]) {
+    if (!reads?.csv.some((d) => d.concurrency === c)) continue;
+    const bare = reads.csv.find((d) => d.target === 'bare' && d.concurrency === c);
+    const size = reads.csv[0] ? ` (${(reads.csv[0].bytes / 1e6).toFixed(0)} MB)` : '';
+    const row = [
+      `CSV of ${CSV_ITEMS.toLocaleString('en')} items${size}, ${c === 1 ? 'one download' : `${c} at once`}: MB/s, peak RSS`,
+    ];
+    for (const t of storages) {
+      const d = reads.csv.find((x) => x.target === t && x.concurrency === c);
+      row.push(
+        d ? `${int(d.mbps)} MB/s, RSS ${int(d.rssPeakMb)} MB` : '',
+        d && bare ? `${(d.mbps / bare.mbps).toFixed(2)}× bare` : '',
+        d ? `${int(d.cpuMs)} ms a download${db(t)}` : '',
+      );
+    }
+    rows.push(row);
+  }
+  return table(header, rows);
 }
 
 const mark = (g: Goal) => (g.pass === undefined ? '—' : g.pass ? 'pass' : '**miss**');

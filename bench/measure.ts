@@ -1,4 +1,4 @@
-import { Agent, request } from 'node:http';
+import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -16,7 +16,7 @@ export class HttpTimer {
   }
 
   /** GETs `url`; returns the body and the milliseconds from sending to the last byte received. */
-  get(url: string): Promise<{ ms: number; status: number; body: Buffer }> {
+  get(url: string): Promise<{ ms: number; status: number; headers: IncomingHttpHeaders; body: Buffer }> {
     return new Promise((resolve, reject) => {
       const start = process.hrtime.bigint();
       request(url, { agent: this.#agent, headers: { authorization: `Bearer ${this.#token}` } }, (res) => {
@@ -25,7 +25,7 @@ export class HttpTimer {
         res.on('error', reject);
         res.on('end', () => {
           const ms = Number(process.hrtime.bigint() - start) / 1e6;
-          resolve({ ms, status: res.statusCode ?? 0, body: Buffer.concat(chunks) });
+          resolve({ ms, status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
         });
       })
         .on('error', reject)

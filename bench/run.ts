@@ -3,11 +3,13 @@
  * the same run: openkvs over HTTP on SQLite and on PostgreSQL beside a bare node:http server and
  * Fastify alone answering the same bytes (1 KB records, key pages from stores of 1,000 to
  * 1,000,000 keys, 9 MB records with the server's memory, `--durability fsync`), the in-process peers
- * `@crawlee/memory-storage` and `@apify/storage-local`, the start time on a 1 GB database, and the
- * cost table (CPU per request by stage of the request path, http/costs.ts).
+ * `@crawlee/memory-storage` and `@apify/storage-local`, the start time on a 1 GB database, the
+ * cost table (CPU per request by stage of the request path, http/costs.ts), and the dataset rows
+ * (pushes of 1000 items, pages at offset 0 and 900,000 of a 1M-item dataset, a 100k-item CSV
+ * download with the server's memory; http/datasets.ts).
  * Prints the tables and the goals, and writes bench/results/latest.json.
  *
- *   npm run bench [-- --quick] [--only http,costs,peers,start] [--ops get,put-new] [--targets bare,sqlite]
+ *   npm run bench [-- --quick] [--only http,datasets,costs,peers,start] [--ops get,put-new] [--targets bare,sqlite]
  *     [--duration 3] [--rounds 5] [--warmup 2] [--connections 32] [--threads 1] [--cpu-prof]
  *     [--rebuild-start-db] [--out file.json]
  *
@@ -24,13 +26,14 @@ import { parseArgs } from 'node:util';
 import { evaluateGoals, printGoals } from './goals.js';
 import { COST_OPS, COST_TARGETS, type CostTable, costMarkdown, runCostTables } from './http/costs.js';
 import { checkTools } from './http/load.js';
-import { KEY_PAGE_OPS, OPERATION_NAMES, OPERATIONS } from './http/operations.js';
-import { type HttpSuiteResult, runHttpSuite } from './http/suite.js';
+import { isDatasetOp, KEY_PAGE_OPS, OPERATION_NAMES, OPERATIONS, PUSH_CONNECTIONS } from './http/operations.js';
+import { type HttpSuiteResult, runHttpSuite, runsOp } from './http/suite.js';
 import { hasServeFlag, isBaseline, TARGET_NAMES, type TargetName, WORKER_TARGETS } from './http/targets.js';
 import { type PeerResult, runPeers } from './peers/run.js';
 import { measureStarts, type StartResult } from './start/run.js';
 
-const SECTIONS = ['http', 'costs', 'peers', 'start'] as const;
+/** `http`: the key-value store rows; `datasets`: the dataset rows (the same servers, in the same rounds when both run). */
+const SECTIONS = ['http', 'datasets', 'costs', 'peers', 'start'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: opts } = parseArgs({
@@ -66,9 +69,17 @@ const pick = <T extends string>(list: string, all: readonly T[], what: string): 
 };
 const sections = pick(opts.only, SECTIONS, 'only');
 const has = (s: Section) => sections.includes(s);
-const ops = OPERATIONS.filter((o) => pick(opts.ops, OPERATION_NAMES, 'ops').includes(o.name));
+const loaded = has('http') || has('datasets');
+const chosenOps = pick(opts.ops, OPERATION_NAMES, 'ops');
+/** The rows under load: the key-value store ones with `http`, the dataset ones with `datasets`. */
+const ops = OPERATIONS.filter((o) => chosenOps.includes(o.name) && has(isDatasetOp(o.name) ? 'datasets' : 'http'));
+if (loaded && ops.length === 0) fail('--ops: none of these operations belongs to the sections of --only');
 let targets: TargetName[] = pick(opts.targets, TARGET_NAMES, 'targets');
-if (has('http') && targets.every(isBaseline)) fail('--targets: name an openkvs target (bare and fastify only answer like them)');
+if (loaded && targets.every(isBaseline)) fail('--targets: name an openkvs target (bare and fastify only answer like them)');
+// A target none of the chosen rows runs on is not started (the dataset rows alone need no fsync or worker server).
+if (loaded) targets = targets.filter((t) => isBaseline(t) || ops.some((op) => runsOp(t, op)));
+/** The dataset pages and CSV downloads read alone come with the page rows. */
+const datasetReads = has('datasets') && ops.some((o) => o.name === 'items' || o.name === 'items-900k');
 const quick = opts.quick;
 const num = (value: string | undefined, full: number, short: number) => Number(value ?? (quick ? short : full));
 const http = {
@@ -96,21 +107,21 @@ const out = resolve(
 );
 
 const tools = (() => {
-  if (!has('http') && !has('costs')) return undefined;
+  if (!loaded && !has('costs')) return undefined;
   try {
-    return checkTools(has('http') && ops.some((o) => o.generator === 'ab'));
+    return checkTools(loaded && ops.some((o) => o.generator === 'ab'));
   } catch (err) {
     return fail((err as Error).message);
   }
 })();
 let fsyncMissing: string | undefined;
-if (has('http') && targets.includes('sqlite-fsync') && !hasServeFlag('--durability')) {
+if (loaded && targets.includes('sqlite-fsync') && !hasServeFlag('--durability')) {
   fsyncMissing = 'not measured: this build of openkvs serve has no --durability flag';
   console.log(`${fsyncMissing}; the fsync rows are left out`);
   targets = targets.filter((t) => t !== 'sqlite-fsync');
 }
 
-if (has('http') && targets.some((t) => WORKER_TARGETS[t]) && !hasServeFlag('--workers')) {
+if (loaded && targets.some((t) => WORKER_TARGETS[t]) && !hasServeFlag('--workers')) {
   console.log('this build of openkvs serve has no --workers flag; the rows with several workers are left out');
   targets = targets.filter((t) => !WORKER_TARGETS[t]);
 }
@@ -143,7 +154,7 @@ try {
       `load average ${os.loadavg()[0]!.toFixed(2)}` +
       (tools ? `; ${tools.wrk}${tools.ab ? `, HEAD with ${tools.ab}` : ''}` : ''),
   );
-  if (has('http')) {
+  if (loaded) {
     const keyStoreSizes = ops.map((o) => KEY_PAGE_OPS[o.name]).filter((n): n is number => n !== undefined && n > 1000);
     httpResult = await runHttpSuite({
       ops,
@@ -152,6 +163,9 @@ try {
       keyStoreSizes,
       pageRounds: ops.some((o) => KEY_PAGE_OPS[o.name] !== undefined) ? (quick ? 3 : 7) : 0,
       pageRequests: quick ? 10 : 20,
+      datasetReads: datasetReads
+        ? { pageRounds: quick ? 3 : 7, pageRequests: quick ? 10 : 20, csvRounds: quick ? 1 : 3 }
+        : undefined,
       quick,
       profDir,
       dir,
@@ -168,7 +182,7 @@ try {
       // Kept after the run, for a closer look.
       profDir: profRoot,
       targets: COST_TARGETS.filter((t) => targets.includes(t)),
-      ops: COST_OPS.filter((op) => ops.some((o) => o.name === op)),
+      ops: COST_OPS.filter((op) => chosenOps.includes(op)),
       seconds: quick ? 2 : 5,
       warmup: quick ? 1 : 2,
       load: { connections: http.connections, threads: http.threads },
@@ -178,7 +192,14 @@ try {
   if (has('peers')) peers = await runPeers(peerSettings);
   if (has('start')) start = await measureStarts(startRounds, opts['rebuild-start-db']);
 
-  const goals = evaluateGoals({ http: httpResult?.summaries, pages: httpResult?.pages, peers, start, fsyncMissing });
+  const goals = evaluateGoals({
+    http: httpResult?.summaries,
+    pages: httpResult?.pages,
+    datasets: httpResult?.datasets,
+    peers,
+    start,
+    fsyncMissing,
+  });
   printGoals(goals);
   const results = {
     date: new Date().toISOString(),
@@ -194,13 +215,14 @@ try {
     settings: {
       quick,
       sections,
-      http: has('http')
+      http: loaded
         ? {
             ...http,
             operations: ops.map((o) => o.name),
             targets,
             generators: tools,
             largeRecordConnections: 16,
+            datasetPushConnections: has('datasets') ? PUSH_CONNECTIONS : undefined,
             postgres: 'throwaway cluster (fsync=off), --pg-pool-size 10',
             sqlite: 'file in a temporary directory (WAL, synchronous=NORMAL)',
           }
@@ -212,6 +234,7 @@ try {
     http: httpResult && {
       summaries: httpResult.summaries,
       keyPages: httpResult.pages,
+      datasetReads: httpResult.datasets,
       disturbedRuns: httpResult.disturbed,
       runs: httpResult.runs,
     },

@@ -1,7 +1,7 @@
 /**
  * The baseline: bare `node:http` answering every request of the benchmark with the bytes openkvs
  * answered (captured once, read from the JSON file named by the first argument), and reading and
- * discarding PUT bodies. What openkvs costs is its throughput beside this one.
+ * discarding PUT and POST bodies (record uploads and dataset pushes). What openkvs costs is its throughput beside this one.
  *
  *   node dist-bench/bench/http/bare-server.js responses.json [port]
  */
@@ -11,7 +11,7 @@ import { loadCanned, type Prepared } from './canned.js';
 
 const file = process.argv[2];
 if (!file) throw new Error('usage: bare-server.js responses.json [port]');
-const { record, store, keys, big, put, del } = loadCanned(file);
+const { record, store, keys, big, put, del, push, items, csv } = loadCanned(file);
 
 function send(res: ServerResponse, r: Prepared, withBody = true): void {
   res.writeHead(r.status, r.headers);
@@ -20,8 +20,10 @@ function send(res: ServerResponse, r: Prepared, withBody = true): void {
 
 const server = createServer((req, res) => {
   const method = req.method;
+  const url = req.url ?? '/';
+  const dataset = url.startsWith('/v2/datasets/');
   if (method === 'PUT' || method === 'POST') {
-    req.on('end', () => send(res, put));
+    req.on('end', () => send(res, dataset && push ? push : put));
     req.resume();
     return;
   }
@@ -29,7 +31,10 @@ const server = createServer((req, res) => {
     send(res, del);
     return;
   }
-  const url = req.url ?? '/';
+  if (dataset && items && csv) {
+    send(res, url.includes('format=csv') ? csv : items);
+    return;
+  }
   const r = url.includes('/records/')
     ? big && url.includes('/records/big-')
       ? big

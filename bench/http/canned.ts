@@ -15,6 +15,10 @@ export interface PreparedResponses {
   big: Prepared | undefined;
   put: Prepared;
   del: Prepared;
+  /** The dataset rows, when the run has them. */
+  push: Prepared | undefined;
+  items: Prepared | undefined;
+  csv: Prepared | undefined;
 }
 
 /** Reads the JSON file of captured answers that a baseline server is started with. */
@@ -23,8 +27,9 @@ export function loadCanned(file: string): PreparedResponses {
   const prepare = (c: CannedResponse): Prepared => ({
     status: c.status,
     headers: c.headers,
-    body: Buffer.from(c.body, 'base64'),
+    body: c.bodyFile ? readFileSync(c.bodyFile) : Buffer.from(c.body, 'base64'),
   });
+  const optional = (c: CannedResponse | undefined) => (c ? prepare(c) : undefined);
   return {
     record: prepare(canned.record),
     store: prepare(canned.store),
@@ -32,5 +37,8 @@ export function loadCanned(file: string): PreparedResponses {
     big: canned.big ? prepare(canned.big) : undefined,
     put: prepare(canned.put),
     del: prepare(canned.delete),
+    push: optional(canned.push),
+    items: optional(canned.items),
+    csv: optional(canned.csv),
   };
 }

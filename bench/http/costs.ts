@@ -239,7 +239,7 @@ export async function runCostTables(o: CostOptions): Promise<CostTable[]> {
       cpuProfDir: profDir,
       modules: true,
       logLevel: 'info',
-      needs: { keyStoreSizes: [], big: false },
+      needs: { keyStoreSizes: [], big: false, datasets: false },
     });
     const baselines: Target[] = [];
     try {

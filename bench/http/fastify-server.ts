@@ -12,7 +12,7 @@ import { loadCanned, type Prepared } from './canned.js';
 
 const file = process.argv[2];
 if (!file) throw new Error('usage: fastify-server.js responses.json [port]');
-const { record, store, keys, big, put, del } = loadCanned(file);
+const { record, store, keys, big, put, del, push, items, csv } = loadCanned(file);
 
 function send(reply: FastifyReply, r: Prepared): FastifyReply {
   // HEAD answers get the headers alone from Fastify's HEAD route of each GET.
@@ -39,6 +39,11 @@ app.post(RECORD, async (_req, reply) => send(reply, put));
 app.delete(RECORD, async (_req, reply) => send(reply, del));
 app.get('/v2/key-value-stores/:storeId/keys', async (_req, reply) => send(reply, keys));
 app.get('/v2/key-value-stores/:storeId', async (_req, reply) => send(reply, store));
+if (push && items && csv) {
+  const DATASET_ITEMS = '/v2/datasets/:datasetId/items';
+  app.post(DATASET_ITEMS, async (_req, reply) => send(reply, push));
+  app.get(DATASET_ITEMS, async (req, reply) => send(reply, (req.query as { format?: string }).format === 'csv' ? csv : items));
+}
 
 const address = await app.listen({ host: '127.0.0.1', port: Number(process.argv[3] ?? 0) });
 console.log(`Fastify listening on ${address}`);

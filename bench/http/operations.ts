@@ -13,6 +13,9 @@ export const OPERATION_NAMES = [
   'mix',
   'get-9mb',
   'put-9mb',
+  'push-1000',
+  'items',
+  'items-900k',
 ] as const;
 export type OperationName = (typeof OPERATION_NAMES)[number];
 
@@ -32,6 +35,10 @@ export interface Operation {
   bytes?: number;
   /** The bare server's operation to compare with, when it answers this one with the same bytes as another. */
   bareAs?: OperationName;
+  /** Dataset items each request moves (pushes of 1000 items, pages of 1000), for items per second. */
+  items?: number;
+  /** The server's memory is sampled during the run (the large records and the 1 MB pushes). */
+  rss?: boolean;
 }
 
 /** A large record: under the 9 MiB of a JSON body, far over the 256 KiB kept inline. */
@@ -42,6 +49,17 @@ export const BIG_KEY = 'big-get';
 export const BIG_PUT_KEYS = 8;
 export const recordPath = (store: string, key: string) => `/v2/key-value-stores/${store}/records/${key}`;
 export const BIG_CONNECTIONS = 16;
+
+/** Items per push and per page; each item is `DATASET_ITEM_BYTES` of JSON. */
+export const DATASET_PAGE = 1000;
+export const DATASET_ITEM_BYTES = 1024;
+/** Items in the dataset whose pages are read, and the deep offset read beside offset 0. */
+export const DATASET_ITEMS = 1_000_000;
+export const DEEP_OFFSET = 900_000;
+/** Pushes of 1 MB at once: as many as the 9 MB uploads. */
+export const PUSH_CONNECTIONS = BIG_CONNECTIONS;
+export const itemsPath = (dataset: string, offset: number, limit = DATASET_PAGE) =>
+  `/v2/datasets/${dataset}/items?offset=${offset}&limit=${limit}`;
 
 export const OPERATIONS: readonly Operation[] = [
   { name: 'get', label: 'GET record 1 KB', generator: 'wrk' },
@@ -57,7 +75,22 @@ export const OPERATIONS: readonly Operation[] = [
   { name: 'mix', label: 'mix 80 GET/15 PUT/5 list', generator: 'wrk' },
   { name: 'get-9mb', label: 'GET 9 MB record', generator: 'node', connections: BIG_CONNECTIONS, bytes: BIG_BYTES },
   { name: 'put-9mb', label: 'PUT 9 MB record', generator: 'node', connections: BIG_CONNECTIONS, bytes: BIG_BYTES },
+  // Datasets (issue 21): 1 KB items, as crawlers push them, 1000 to a request.
+  {
+    name: 'push-1000',
+    label: 'POST 1000 items of 1 KB (1 MB)',
+    generator: 'wrk',
+    connections: PUSH_CONNECTIONS,
+    items: DATASET_PAGE,
+    rss: true,
+  },
+  { name: 'items', label: 'GET 1000 items, offset 0 of 1M', generator: 'wrk', items: DATASET_PAGE },
+  { name: 'items-900k', label: 'GET 1000 items, offset 900k of 1M', generator: 'wrk', items: DATASET_PAGE, bareAs: 'items' },
 ];
+
+/** The dataset rows: what `--only datasets` runs. */
+export const DATASET_OP_NAMES: readonly OperationName[] = ['push-1000', 'items', 'items-900k'];
+export const isDatasetOp = (op: OperationName) => DATASET_OP_NAMES.includes(op);
 
 /** The key-page operations and the size of the store each one reads. */
 export const KEY_PAGE_OPS: Partial<Record<OperationName, number>> = { keys: 1000, 'keys-100k': 100_000, 'keys-1m': 1_000_000 };
@@ -96,6 +129,10 @@ export interface ScriptContext {
   runTag: string;
   /** wrk threads; each takes its own share of the key sequence. */
   threads: number;
+  /** The dataset the pushes go to, the file holding a push's body, and the dataset of `DATASET_ITEMS` items. */
+  pushDataset?: string;
+  pushBodyFile?: string;
+  itemsDataset?: string;
 }
 
 /** A Lua string literal for any bytes (decimal escapes outside printable ASCII). */
@@ -241,6 +278,24 @@ function request()
   return get
 end
 `;
+    case 'push-1000':
+      // The 1 MB body is read from a file rather than written into the script as a literal.
+      return `local f = assert(io.open(${luaString(need(c.pushBodyFile, op))}, "rb"))
+local body = f:read("*a")
+f:close()
+local push
+function init(args)
+  push = wrk.format("POST", ${luaString(`/v2/datasets/${need(c.pushDataset, op)}/items`)}, {
+    ["Authorization"] = wrk.headers["Authorization"], ["Content-Type"] = "application/json" }, body)
+end
+function request()
+  return push
+end
+`;
+    case 'items':
+      return staticGet(itemsPath(need(c.itemsDataset, op), 0));
+    case 'items-900k':
+      return staticGet(itemsPath(need(c.itemsDataset, op), DEEP_OFFSET));
     case 'head':
       throw new Error('HEAD is measured with ab, not wrk');
     case 'get-9mb':

@@ -55,6 +55,8 @@ export interface Summary {
   errors: number;
   /** Megabytes per second, for the large records. */
   mbps?: number;
+  /** Dataset items per request, for items per second (`rps` × `items`). */
+  items?: number;
   /** Large records: the highest resident memory sampled during any round, and the highest VmHWM after one (MB). */
   rssPeakMb?: number;
   hwmMb?: number;
@@ -91,6 +93,7 @@ export function summarize(runs: readonly RunRecord[], ops: readonly Operation[],
         otherCores: rs.reduce((s, r) => s + r.otherCpu, 0) / seconds,
         errors: rs.reduce((s, r) => s + r.errors, 0),
         ...(op.bytes ? { mbps: (rps * op.bytes) / 1e6 } : {}),
+        ...(op.items ? { items: op.items } : {}),
         ...(rs.some((r) => r.rssPeakKb)
           ? {
               rssPeakMb: Math.max(...rs.map((r) => r.rssPeakKb ?? 0)) / 1024,

@@ -1,9 +1,14 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { makeKeys } from '../fixtures.js';
+import { type BenchDatasets, createBenchDatasets, pushBody } from './datasets.js';
 import {
   BIG_BYTES,
   BIG_CONTENT_TYPE,
   BIG_KEY,
+  DATASET_PAGE,
   HOT_KEYS,
+  itemsPath,
   PAGE_KEYS,
   RECORD_CONTENT_TYPE,
   RECORD_KEY,
@@ -20,6 +25,8 @@ export interface BenchStores {
   large: Map<number, LargeStore>;
   /** Whether `records` holds the 9 MB record `BIG_KEY`. */
   big: boolean;
+  /** The datasets, when the run has the dataset rows. */
+  datasets?: BenchDatasets;
 }
 
 /** A store of many keys and where its pages start. */
@@ -43,6 +50,8 @@ export interface StoreNeeds {
   keyStoreSizes: readonly number[];
   /** The 9 MB record. */
   big: boolean;
+  /** The datasets of the dataset rows (seeded through the API). */
+  datasets: boolean;
   seed: Seeder;
   /** Lets the storage finish its own work on what was seeded, before anything is measured. */
   settle?: () => Promise<void>;
@@ -53,6 +62,8 @@ export interface CannedResponse {
   status: number;
   headers: Record<string, string>;
   body: string;
+  /** A file holding the body instead (the 100 MB CSV download), when `body` is empty. */
+  bodyFile?: string;
 }
 
 /** What openkvs answered to each kind of request; the bare server answers with the same bytes. */
@@ -64,6 +75,10 @@ export interface CannedResponses {
   big?: CannedResponse;
   put: CannedResponse;
   delete: CannedResponse;
+  /** The dataset rows: a push's answer, the page of 1000 items at offset 0, and the CSV download. */
+  push?: CannedResponse;
+  items?: CannedResponse;
+  csv?: CannedResponse;
 }
 
 /** Headers that belong to the connection, not the response; node:http writes its own. */
@@ -144,7 +159,8 @@ export async function createBenchStores(api: Api, needs: StoreNeeds): Promise<Be
     const spreadKeys = Array.from({ length: SPREAD_PAGES }, (_, i) => keys[Math.floor((i * (size - PAGE_KEYS)) / SPREAD_PAGES)]!);
     stores.large.set(size, { id, middleKey: keys[(size >> 1) - 1]!, spreadKeys });
   }
-  if (needs.keyStoreSizes.length > 0) await needs.settle?.();
+  if (needs.datasets) stores.datasets = await createBenchDatasets(api);
+  if (needs.keyStoreSizes.length > 0 || needs.datasets) await needs.settle?.();
   if (needs.big) {
     const body = Buffer.alloc(BIG_BYTES, 'openkvs 9 MB benchmark record\n');
     await api.call('PUT', `/v2/key-value-stores/${stores.records}/records/${BIG_KEY}`, body, BIG_CONTENT_TYPE);
@@ -157,8 +173,8 @@ export async function createBenchStores(api: Api, needs: StoreNeeds): Promise<Be
   return stores;
 }
 
-async function capture(api: Api, method: string, path: string, body?: Buffer): Promise<CannedResponse> {
-  const { res, bytes } = await api.call(method, path, body);
+async function capture(api: Api, method: string, path: string, body?: Buffer, contentType?: string): Promise<CannedResponse> {
+  const { res, bytes } = await api.call(method, path, body, contentType);
   const headers: Record<string, string> = {};
   res.headers.forEach((value, name) => {
     if (!HOP_HEADERS.has(name)) headers[name] = value;
@@ -166,8 +182,11 @@ async function capture(api: Api, method: string, path: string, body?: Buffer): P
   return { status: res.status, headers, body: bytes.toString('base64') };
 }
 
-/** Records openkvs's answers to the measured requests, for the bare server to replay. */
-export async function captureResponses(api: Api, stores: BenchStores): Promise<CannedResponses> {
+/**
+ * Records openkvs's answers to the measured requests, for the bare server to replay; the CSV
+ * download's body goes to a file in `dir`.
+ */
+export async function captureResponses(api: Api, stores: BenchStores, dir?: string): Promise<CannedResponses> {
   const record = await capture(api, 'GET', `/v2/key-value-stores/${stores.records}/records/${RECORD_KEY}`);
   if (Buffer.from(record.body, 'base64').length !== recordBody().length) throw new Error('GET record: wrong length');
   const probe = `/v2/key-value-stores/${stores.deletes}/records/capture-probe`;
@@ -176,7 +195,22 @@ export async function captureResponses(api: Api, stores: BenchStores): Promise<C
     big = await capture(api, 'GET', `/v2/key-value-stores/${stores.records}/records/${BIG_KEY}`);
     if (Buffer.from(big.body, 'base64').length !== BIG_BYTES) throw new Error('GET 9 MB record: wrong length');
   }
+  let datasets: Pick<CannedResponses, 'push' | 'items' | 'csv'> = {};
+  if (stores.datasets && dir) {
+    const d = stores.datasets;
+    // Pushed to the push dataset, which the push rows append to anyway.
+    const push = await capture(api, 'POST', `/v2/datasets/${d.push}/items`, pushBody(0), 'application/json');
+    const items = await capture(api, 'GET', itemsPath(d.items, 0));
+    if ((JSON.parse(Buffer.from(items.body, 'base64').toString()) as unknown[]).length !== DATASET_PAGE) {
+      throw new Error('GET items: wrong count');
+    }
+    const csv = await capture(api, 'GET', `/v2/datasets/${d.csv}/items?format=csv`);
+    const bodyFile = join(dir, 'items.csv');
+    writeFileSync(bodyFile, Buffer.from(csv.body, 'base64'));
+    datasets = { push, items, csv: { ...csv, body: '', bodyFile } };
+  }
   return {
+    ...datasets,
     record,
     big,
     store: await capture(api, 'GET', `/v2/key-value-stores/${stores.keys}`),

@@ -11,9 +11,19 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { runBig } from './big.js';
 import { measureCpu, waitForQuiet } from './cpu.js';
+import { type DatasetReadOptions, type DatasetReads, measureDatasetReads, printDatasetRows, pushBody } from './datasets.js';
 import { measureKeyPages, type PageLatency } from './key-pages.js';
 import { type LoadOptions, runAbHead, runWrk } from './load.js';
-import { BIG_KEY, BIG_PUT_KEYS, type Operation, RECORD_KEY, recordPath, type ScriptContext, wrkScript } from './operations.js';
+import {
+  BIG_KEY,
+  BIG_PUT_KEYS,
+  isDatasetOp,
+  type Operation,
+  RECORD_KEY,
+  recordPath,
+  type ScriptContext,
+  wrkScript,
+} from './operations.js';
 import { printSelfTime, topSelfTime } from './profile.js';
 import { printDetails, printThroughput, printWorkerScaling, type RunRecord, type Summary, summarize } from './report.js';
 import { sampleMemory } from './rss.js';
@@ -46,6 +56,8 @@ export interface HttpSuiteOptions {
   /** Rounds × requests of the key-page latencies. */
   pageRounds: number;
   pageRequests: number;
+  /** The dataset pages and CSV downloads read alone, when the run has the dataset rows. */
+  datasetReads?: DatasetReadOptions;
   /** No waiting for a quiet machine, no runs taken again. */
   quick: boolean;
   /** A directory to run openkvs under `node --cpu-prof` into, or undefined. */
@@ -60,6 +72,8 @@ export interface HttpSuiteResult {
   summaries: Summary[];
   runs: RunRecord[];
   pages: PageLatency[];
+  /** The dataset pages and CSV downloads read alone. */
+  datasets?: DatasetReads;
   loadAverage: { before: number[]; after: number[] };
   /** Runs that other work disturbed even after a retry. */
   disturbed: number;
@@ -111,6 +125,9 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
       deletePrefix: `d${runCount}-`,
       runTag: `r${runCount}`,
       threads: load.threads,
+      pushDataset: stores.datasets?.push,
+      pushBodyFile,
+      itemsDataset: stores.datasets?.items,
     };
     runCount++;
     let deletedBefore = 0;
@@ -123,8 +140,8 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
       deletedBefore = (await t.openkvs.api.stats(stores.deletes)).deleteCount;
     }
     const lo = { ...load, connections: op.connections ?? load.connections, seconds: runSeconds };
-    // Memory is watched while large records move: the server must not hold them whole.
-    const memory = op.bytes ? sampleMemory(t.pid) : undefined;
+    // Memory is watched while large records and 1 MB pushes move: the server must not hold them whole.
+    const memory = op.bytes || op.rss ? sampleMemory(t.pid) : undefined;
     const { result, cpu } = await measureCpu(t, () => {
       if (op.generator === 'ab') {
         return runAbHead(`${t.origin}${recordPath(stores.records, RECORD_KEY)}`, [`Authorization: Bearer ${token}`], lo);
@@ -201,12 +218,15 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
   const needs = {
     keyStoreSizes: o.keyStoreSizes,
     big: o.ops.some((op) => op.name === 'get-9mb'),
+    datasets: o.ops.some((op) => isDatasetOp(op.name)) || o.datasetReads !== undefined,
   };
+  const pushBodyFile = join(o.dir, 'push-body.json');
+  if (needs.datasets) writeFileSync(pushBodyFile, pushBody(0));
   for (const name of o.targets) {
     if (isBaseline(name)) continue;
     const started = Date.now();
     // The fsync server only takes writes, the several-worker servers only GET 1 KB: no large stores.
-    const targetNeeds = isPartialTarget(name) ? { keyStoreSizes: [], big: false } : needs;
+    const targetNeeds = isPartialTarget(name) ? { keyStoreSizes: [], big: false, datasets: false } : needs;
     targets.push(await startOpenkvs(name, { token, dir: o.dir, cpuProfDir: o.profDir, needs: targetNeeds }));
     console.log(
       `started ${TARGET_LABELS[name]} at ${targets[targets.length - 1]!.origin} (stores ready in ${Date.now() - started} ms)`,
@@ -216,7 +236,7 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
   const baselines = o.targets.filter(isBaseline);
   if (baselines.length > 0) {
     const responses = join(o.dir, 'responses.json');
-    writeFileSync(responses, JSON.stringify(await captureResponses(reference.openkvs!.api, reference.openkvs!.stores)));
+    writeFileSync(responses, JSON.stringify(await captureResponses(reference.openkvs!.api, reference.openkvs!.stores, o.dir)));
     for (const name of baselines.reverse()) {
       targets.unshift(await startBaseline(name, responses));
       console.log(
@@ -225,6 +245,9 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
     }
   }
   const loadBefore = os.loadavg();
+  // Before the load rounds, on servers that have only been seeded: the rounds' 1 MB pushes and
+  // 9 MB uploads leave the heap grown, and the CSV rows are about the server's memory.
+  const datasets = o.datasetReads ? await measureDatasetReads(targets, reference, token, o.datasetReads) : undefined;
   if (o.warmup > 0) {
     for (const op of o.ops) {
       for (const t of targets) if (runsOp(t.name, op)) runs.push(await measure(op, t, reference, -1, o.warmup));
@@ -249,6 +272,7 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
   printThroughput(summaries, o.ops, o.targets);
   printDetails(summaries, o.ops);
   printWorkerScaling(summaries, o.ops);
+  printDatasetRows(summaries, (op) => o.ops.find((x) => x.name === op)?.label ?? op);
   const disturbed = runs.filter((r) => r.round >= 0 && r.disturbed).length;
   console.log(
     `\nMedians of ${o.rounds} rounds of ${o.seconds} s at ${o.connections} connections (9 MB records: 16), after ${o.warmup} s` +
@@ -266,5 +290,5 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
       if (!isBaseline(name)) printSelfTime(`${TARGET_LABELS[name]}, top self time`, topSelfTime(join(o.profDir, name)));
     }
   }
-  return { summaries, runs, pages, loadAverage: { before: loadBefore, after: loadAfter }, disturbed };
+  return { summaries, runs, pages, datasets, loadAverage: { before: loadBefore, after: loadAfter }, disturbed };
 }
