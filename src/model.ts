@@ -16,7 +16,7 @@ export type GeneralAccess = (typeof GENERAL_ACCESS)[number];
  * The kinds of storage. Each is a namespace of its own (a dataset and a key-value store may share a
  * name), and all share users, tokens, general access, signing, statistics and retention.
  */
-export const STORAGE_KINDS = ['kvs', 'dataset'] as const;
+export const STORAGE_KINDS = ['kvs', 'dataset', 'queue'] as const;
 export type StorageKind = (typeof STORAGE_KINDS)[number];
 
 /** Encodings a record may be stored with (identity is stored as `null`). */
@@ -60,9 +60,15 @@ export interface StoreRow {
   schema: string | null;
   urlSigningSecretKey: string;
   stats: StoreStats;
-  /** Datasets: the items pushed, and those with a field not hidden (`#…`); 0 for other kinds. */
+  /**
+   * Datasets: the items pushed, and those with a field not hidden (`#…`). Request queues: the
+   * requests in the queue (`totalRequestCount`). 0 for other kinds.
+   */
   itemCount: number;
   cleanItemCount: number;
+  /** Request queues: the requests handled, and whether more than one clientKey has written or locked. */
+  handledCount: number;
+  hadMultipleClients: boolean;
 }
 
 export interface RecordMeta {

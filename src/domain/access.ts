@@ -34,7 +34,7 @@ export function parseStoreRef(param: string, storage: StorageKind): StoreRef {
 }
 
 /** What the API calls each kind in its messages. */
-export const KIND_LABEL: Record<StorageKind, string> = { kvs: 'Key-value store', dataset: 'Dataset' };
+export const KIND_LABEL: Record<StorageKind, string> = { kvs: 'Key-value store', dataset: 'Dataset', queue: 'Request queue' };
 
 export type AccessMode = 'read' | 'write';
 

@@ -179,6 +179,8 @@ export class Stores<Api> {
       stats: { readCount: 0, writeCount: 0, deleteCount: 0, listCount: 0, storageBytes: 0 },
       itemCount: 0,
       cleanItemCount: 0,
+      handledCount: 0,
+      hadMultipleClients: false,
     });
     if (!created) this.#d.stats.access(store.id);
     return { store: await this.toApi(store, true), created };

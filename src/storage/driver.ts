@@ -212,6 +212,116 @@ export interface DatasetStorage {
   readItems(datasetId: string, offset: number, limit: number): Promise<string[]>;
 }
 
+/** A request of a queue as the domain hands it to the storage. */
+export interface QueueRequestInput {
+  /** Crawlee's id of the uniqueKey (domain/queues); unique in the queue, as is the uniqueKey. */
+  id: string;
+  uniqueKey: string;
+  /** The request as the API answers it, `id` included: JSON text, kept as given. */
+  json: string;
+  /** When it was handled (ms), or null while pending. A handled request never comes back in the head. */
+  handledAt: number | null;
+}
+
+/** A request of a queue as stored, with its place and lock. */
+export interface StoredQueueRequest extends QueueRequestInput {
+  /** Its lock: the clientKey (null when locked without one) and when it expires (ms); null when not locked. */
+  lockClient: string | null;
+  lockExpiresAt: number | null;
+}
+
+/** What adding (or updating) one request did: the Apify `processedRequests` entry. */
+export interface QueueAddOutcome {
+  requestId: string;
+  uniqueKey: string;
+  wasAlreadyPresent: boolean;
+  wasAlreadyHandled: boolean;
+}
+
+/** Who acts on a queue and when: `clientKey` is the API's optional client identity. */
+export interface QueueActor {
+  clientKey?: string;
+  now: number;
+}
+
+/** Why a lock operation was refused. */
+export type LockRefusal = 'absent' | 'not-locked' | 'locked-by-other' | 'no-store';
+
+/**
+ * The requests of a request queue. Every write runs in one transaction that holds the queue's row
+ * (so counts are exact and two clients never lock the same request, on one node or many), moves
+ * `modifiedAt`, updates `itemCount` (requests), `handledCount` and, when `clientKey` differs from the
+ * one the queue saw first, sets `hadMultipleClients`. Order: forefront requests first, the latest
+ * forefront first; then the others in the order they were added. A lock is `lockClient` until
+ * `lockExpiresAt`: an expired lock is no lock. Head and lock cost O(limit) (plus the requests locked
+ * ahead of the head), never O(queue).
+ */
+export interface RequestQueueStorage {
+  /**
+   * Adds requests in order; a uniqueKey already in the queue is not added again (its outcome says
+   * whether it was handled). `forefront` puts the new ones first, in the order given. 'no-store'
+   * when the queue is gone (nothing added).
+   */
+  addRequests(
+    queueId: string,
+    requests: readonly QueueRequestInput[],
+    forefront: boolean,
+    actor: QueueActor,
+  ): Promise<QueueAddOutcome[] | 'no-store'>;
+  getRequest(queueId: string, id: string): Promise<StoredQueueRequest | undefined>;
+  /**
+   * Replaces the request with `request.id` (adds it when absent, as the API does): its JSON and
+   * handled state. Pending and `forefront`: moved to the front. Handled: its lock ends. Refused
+   * ('locked') while another client's lock on it lives.
+   */
+  updateRequest(
+    queueId: string,
+    request: QueueRequestInput,
+    forefront: boolean,
+    actor: QueueActor,
+  ): Promise<QueueAddOutcome | 'locked' | 'no-store'>;
+  /** Deletes a request; refused ('locked') while another client's lock on it lives. */
+  deleteRequest(queueId: string, id: string, actor: QueueActor): Promise<'deleted' | 'absent' | 'locked' | 'no-store'>;
+  /** Deletes requests by id or uniqueKey; the ones deleted (absent ones count as deleted, as the API answers). */
+  deleteRequests(
+    queueId: string,
+    refs: readonly ({ id: string } | { uniqueKey: string })[],
+    actor: QueueActor,
+  ): Promise<{ id: string; uniqueKey: string }[] | 'no-store'>;
+  /** Up to `limit` pending requests from the front that no other client holds a live lock on. */
+  listHead(queueId: string, limit: number, actor: QueueActor): Promise<StoredQueueRequest[]>;
+  /**
+   * Locks up to `limit` pending, unlocked requests from the front for `actor.clientKey` until
+   * `now + lockMs`; whether other requests of the queue are locked (live locks) after this.
+   */
+  lockHead(
+    queueId: string,
+    limit: number,
+    lockMs: number,
+    actor: QueueActor,
+  ): Promise<{ items: StoredQueueRequest[]; queueHasLockedRequests: boolean } | 'no-store'>;
+  /** Extends the caller's live lock to `now + lockMs`; with `forefront`, the request also moves to the front. */
+  prolongLock(
+    queueId: string,
+    id: string,
+    lockMs: number,
+    forefront: boolean,
+    actor: QueueActor,
+  ): Promise<{ lockExpiresAt: number } | LockRefusal>;
+  /** Ends the caller's live lock; with `forefront`, the request also moves to the front. */
+  deleteLock(queueId: string, id: string, forefront: boolean, actor: QueueActor): Promise<'ok' | LockRefusal>;
+  /** Ends every live lock of `actor.clientKey` in the queue; how many. */
+  unlockRequests(queueId: string, actor: QueueActor): Promise<number | 'no-store'>;
+  /**
+   * A page of the queue's requests in id order after `after` (exclusive), at most `limit`, all of
+   * them or only the live-locked or the pending ones.
+   */
+  listRequests(
+    queueId: string,
+    query: { limit: number; after?: string; filter?: 'locked' | 'pending'; now: number },
+  ): Promise<{ items: StoredQueueRequest[]; isTruncated: boolean }>;
+}
+
 /** Storages of one kind and the bytes they hold, for metrics. */
 export interface KindTotals {
   kind: StorageKind;
@@ -241,7 +351,7 @@ export interface Housekeeping {
 
 /**
  * The storage contract: one part per kind of thing stored, and a caller depends on the parts it
- * uses. A new kind of storage (datasets, request queues) is a part of its own, added here. Every
+ * uses. Each kind of storage (records, datasets, request queues) is a part of its own. Every
  * method is async; something missing is `undefined` or `false`, never an exception. Writes resolve
  * only after they are durable in the driver's sense (committed). Failures that pass are the errors
  * of `errors.ts`.
@@ -252,6 +362,7 @@ export interface StorageDriver
     RequestLookupStorage,
     RecordStorage,
     DatasetStorage,
+    RequestQueueStorage,
     Housekeeping {
   readonly kind: string;
   close(): Promise<void>;
