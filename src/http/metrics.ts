@@ -162,6 +162,18 @@ export function createMetrics(driver: Housekeeping, worker?: WorkerMetrics): Htt
         registers: [storage],
       }),
     },
+    queue: {
+      count: new Gauge({
+        name: 'openkvs_request_queues',
+        help: 'Request queues in the storage, named and unnamed.',
+        registers: [storage],
+      }),
+      bytes: new Gauge({
+        name: 'openkvs_request_queue_bytes',
+        help: 'Bytes of queued requests (their JSON text).',
+        registers: [storage],
+      }),
+    },
   };
   worker?.provide(async () => [...(await processMetrics().getMetricsAsJSON()), ...(await registry.getMetricsAsJSON())]);
 
