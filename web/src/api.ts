@@ -90,8 +90,8 @@ export type RequestFilter = 'pending' | 'locked';
 export interface RequestPage {
   items: QueueRequest[];
   limit: number;
-  /** Absent on the last page. */
-  nextCursor?: string;
+  /** Null (or absent) on the last page. */
+  nextCursor?: string | null;
 }
 
 /** What `POST …/requests` takes (`uniqueKey` tells requests apart: the same one is not added twice). */
