@@ -113,7 +113,8 @@ describe('the request queues pages in Chromium', () => {
     expect(await nav.getByRole('link', { name: 'Datasets' }).getAttribute('aria-current')).toBeNull();
     expect(page.url()).toBe(`${origin}/#/request-queues`);
 
-    // Newest first: `filled` leads, with its total, handled and pending counts; the unnamed one is left out.
+    // Newest first: `filled` is on the first page, with its total, handled and pending counts; the
+    // unnamed one is left out. (Queues created in the same millisecond may come in either order.)
     const pager = page.getByRole('navigation', { name: 'Request queues pages' });
     await poll(() => pager.textContent()).toContain('1–20 of 21');
     expect(await page.locator('thead th').allTextContents()).toEqual([
@@ -126,16 +127,20 @@ describe('the request queues pages in Chromium', () => {
       'Pending',
       'Size',
     ]);
-    const first = page.locator('tbody tr').first();
+    const first = page.locator('tbody tr', { hasText: filled.id });
     expect(await first.locator('td[data-label="Name"]').textContent()).toBe(`filled${filled.id}`);
     expect(await first.locator('td[data-label="Requests"]').textContent()).toBe('4');
     expect(await first.locator('td[data-label="Handled"]').textContent()).toBe('1');
     expect(await first.locator('td[data-label="Pending"]').textContent()).toBe('3');
     expect(await first.locator('td[data-label="Access"]').textContent()).toBe('Server default');
-    expect(await page.locator('tbody tr').nth(1).locator('td[data-label="Requests"]').textContent()).toBe('0');
+    expect(await page.locator('tbody tr', { hasText: 'crawl-19' }).locator('td[data-label="Requests"]').textContent()).toBe('0');
+    const names = () => page.locator('tbody td[data-label="Name"] a').allTextContents();
+    const firstPage = await names();
     await pager.getByRole('button', { name: 'Next' }).click();
     await poll(() => pager.textContent()).toContain('21–21 of 21');
-    expect(await page.locator('tbody tr').first().textContent()).toContain('crawl-00');
+    const [last] = await names();
+    expect(last).toMatch(/^crawl-0\d$/);
+    expect(firstPage).not.toContain(last);
     await pager.getByRole('button', { name: 'Previous' }).click();
     await poll(() => pager.textContent()).toContain('1–20 of 21');
     await page.getByLabel('Include unnamed request queues').check();
@@ -213,7 +218,7 @@ describe('the request queues pages in Chromium', () => {
       url: `/v2/request-queues/${q.id}/head/lock?lockSecs=600&limit=5&clientKey=crawler-a`,
       token,
     });
-    expect(lock.statusCode).toBe(200);
+    expect(lock.statusCode).toBe(201);
     const locked = (lock.json().data.items as { id: string }[]).map((r) => r.id);
     expect(locked).toEqual([urgent, ...ids.slice(10, 14)]);
 
@@ -242,18 +247,18 @@ describe('the request queues pages in Chromium', () => {
     const p3 = await apiPage(q.id, `limit=50&cursor=${encodeURIComponent(p2.nextCursor ?? '')}`);
     expect([...p1.ids, ...p2.ids, ...p3.ids].sort()).toEqual([urgent, ...ids].sort());
     await poll(() => pager.textContent()).toContain('1–50 of 120');
-    expect(await rowIds('requests')).toEqual(p1.ids);
+    await poll(() => rowIds('requests')).toEqual(p1.ids);
     expect(await pager.getByRole('button', { name: 'Previous' }).isDisabled()).toBe(true);
     await pager.getByRole('button', { name: 'Next' }).click();
     await poll(() => pager.textContent()).toContain('51–100 of 120');
-    expect(await rowIds('requests')).toEqual(p2.ids);
+    await poll(() => rowIds('requests')).toEqual(p2.ids);
     await pager.getByRole('button', { name: 'Next' }).click();
     await poll(() => pager.textContent()).toContain('101–120 of 120');
-    expect(await rowIds('requests')).toEqual(p3.ids);
+    await poll(() => rowIds('requests')).toEqual(p3.ids);
     expect(await pager.getByRole('button', { name: 'Next' }).isDisabled()).toBe(true);
     await pager.getByRole('button', { name: 'Previous' }).click();
     await poll(() => pager.textContent()).toContain('51–100 of 120');
-    expect(await rowIds('requests')).toEqual(p2.ids);
+    await poll(() => rowIds('requests')).toEqual(p2.ids);
 
     // A handled request says when; the others are pending.
     const requests = page.locator('table.requests');
@@ -267,15 +272,15 @@ describe('the request queues pages in Chromium', () => {
     expect(await requests.locator('tbody tr', { hasText: urgent }).locator('td[data-label="Method"]').textContent()).toBe('POST');
 
     // The filters: pending (not handled) and locked (a live lock), each as the API lists them.
-    await page.getByLabel('Show', { exact: true }).selectOption('Pending');
+    await page.getByLabel('Which requests').selectOption('Pending');
     await poll(() => pager.textContent()).toContain('1–110 of 110');
-    expect(await rowIds('requests')).toEqual((await apiPage(q.id, 'limit=500&filter=pending')).ids);
-    await page.getByLabel('Show', { exact: true }).selectOption('Locked');
+    await poll(() => rowIds('requests')).toEqual((await apiPage(q.id, 'limit=500&filter=pending')).ids);
+    await page.getByLabel('Which requests').selectOption('Locked');
     await poll(() => pager.textContent()).toBe('Previous1–5Next');
     expect([...(await rowIds('requests'))].sort()).toEqual([...locked].sort());
-    expect(await rowIds('requests')).toEqual((await apiPage(q.id, 'limit=500&filter=locked')).ids);
+    await poll(() => rowIds('requests')).toEqual((await apiPage(q.id, 'limit=500&filter=locked')).ids);
     await page.getByLabel('Requests per page').selectOption('20');
-    await page.getByLabel('Show', { exact: true }).selectOption('All');
+    await page.getByLabel('Which requests').selectOption('All');
     await poll(() => pager.textContent()).toContain('1–20 of 120');
     await screenshot(page, 'queue');
 
@@ -327,7 +332,8 @@ describe('the request queues pages in Chromium', () => {
     await page.getByRole('button', { name: 'Refresh' }).click();
     await poll(() => facts.textContent()).toContain('Handled11');
     await poll(() => rowIds('head')).toEqual(ids.slice(15, 40));
-    expectClean(tab, origin, token);
+    // The one error: the browser's note on the 404 of the request that does not exist.
+    expectClean(tab, origin, token, [/status of 404 \(Not Found\)/]);
   });
 
   it('fits a phone screen: the head and the requests become cards', async () => {

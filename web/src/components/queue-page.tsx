@@ -4,7 +4,7 @@ import { QueueHeadTable } from './queue-head-table';
 import { RequestsTable } from './requests-table';
 import { StoragePage } from './storage-page';
 
-/** One request queue: its counts, settings, the head and every request. */
+/** One request queue: its counts, settings, the head, every request and a form to add one. */
 export function QueuePage({ queueId }: { queueId: string }) {
   // Bumped to read the head and the requests again, with the queue's counts.
   const [version, setVersion] = useState(0);
@@ -36,7 +36,6 @@ export function QueuePage({ queueId }: { queueId: string }) {
         };
         return (
           <>
-            <AddRequestForm queueId={q.id} onAdded={refresh} />
             <p>
               <button type="button" class="secondary" onClick={refresh}>
                 Refresh
@@ -44,6 +43,7 @@ export function QueuePage({ queueId }: { queueId: string }) {
             </p>
             <QueueHeadTable queueId={q.id} version={version} />
             <RequestsTable queue={q} version={version} />
+            <AddRequestForm queueId={q.id} onAdded={refresh} />
           </>
         );
       }}

@@ -34,12 +34,13 @@ export function RequestsTable({ queue, version }: Props) {
   // The cursor of every page up to the one shown, for "Previous".
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
   const cursor = cursors[cursors.length - 1];
+  // The page keeps the position it was loaded for: the rows and "51–100" change together.
+  const first = (cursors.length - 1) * pageSize + 1;
   const requests = useLoad(
-    () => api.listRequests(queue.id, { limit: pageSize, cursor, filter }),
+    async () => ({ ...(await api.listRequests(queue.id, { limit: pageSize, cursor, filter })), first }),
     JSON.stringify([filter ?? null, pageSize, cursor ?? null, version]),
   );
   const page = requests.data;
-  const first = (cursors.length - 1) * pageSize + 1;
   const total = totalOf(queue, filter);
   const restart = () => setCursors([undefined]);
 
@@ -48,7 +49,7 @@ export function RequestsTable({ queue, version }: Props) {
       <h2 id="requests-title">Requests</h2>
       <div class="toolbar">
         <label class="page-size">
-          Show
+          Which requests
           <select
             value={filter ?? ''}
             onChange={(e) => {
@@ -122,7 +123,7 @@ export function RequestsTable({ queue, version }: Props) {
           <span aria-live="polite">
             {page.items.length === 0
               ? ''
-              : `${first}–${first + page.items.length - 1}${total === undefined ? '' : ` of ${total}`}`}
+              : `${page.first}–${page.first + page.items.length - 1}${total === undefined ? '' : ` of ${total}`}`}
           </span>
           <button
             type="button"
