@@ -279,10 +279,10 @@ describe('the request queues pages in Chromium', () => {
     await poll(() => pager.textContent()).toBe('Previous1–5Next');
     expect([...(await rowIds('requests'))].sort()).toEqual([...locked].sort());
     await poll(() => rowIds('requests')).toEqual((await apiPage(q.id, 'limit=500&filter=locked')).ids);
+    await screenshot(page, 'queue');
     await page.getByLabel('Requests per page').selectOption('20');
     await page.getByLabel('Which requests').selectOption('All');
     await poll(() => pager.textContent()).toContain('1–20 of 120');
-    await screenshot(page, 'queue');
 
     // A request: its fields, and its JSON as the API answers it.
     const target = ids[14] as string;
