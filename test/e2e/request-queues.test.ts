@@ -279,6 +279,7 @@ describe('the request queues pages in Chromium', () => {
     await poll(() => pager.textContent()).toBe('Previous1–5Next');
     expect([...(await rowIds('requests'))].sort()).toEqual([...locked].sort());
     await poll(() => rowIds('requests')).toEqual((await apiPage(q.id, 'limit=500&filter=locked')).ids);
+    expect(await requests.locator('td[data-label="State"]').allTextContents()).toEqual(Array(5).fill('Pending, locked'));
     await screenshot(page, 'queue');
     await page.getByLabel('Requests per page').selectOption('20');
     await page.getByLabel('Which requests').selectOption('All');

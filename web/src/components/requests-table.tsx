@@ -106,7 +106,8 @@ export function RequestsTable({ queue, version }: Props) {
                 <td data-label="Retries" class="num">
                   {r.retryCount ?? 0}
                 </td>
-                <td data-label="State">{requestState(r)}</td>
+                {/* The list has no lock fields: a row is known to be locked when only locked ones are listed. */}
+                <td data-label="State">{filter === 'locked' ? 'Pending, locked' : requestState(r)}</td>
               </tr>
             ))}
           </tbody>
