@@ -221,6 +221,7 @@ describe('the request queues pages in Chromium', () => {
     expect(lock.statusCode).toBe(201);
     const locked = (lock.json().data.items as { id: string }[]).map((r) => r.id);
     expect(locked).toEqual([urgent, ...ids.slice(10, 14)]);
+    const multiple = (await getQueue(q.id)).json().data.hadMultipleClients as boolean;
 
     await signIn();
     await page.getByRole('link', { name: 'shop' }).click();
@@ -281,6 +282,9 @@ describe('the request queues pages in Chromium', () => {
     await poll(() => rowIds('requests')).toEqual((await apiPage(q.id, 'limit=500&filter=locked')).ids);
     expect(await requests.locator('td[data-label="State"]').allTextContents()).toEqual(Array(5).fill('Pending, locked'));
     await screenshot(page, 'queue');
+    // The console reads the head and the lists as no client: it never makes a queue look shared.
+    expect((await getQueue(q.id)).json().data.hadMultipleClients).toBe(multiple);
+    expect(await facts.textContent()).toContain(multiple ? 'ClientsMore than one' : 'ClientsOne at most');
     await page.getByLabel('Requests per page').selectOption('20');
     await page.getByLabel('Which requests').selectOption('All');
     await poll(() => pager.textContent()).toContain('1–20 of 120');
