@@ -82,7 +82,9 @@ class QueueChange {
  */
 export function createQueueRequests(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
-  const state = p("SELECT first_client, queue_front, queue_back, had_multiple_clients FROM stores WHERE id = ? AND kind = 'queue'");
+  const state = p(
+    "SELECT first_client, queue_front, queue_back, had_multiple_clients FROM stores WHERE id = ? AND kind = 'queue'",
+  );
   const changed = p(
     `UPDATE stores SET item_count = item_count + @items, handled_count = handled_count + @handled,
        storage_bytes = storage_bytes + @bytes, write_count = write_count + @writes, delete_count = delete_count + @deletes,
@@ -211,7 +213,12 @@ export function createQueueRequests(db: Database.Database) {
         c.bytes += size - old.size;
         c.handled += (pending ? 0 : 1) - (old.handled_at === null ? 0 : 1);
         c.writes++;
-        outcome = { requestId: old.id, uniqueKey: old.unique_key, wasAlreadyPresent: true, wasAlreadyHandled: old.handled_at !== null };
+        outcome = {
+          requestId: old.id,
+          uniqueKey: old.unique_key,
+          wasAlreadyPresent: true,
+          wasAlreadyHandled: old.handled_at !== null,
+        };
       }
       commit(queueId, c, actor.now);
       return outcome;
