@@ -122,7 +122,10 @@ CREATE OR REPLACE FUNCTION openkvs_queue_add(
 DECLARE
   n integer := cardinality(p_ids);
   v_base bigint;
-  v_out jsonb := '[]';
+  -- Outcomes gather in arrays (appending to a jsonb value would copy it every time).
+  v_ids text[] := '{}';
+  v_present boolean[] := '{}';
+  v_was_handled boolean[] := '{}';
   v_items bigint := 0;
   v_handled bigint := 0;
   v_bytes bigint := 0;
@@ -140,18 +143,23 @@ BEGIN
       v_items := v_items + 1;
       v_bytes := v_bytes + p_sizes[i];
       IF p_handled[i] IS NOT NULL THEN v_handled := v_handled + 1; END IF;
-      v_out := v_out || jsonb_build_array(jsonb_build_array(p_ids[i], p_keys[i], false, false));
+      v_ids := v_ids || p_ids[i];
+      v_present := v_present || false;
+      v_was_handled := v_was_handled || false;
     ELSE
       SELECT id, handled_at INTO o_id, o_handled FROM queue_requests WHERE store_id = p_store AND unique_key = p_keys[i];
       IF NOT FOUND THEN
         SELECT id, handled_at INTO o_id, o_handled FROM queue_requests WHERE store_id = p_store AND id = p_ids[i];
       END IF;
-      v_out := v_out || jsonb_build_array(jsonb_build_array(o_id, p_keys[i], true, o_handled IS NOT NULL));
+      v_ids := v_ids || o_id;
+      v_present := v_present || true;
+      v_was_handled := v_was_handled || (o_handled IS NOT NULL);
     END IF;
   END LOOP;
   PERFORM openkvs_queue_counted(p_store, p_client, p_now, v_items, v_handled, v_bytes, v_items, 0,
     CASE WHEN p_forefront THEN -n ELSE 0 END, CASE WHEN p_forefront THEN 0 ELSE n END);
-  RETURN v_out;
+  RETURN COALESCE((SELECT jsonb_agg(jsonb_build_array(u.id, u.key, u.present, u.handled) ORDER BY u.i)
+    FROM unnest(v_ids, p_keys, v_present, v_was_handled) WITH ORDINALITY AS u(id, key, present, handled, i)), '[]');
 END
 $fn$;
 
@@ -221,7 +229,8 @@ $fn$;
 CREATE OR REPLACE FUNCTION openkvs_queue_delete_many(p_store text, p_ids text[], p_keys text[], p_client text, p_now bigint)
 RETURNS jsonb LANGUAGE plpgsql AS $fn$
 DECLARE
-  v_out jsonb := '[]';
+  v_ids text[] := '{}';
+  v_keys text[] := '{}';
   v_items bigint := 0;
   v_handled bigint := 0;
   v_bytes bigint := 0;
@@ -239,13 +248,16 @@ BEGIN
       v_items := v_items + 1;
       v_bytes := v_bytes + o.size;
       IF o.handled_at IS NOT NULL THEN v_handled := v_handled + 1; END IF;
-      v_out := v_out || jsonb_build_array(jsonb_build_array(o.id, o.unique_key));
+      v_ids := v_ids || o.id::text;
+      v_keys := v_keys || o.unique_key;
     ELSE
-      v_out := v_out || jsonb_build_array(jsonb_build_array(COALESCE(p_ids[i], ''), COALESCE(p_keys[i], '')));
+      v_ids := v_ids || COALESCE(p_ids[i], '');
+      v_keys := v_keys || COALESCE(p_keys[i], '');
     END IF;
   END LOOP;
   PERFORM openkvs_queue_counted(p_store, p_client, p_now, -v_items, -v_handled, -v_bytes, 0, v_items, 0, 0);
-  RETURN v_out;
+  RETURN COALESCE((SELECT jsonb_agg(jsonb_build_array(u.id, u.key) ORDER BY u.i)
+    FROM unnest(v_ids, v_keys) WITH ORDINALITY AS u(id, key, i)), '[]');
 END
 $fn$;
 
@@ -255,25 +267,31 @@ $fn$;
 CREATE OR REPLACE FUNCTION openkvs_queue_lock_head(p_store text, p_limit integer, p_lock_ms bigint, p_client text, p_now bigint)
 RETURNS jsonb LANGUAGE plpgsql AS $fn$
 DECLARE
+  v_ids text[];
   v_items jsonb;
   v_n bigint;
 BEGIN
   PERFORM 1 FROM stores WHERE id = p_store AND kind = 'queue' FOR UPDATE;
   IF NOT FOUND THEN RETURN '"no-store"'; END IF;
-  WITH c AS (
+  -- The ids first, then an update by key: joined in one statement, a generic plan hashed the
+  -- whole queue.
+  v_ids := ARRAY(
     SELECT id FROM queue_requests
     WHERE store_id = p_store AND handled_at IS NULL AND (lock_expires_at IS NULL OR lock_expires_at <= p_now)
     ORDER BY order_no LIMIT p_limit
-  ), u AS (
-    UPDATE queue_requests r SET lock_client = p_client, lock_expires_at = p_now + p_lock_ms
-    FROM c WHERE r.store_id = p_store AND r.id = c.id
-    RETURNING r.id, r.unique_key, r.data, r.handled_at, r.lock_client, r.lock_expires_at, r.order_no
+  );
+  WITH u AS (
+    UPDATE queue_requests SET lock_client = p_client, lock_expires_at = p_now + p_lock_ms
+    WHERE store_id = p_store AND id = ANY(v_ids)
+    RETURNING id, unique_key, data, handled_at, lock_client, lock_expires_at, order_no
   )
   SELECT COALESCE(jsonb_agg(jsonb_build_array(id, unique_key, data, handled_at, lock_client, lock_expires_at) ORDER BY order_no), '[]'),
     count(*) INTO v_items, v_n FROM u;
   PERFORM openkvs_queue_counted(p_store, p_client, p_now, 0, 0, 0, v_n, 0, 0, 0);
-  RETURN jsonb_build_object('items', v_items,
-    'locked', EXISTS (SELECT 1 FROM queue_requests WHERE store_id = p_store AND lock_expires_at > p_now));
+  -- The latest expiry, the first entry of the index of locks: an EXISTS of live locks was planned
+  -- (generic plan) as a scan of the table.
+  RETURN jsonb_build_object('items', v_items, 'locked', COALESCE(
+    (SELECT max(lock_expires_at) FROM queue_requests WHERE store_id = p_store AND lock_expires_at IS NOT NULL), 0) > p_now);
 END
 $fn$;
 
@@ -302,8 +320,10 @@ END
 $fn$;
 
 -- Ends every live lock of p_client in the queue; answers how many.
+-- Planned for its values at every call: a generic plan of the update, not knowing how few rows are
+-- locked, scanned the table rather than the index of locks.
 CREATE OR REPLACE FUNCTION openkvs_queue_unlock(p_store text, p_client text, p_now bigint)
-RETURNS jsonb LANGUAGE plpgsql AS $fn$
+RETURNS jsonb LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $fn$
 DECLARE
   n bigint;
 BEGIN

@@ -17,6 +17,14 @@ export const LOCK_CANDIDATES_SQL = `SELECT rowid FROM queue_requests
   WHERE store_id = @id AND handled_at IS NULL AND (lock_expires_at IS NULL OR lock_expires_at <= @now)
   ORDER BY order_no LIMIT @limit`;
 
+/** The latest lock expiry in queue @id, expired or not: the last entry of the index of locks. */
+export const LATEST_LOCK_SQL =
+  'SELECT max(lock_expires_at) FROM queue_requests WHERE store_id = @id AND lock_expires_at IS NOT NULL';
+
+/** Ends the live locks of client @client in queue @id: a range of the index of locks. */
+export const UNLOCK_SQL = `UPDATE queue_requests SET lock_client = NULL, lock_expires_at = NULL
+  WHERE store_id = @id AND lock_expires_at > @now AND lock_client IS @client`;
+
 interface RequestDbRow {
   id: string;
   unique_key: string;
@@ -107,11 +115,8 @@ export function createQueueRequests(db: Database.Database) {
   const head = p(HEAD_SQL);
   const candidates = p(LOCK_CANDIDATES_SQL).pluck();
   const lockRow = p(`UPDATE queue_requests SET lock_client = ?, lock_expires_at = ? WHERE rowid = ? RETURNING ${COLS}`);
-  const anyLocked = p('SELECT EXISTS (SELECT 1 FROM queue_requests WHERE store_id = ? AND lock_expires_at > ?)').pluck();
-  const unlock = p(
-    `UPDATE queue_requests SET lock_client = NULL, lock_expires_at = NULL
-     WHERE store_id = ? AND lock_expires_at > ? AND lock_client IS ?`,
-  );
+  const latestLock = p(LATEST_LOCK_SQL).pluck();
+  const unlock = p(UNLOCK_SQL);
   const get = p(`SELECT ${COLS} FROM queue_requests WHERE store_id = ? AND id = ?`);
   const pages = {
     all: p(`SELECT ${COLS} FROM queue_requests WHERE store_id = ? AND id > ? ORDER BY id LIMIT ?`),
@@ -266,7 +271,8 @@ export function createQueueRequests(db: Database.Database) {
       const items = rowids.map((rowid) => toStored(lockRow.get(actor.clientKey ?? null, expires, rowid) as RequestDbRow));
       c.writes += items.length;
       commit(queueId, c, actor.now);
-      return { items, queueHasLockedRequests: anyLocked.get(queueId, actor.now) === 1 };
+      const latest = latestLock.get({ id: queueId }) as number | null;
+      return { items, queueHasLockedRequests: latest !== null && latest > actor.now };
     },
 
     prolong(queueId: string, id: string, lockMs: number, forefront: boolean, actor: QueueActor) {
@@ -295,7 +301,7 @@ export function createQueueRequests(db: Database.Database) {
     unlock(queueId: string, actor: QueueActor) {
       const c = begin(queueId, actor);
       if (!c) return 'no-store' as const;
-      const n = unlock.run(queueId, actor.now, actor.clientKey ?? null).changes;
+      const n = unlock.run({ id: queueId, now: actor.now, client: actor.clientKey ?? null }).changes;
       c.writes += n;
       commit(queueId, c, actor.now);
       return n;
