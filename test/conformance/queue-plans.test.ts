@@ -119,8 +119,8 @@ describe('the head of a queue is read from the front of its pending requests, O(
       // The lock runs inside a function, whose plans EXPLAIN does not show: the pages it reads do.
       const pages = async (call: string, params: unknown[]) => {
         const [explained] = await sql.unsafe(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT ${call}`, params as never[]);
-        const plan = (explained?.['QUERY PLAN'] as { Plan: PlanNode }[])[0]?.Plan as PlanNode;
-        return (plan['Shared Hit Blocks'] as number) + (plan['Shared Read Blocks'] as number);
+        const plan = (explained?.['QUERY PLAN'] as { Plan: PlanNode }[] | undefined)?.[0]?.Plan;
+        return (plan?.['Shared Hit Blocks'] as number) + (plan?.['Shared Read Blocks'] as number);
       };
       const lock = (client: string) =>
         pages('openkvs_queue_lock_head($1::text, 10, 60000::bigint, $2::text, $3::bigint)', [id, client, T0]);
