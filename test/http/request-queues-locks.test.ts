@@ -305,3 +305,69 @@ describe('a lock lives until its expiry, to the millisecond', () => {
     expect([queue.totalRequestCount, queue.handledRequestCount]).toEqual([3, 0]);
   });
 });
+
+describe('counts under concurrent writes of the same requests', () => {
+  const outcomes = (answers: { data: { processedRequests?: { uniqueKey: string; wasAlreadyPresent: boolean }[] } }[]) =>
+    answers.flatMap((a) => a.data.processedRequests ?? []);
+
+  it(`${CLIENTS} clients add the same 50 uniqueKeys at once: each is added once, the other adds find it`, async () => {
+    const created = await call('POST', `${Q}?name=same-adds`);
+    const id = created.data.id as string;
+    const keys = Array.from({ length: 50 }, (_, n) => requestOf('same-adds', n));
+    const answers = await Promise.all(
+      Array.from({ length: CLIENTS }, async (_, c) => {
+        const out: { uniqueKey: string; wasAlreadyPresent: boolean }[] = [];
+        // Half the clients add one by one, half in batches of 25, each in its own order.
+        const mine = c % 3 === 0 ? [...keys].reverse() : keys;
+        if (c % 2 === 0) {
+          for (const r of mine) {
+            const res = await call('POST', `${Q}/${id}/requests?clientKey=adder-${c}`, r);
+            expect(res.status, res.body).toBe(201);
+            out.push({ uniqueKey: r.uniqueKey, wasAlreadyPresent: res.data.wasAlreadyPresent });
+          }
+        } else {
+          for (const from of [0, 25]) {
+            const res = await call('POST', `${Q}/${id}/requests/batch?clientKey=adder-${c}`, mine.slice(from, from + 25));
+            expect(res.status, res.body).toBe(201);
+            out.push(...outcomes([res]));
+          }
+        }
+        return out;
+      }),
+    );
+    const firsts = answers.flat().filter((o) => !o.wasAlreadyPresent);
+    expect(firsts.map((o) => o.uniqueKey).sort()).toEqual(keys.map((r) => r.uniqueKey).sort());
+    expect(answers.flat()).toHaveLength(CLIENTS * keys.length);
+    const queue = (await call('GET', `${Q}/${id}`)).data;
+    expect([queue.totalRequestCount, queue.handledRequestCount, queue.pendingRequestCount]).toEqual([50, 0, 50]);
+    expect((await call('GET', `${Q}/${id}/requests?limit=1000`)).data.items).toHaveLength(50);
+  });
+
+  it(`${CLIENTS} handlings of one request at once count once; ${CLIENTS} deletes of another delete once`, async () => {
+    const created = await call('POST', `${Q}?name=same-handles`);
+    const id = created.data.id as string;
+    const [handled, deleted, kept] = [0, 1, 2].map((n) => requestOf('same-handles', n)) as [
+      ReturnType<typeof requestOf>,
+      ReturnType<typeof requestOf>,
+      ReturnType<typeof requestOf>,
+    ];
+    await call('POST', `${Q}/${id}/requests/batch`, [handled, deleted, kept]);
+    const handledId = requestId(handled.uniqueKey);
+    const deletedId = requestId(deleted.uniqueKey);
+    const [puts, deletes] = await Promise.all([
+      Promise.all(
+        Array.from({ length: CLIENTS }, () =>
+          call('PUT', `${Q}/${id}/requests/${handledId}`, { ...handled, handledAt: new Date().toISOString() }),
+        ),
+      ),
+      Promise.all(Array.from({ length: CLIENTS }, () => call('DELETE', `${Q}/${id}/requests/${deletedId}`))),
+    ]);
+    expect(puts.map((p) => p.status)).toEqual(Array(CLIENTS).fill(200));
+    expect(puts.filter((p) => p.data.wasAlreadyHandled === false)).toHaveLength(1);
+    for (const d of deletes) expect([204, 404], d.body).toContain(d.status);
+    const queue = (await call('GET', `${Q}/${id}`)).data;
+    expect([queue.totalRequestCount, queue.handledRequestCount, queue.pendingRequestCount]).toEqual([2, 1, 1]);
+    const items = (await call('GET', `${Q}/${id}/requests`)).data.items as { id: string }[];
+    expect(items.map((r) => r.id).sort()).toEqual([handledId, requestId(kept.uniqueKey)].sort());
+  });
+});

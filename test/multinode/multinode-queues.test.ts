@@ -129,6 +129,31 @@ describe(`${CLIENTS} clients, half through each node, drain one queue`, () => {
   });
 });
 
+describe('the same uniqueKeys added through both nodes at once', () => {
+  it('each is added once, every other add finds it, and both nodes count 50', async () => {
+    const id = await createQueue(a, 'multinode-same-adds', 0);
+    const keys = Array.from({ length: 50 }, (_, n) => requestOf('multinode-same-adds', n));
+    const added = await Promise.all(
+      Array.from({ length: CLIENTS }, async (_, c) => {
+        const node = c % 2 === 0 ? a : b;
+        const mine = c % 4 < 2 ? keys : [...keys].reverse();
+        const out: { uniqueKey: string; wasAlreadyPresent: boolean }[] = [];
+        for (const from of [0, 25]) {
+          const res = await call(node, 'POST', `/${id}/requests/batch?clientKey=adder-${c}`, mine.slice(from, from + 25));
+          expect(res.status, res.text).toBe(201);
+          out.push(...res.data.processedRequests);
+        }
+        return out;
+      }),
+    );
+    const firsts = added.flat().filter((o) => !o.wasAlreadyPresent);
+    expect(firsts.map((o) => o.uniqueKey).sort()).toEqual(keys.map((r) => r.uniqueKey).sort());
+    for (const node of [a, b]) {
+      expect(await stateOn(node, id)).toEqual({ counts: [50, 0, 50, true], locked: 0, head: 50 });
+    }
+  });
+});
+
 describe('a client that dies holding locks', () => {
   it('loses them when they expire: the other node hands its requests out then, and a long lock stays held', async () => {
     const id = await createQueue(a, 'multinode-expiry', 10);
