@@ -452,6 +452,20 @@ describe('what is accepted reads back as sent', () => {
     expect(got.json().data.userData).toEqual(JSON.parse(nested(MAX_JSON_DEPTH - 1)));
   });
 
+  it('a head lock that locks nothing, an unlock that unlocks nothing and a delete of nothing leave modifiedAt', async () => {
+    const q = (await ctx.request({ method: 'POST', url: `${Q}?name=no-op-writes`, token: ctx.alice })).json().data.id;
+    await call('POST', `${Q}/${q}/requests`, text(req('no-op', { handledAt: '2026-01-01T00:00:00.000Z' })));
+    const modifiedAt = async () => (await call('GET', `${Q}/${q}`)).json().data.modifiedAt as string;
+    const before = await modifiedAt();
+    const lock = await call('POST', `${Q}/${q}/head/lock?lockSecs=60&clientKey=c1`);
+    expect(lock.json().data.items).toEqual([]);
+    expect(await modifiedAt(), 'after a head lock of nothing').toBe(before);
+    expect((await call('POST', `${Q}/${q}/requests/unlock?clientKey=c1`)).json().data).toEqual({ unlockedCount: 0 });
+    expect(await modifiedAt(), 'after an unlock of nothing').toBe(before);
+    expect((await call('DELETE', `${Q}/${q}/requests/batch`, text([{ uniqueKey: 'none' }]))).statusCode).toBe(200);
+    expect(await modifiedAt(), 'after a batch delete of nothing').toBe(before);
+  });
+
   it('limits past the maxima are clamped, not refused', async () => {
     const list = await call('GET', `${Q}/${id}/requests?limit=${'9'.repeat(100)}`);
     expect(list.statusCode, list.body.slice(0, 200)).toBe(200);
