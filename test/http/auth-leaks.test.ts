@@ -314,6 +314,24 @@ describe('request queues: a clientKey is no credential, and reads lock nothing',
     expect(locked.json().data.items.map((r: { id: string }) => r.id)).toEqual([QUEUE_IDS.locked]);
   });
 
+  // As for datasets: who may write is settled before the body is read (or decompressed).
+  it.each([
+    ['POST', 'requests', 'hello'],
+    ['POST', 'requests', '{"url":"no uniqueKey"}'],
+    ['POST', 'requests/batch', '{"not":"an array"}'],
+    ['DELETE', 'requests/batch', '[{}]'],
+    ['PUT', `requests/${QUEUE_IDS.pending}`, '[]'],
+  ] as const)('a %s …/%s with a bad body is refused for who sends it, not for the body', async (method, below, payload) => {
+    const headers = { 'content-type': 'application/json' };
+    const asNobody = await send(a, 'none', { method, url: queueUrl(below), headers, payload });
+    expectAnswer(asNobody, method, { status: 401, type: 'token-not-provided' });
+    const asBob = await send(a, 'bob', { method, url: queueUrl(below), headers, payload });
+    expectAnswer(asBob, method, { status: 403, type: 'insufficient-permissions' });
+    const missing = await send(a, 'bob', { method, url: `${COLLECTION.queue}/~no-such-queue/${below}`, headers, payload });
+    expectAnswer(missing, method, { status: 404, type: 'record-not-found' });
+    await expectUnchanged(a, open);
+  });
+
   it("~name is the caller's own queue: bob's adds land in his queue of that name", async () => {
     const mine = await createFixture(a, 'RESTRICTED', 'queue');
     const theirs = await send(a, 'bob', { method: 'POST', url: `${COLLECTION.queue}?name=${mine.name}` });
