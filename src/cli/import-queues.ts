@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { opendir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { newId, newSecret } from '../domain/ids.js';
 import type { Kvs } from '../domain/index.js';
+import { requestId } from '../domain/queues/requests.js';
 import { isValidStoreName, MAX_JSON_DEPTH, STORE_NAME_RULE, unstorableJson } from '../domain/validation.js';
 import type { StoreRow, UserRow } from '../model.js';
 import type { QueueRequestInput } from '../storage/driver.js';
@@ -36,11 +35,6 @@ const FILE_MAX_BYTES = 8 * REQUEST_MAX_BYTES;
 /** Requests added at once, or characters, whichever comes first: any queue imports in bounded memory. */
 const BATCH_REQUESTS = 1000;
 const BATCH_CHARS = 4 * 1024 * 1024;
-
-/** Crawlee's request id: base64 of the SHA-256 of the uniqueKey without `+/=`, 15 characters. */
-export function requestIdOf(uniqueKey: string): string {
-  return createHash('sha256').update(uniqueKey).digest('base64').replace(/[+/=]/g, '').slice(0, 15);
-}
 
 type ReadRequest = { input: QueueRequestInput; orderNo: number | null } | { problem: string };
 
@@ -77,15 +71,27 @@ function readRequest(path: string): ReadRequest {
   const r = request as Record<string, unknown>;
   if (typeof r.uniqueKey !== 'string' || r.uniqueKey === '') return { problem: 'its request has no uniqueKey' };
   if (typeof r.url !== 'string' || r.url === '') return { problem: 'its request has no url' };
-  const id = requestIdOf(r.uniqueKey);
+  if (r.method !== undefined && typeof r.method !== 'string') return { problem: "its request's method is not a string" };
+  const handledAt =
+    typeof r.handledAt === 'string' ? Date.parse(r.handledAt) : typeof r.handledAt === 'number' ? r.handledAt : null;
+  if (r.handledAt !== undefined && r.handledAt !== null && !Number.isFinite(handledAt)) {
+    return { problem: "its request's handledAt is not a date" };
+  }
+  const id = requestId(r.uniqueKey);
   if (r.id !== undefined && r.id !== id)
     return { problem: `its request's id ${JSON.stringify(r.id)} is not the one of its uniqueKey (${id})` };
   const unstorable = unstorableJson(request);
   if (unstorable) return { problem: `its request cannot be stored (${unstorable.replace('the body', 'the request')})` };
   let json = compactJson(e.json);
   if (nestingDepth(json) > MAX_JSON_DEPTH) return { problem: `its request nests deeper than ${MAX_JSON_DEPTH} levels` };
-  // Stored as a client reads it back, id included (memory-storage writes it there; a file written by hand may not).
-  if (r.id === undefined) json = `{"id":${JSON.stringify(id)}${json === '{}' ? '' : ','}${json.slice(1)}`;
+  // Stored as the API stores an added request: id, method and retryCount present (memory-storage
+  // writes them all; a file written by hand may lack some), the rest as written.
+  const missing = [
+    r.id === undefined ? `"id":${JSON.stringify(id)}` : '',
+    r.method === undefined ? '"method":"GET"' : '',
+    r.retryCount === undefined ? '"retryCount":0' : '',
+  ].filter((m) => m !== '');
+  if (missing.length > 0) json = `{${missing.join(',')},${json.slice(1)}`;
   const bytes = Buffer.byteLength(json);
   if (bytes > REQUEST_MAX_BYTES)
     return { problem: `the request is ${bytes} bytes, more than the ${REQUEST_MAX_BYTES} an add may carry` };
@@ -95,10 +101,9 @@ function readRequest(path: string): ReadRequest {
     return { problem: '"orderNo" is neither a number nor null' };
   }
   // memory-storage: 0 and null are handled; a file without one is what it would have written for the request.
-  const handled = orderNo === undefined ? r.handledAt !== undefined && r.handledAt !== null : !orderNo;
-  const handledAt = typeof r.handledAt === 'string' ? Date.parse(r.handledAt) : Number.NaN;
+  const handled = orderNo === undefined ? handledAt !== null : !orderNo;
   return {
-    input: { id, uniqueKey: r.uniqueKey, json, handledAt: handled ? (Number.isNaN(handledAt) ? Date.now() : handledAt) : null },
+    input: { id, uniqueKey: r.uniqueKey, json, handledAt: handled ? (handledAt ?? Date.now()) : null },
     orderNo: handled ? null : ((orderNo as number | undefined) ?? 0),
   };
 }
@@ -167,30 +172,12 @@ export async function checkQueueTargets(kvs: Kvs, user: UserRow, plans: PlannedQ
   }
 }
 
-/** The user's queue of that name, created when missing. */
+/** The user's queue of that name (created when missing) as its row. */
 async function queueNamed(kvs: Kvs, user: UserRow, name: string): Promise<{ queue: StoreRow; created: boolean }> {
-  const existing = await kvs.driver.getStoreByName(user.id, name, 'queue');
-  if (existing) return { queue: existing, created: false };
-  const now = Date.now();
-  const { store, created } = await kvs.driver.createStore({
-    id: newId(),
-    kind: 'queue',
-    userId: user.id,
-    name,
-    title: null,
-    createdAt: now,
-    modifiedAt: now,
-    accessedAt: now,
-    generalAccess: 'FOLLOW_USER_SETTING',
-    schema: null,
-    urlSigningSecretKey: newSecret(),
-    stats: { readCount: 0, writeCount: 0, deleteCount: 0, listCount: 0, storageBytes: 0 },
-    itemCount: 0,
-    cleanItemCount: 0,
-    handledCount: 0,
-    hadMultipleClients: false,
-  });
-  return { queue: store, created };
+  const { store: api, created } = await kvs.queues.getOrCreate(user, name, undefined);
+  const queue = await kvs.driver.getStore(api.id);
+  if (!queue) throw new CliError(`the request queue "${name}" was deleted while importing`);
+  return { queue, created };
 }
 
 /** What an import did to one queue. */

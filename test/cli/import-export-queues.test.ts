@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { Configuration, RequestQueueV2 } from '@crawlee/core';
 import { MemoryStorage } from '@crawlee/memory-storage';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { requestIdOf } from '../../src/cli/import-queues.js';
 import { newId, newSecret } from '../../src/domain/ids.js';
+import { requestId as requestIdOf } from '../../src/domain/queues/requests.js';
 import type { StoreRow } from '../../src/model.js';
 import type { StorageDriver, StoredQueueRequest } from '../../src/storage/driver.js';
 import { openStorage, type StorageSpec } from '../../src/storage/open.js';
@@ -284,7 +284,7 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (driver) => {
       const byId = new Map((await requestsOf(queue.id)).map((r) => [r.id, r]));
       expect(byId.get(requestIdOf('https://done.example/'))?.handledAt).toBe(Date.parse('2024-05-06T07:08:09.010Z'));
       expect(byId.get(handMade)?.json).toBe(
-        `{"id":"${handMade}","url":"https://hand.example/","uniqueKey":"https://hand.example/","handledAt":"2024-01-01T00:00:00Z"}`,
+        `{"id":"${handMade}","method":"GET","retryCount":0,"url":"https://hand.example/","uniqueKey":"https://hand.example/","handledAt":"2024-01-01T00:00:00Z"}`,
       );
       expect(byId.get(handMade)?.handledAt).toBe(Date.parse('2024-01-01T00:00:00Z'));
     });
@@ -339,6 +339,10 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (driver) => {
         join(folder, 'order.json'),
         JSON.stringify({ json: '{"url":"https://y.example/","uniqueKey":"y"}', orderNo: 'soon' }),
       );
+      writeFileSync(
+        join(folder, 'when.json'),
+        JSON.stringify({ json: '{"url":"https://w.example/","uniqueKey":"w","handledAt":"yesterday"}', orderNo: null }),
+      );
       writeFileSync(join(folder, 'notes.txt'), 'hello');
       writeFileSync(join(folder, '__metadata__.json'), '{"id":"x","name":"messy"}');
       mkdirSync(join(folder, `${good}.json.lock`));
@@ -346,7 +350,7 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (driver) => {
       const result = await cli(['import', dir, '--user', 'bob']);
       expect(result.code, result.stderr).toBe(0);
       const lines = warnings(result.stderr);
-      expect(lines).toHaveLength(8);
+      expect(lines).toHaveLength(9);
       expect(result.stderr).toMatch(/skipped .*Not_A_Name: "Not_A_Name" is not a valid request queue name/);
       expect(result.stderr).toMatch(/skipped .*broken\.json: not JSON/);
       expect(result.stderr).toMatch(/skipped .*nojson\.json: not a request file/);
@@ -354,9 +358,10 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (driver) => {
       expect(result.stderr).toMatch(/skipped .*nokey\.json: its request has no uniqueKey/);
       expect(result.stderr).toMatch(/skipped .*wrongid\.json: its request's id "abc" is not the one of its uniqueKey/);
       expect(result.stderr).toMatch(/skipped .*order\.json: "orderNo" is neither a number nor null/);
+      expect(result.stderr).toMatch(/skipped .*when\.json: its request's handledAt is not a date/);
       expect(result.stderr).toMatch(/skipped .*notes\.txt: not a request file/);
       expect(lastLine(result.stdout)).toMatch(
-        /^Imported 1 requests into 1 request queue in .*; skipped 8 \(listed on standard error\)\.$/,
+        /^Imported 1 requests into 1 request queue in .*; skipped 9 \(listed on standard error\)\.$/,
       );
       expect(await headOf((await queueOf('bob', 'messy'))!)).toEqual([good]);
     });

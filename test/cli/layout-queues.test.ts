@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryStorage } from '@crawlee/memory-storage';
 import { describe, expect, it } from 'vitest';
-import { requestIdOf } from '../../src/cli/import-queues.js';
 import { queueMetadata, requestFileText } from '../../src/cli/layout.js';
+import { requestId as requestIdOf } from '../../src/domain/queues/requests.js';
 import { cleanupAll, tempDir } from './helpers.js';
 
 describe('the request queue layout', () => {
@@ -15,7 +15,7 @@ describe('the request queue layout', () => {
       const client = local.requestQueue(id);
       await client.batchAddRequests([
         { url: 'https://example.com/a', uniqueKey: 'a', userData: { n: 1.5, s: 'é\u2028"' } },
-        { url: 'https://example.com/b', uniqueKey: 'b', method: 'POST', retryCount: 2, payload: null },
+        { url: 'https://example.com/b', uniqueKey: 'b', method: 'POST', retryCount: 2, payload: 'a=1' },
       ]);
       await client.addRequest({ url: 'https://example.com/c', uniqueKey: 'c', handledAt: new Date(0).toISOString() });
       await client.addRequest({ url: 'https://example.com/f', uniqueKey: 'f' }, { forefront: true });
