@@ -32,10 +32,15 @@ export async function selectQueues(kvs: Kvs, user: UserRow, wanted: string[]): P
 }
 
 /** Every request of a queue (or only the live-locked ones), a page at a time, in id order. */
-async function* requestPages(kvs: Kvs, queueId: string, filter?: 'locked'): AsyncGenerator<StoredQueueRequest[]> {
+async function* requestPages(
+  kvs: Kvs,
+  queueId: string,
+  filter?: 'locked',
+  now = Date.now(),
+): AsyncGenerator<StoredQueueRequest[]> {
   let after: string | undefined;
   for (;;) {
-    const page = await kvs.driver.listRequests(queueId, { limit: PAGE, after, filter, now: Date.now() });
+    const page = await kvs.driver.listRequests(queueId, { limit: PAGE, after, filter, now });
     yield page.items;
     const last = page.items[page.items.length - 1];
     if (!page.isTruncated || !last) return;
@@ -44,26 +49,51 @@ async function* requestPages(kvs: Kvs, queueId: string, filter?: 'locked'): Asyn
 }
 
 /**
- * The place of each pending request, from 1: the locked ones first (they were taken from the
- * front, and their place is not known), then the head in its order. Locks are not exported: the
- * clients holding them work against the server, not the files.
+ * The place of each pending request, from 1, in queue order. The head hides the requests other
+ * clients hold live locks on, so each lock holder's head places its own before the next unlocked
+ * request; locked requests between the same two unlocked ones (of different holders) go by lock
+ * expiry, as the head handed them out. Locks are not exported: the clients holding them work
+ * against the server, not the files.
  */
 async function pendingOrder(kvs: Kvs, queue: StoreRow): Promise<Map<string, number>> {
-  const order = new Map<string, number>();
-  for await (const page of requestPages(kvs, queue.id, 'locked')) for (const r of page) order.set(r.id, order.size + 1);
+  const now = Date.now();
   const pending = queue.itemCount - queue.handledCount;
-  if (pending > 0) {
-    for (const r of await kvs.driver.listHead(queue.id, pending, { now: Date.now() })) {
-      if (!order.has(r.id)) order.set(r.id, order.size + 1);
+  const head = async (clientKey?: string) =>
+    pending > 0 ? (await kvs.driver.listHead(queue.id, pending, { now, clientKey })).map((r) => r.id) : [];
+  const locked = new Map<string, { client: string | null; expires: number }>();
+  for await (const page of requestPages(kvs, queue.id, 'locked', now)) {
+    for (const r of page) locked.set(r.id, { client: r.lockClient, expires: r.lockExpiresAt ?? now });
+  }
+  const base = await head();
+  // Locked requests by the unlocked request they come before (undefined: after the last).
+  const before = new Map<string | undefined, string[]>();
+  const place = (ids: string[], client: string | null) => {
+    let waiting: string[] = [];
+    for (const id of [...ids, undefined]) {
+      const lock = id === undefined ? undefined : locked.get(id);
+      if (id !== undefined && lock?.client === client) waiting.push(id);
+      else if (!lock && waiting.length > 0) {
+        before.set(id, [...(before.get(id) ?? []), ...waiting]);
+        waiting = [];
+      }
     }
+  };
+  // Locks taken without a clientKey show in the head of the callers without one, as this export's.
+  place(base, null);
+  for (const client of new Set([...locked.values()].map((l) => l.client))) if (client !== null) place(await head(client), client);
+  const order = new Map<string, number>();
+  const byExpiry = (a: string, b: string) => (locked.get(a)?.expires ?? 0) - (locked.get(b)?.expires ?? 0) || (a < b ? -1 : 1);
+  for (const id of [...base.filter((i) => !locked.has(i)), undefined]) {
+    for (const l of (before.get(id) ?? []).sort(byExpiry)) order.set(l, order.size + 1);
+    if (id !== undefined) order.set(id, order.size + 1);
   }
   return order;
 }
 
 /**
  * Writes a queue's requests, a file each, then its metadata. Pending requests get `orderNo` 1, 2, 3…
- * in queue order (memory-storage's own are times, which the queue does not keep); those added
- * meanwhile go last.
+ * in queue order (memory-storage's own are times, which the queue does not keep); those added or
+ * locked meanwhile go last.
  */
 async function writeQueue(kvs: Kvs, dir: string, queue: StoreRow, progress: Progress) {
   const order = await pendingOrder(kvs, queue);

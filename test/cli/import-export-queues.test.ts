@@ -128,6 +128,29 @@ function writeRequestFile(dir: string, url: string, orderNo: number | null, extr
   return id;
 }
 
+/** A new unnamed queue's row. */
+function queueRow(userId: string): StoreRow {
+  const now = Date.now();
+  return {
+    id: newId(),
+    kind: 'queue',
+    userId,
+    name: null,
+    title: null,
+    createdAt: now,
+    modifiedAt: now,
+    accessedAt: now,
+    generalAccess: 'FOLLOW_USER_SETTING',
+    schema: null,
+    urlSigningSecretKey: newSecret(),
+    stats: { readCount: 0, writeCount: 0, deleteCount: 0, listCount: 0, storageBytes: 0 },
+    itemCount: 0,
+    cleanItemCount: 0,
+    handledCount: 0,
+    hadMultipleClients: false,
+  };
+}
+
 describe.each(['sqlite', 'postgres'] as const)('on %s', (driver) => {
   beforeAll(async () => {
     ensureBuilt();
@@ -393,24 +416,7 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (driver) => {
       unnamed = await withDriver(async (d) => {
         const user = (await d.getUserByName('bob'))!;
         const now = Date.now();
-        const { store } = await d.createStore({
-          id: newId(),
-          kind: 'queue',
-          userId: user.id,
-          name: null,
-          title: null,
-          createdAt: now,
-          modifiedAt: now,
-          accessedAt: now,
-          generalAccess: 'FOLLOW_USER_SETTING',
-          schema: null,
-          urlSigningSecretKey: newSecret(),
-          stats: { readCount: 0, writeCount: 0, deleteCount: 0, listCount: 0, storageBytes: 0 },
-          itemCount: 0,
-          cleanItemCount: 0,
-          handledCount: 0,
-          hadMultipleClients: false,
-        });
+        const { store } = await d.createStore(queueRow(user.id));
         // Added through the API by a client that is not JavaScript: tokens JavaScript would write differently.
         const json = `{"url":"https://x.example/","uniqueKey":"x","userData":{"big":12345678901234567890},"id":"${requestIdOf('x')}"}`;
         const input = { id: requestIdOf('x'), uniqueKey: 'x', json, handledAt: null };
@@ -442,6 +448,36 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (driver) => {
 
       const local = new MemoryStorage({ localDataDirectory: dir, persistStorage: false });
       expect((await local.requestQueue(unnamed.id).listHead()).items.map((r) => r.uniqueKey)).toEqual(['x']);
+    });
+
+    it('writes requests locked by clients as pending, each in its place in the queue', async () => {
+      const ids = await withDriver(async (d) => {
+        const user = (await d.getUserByName('bob'))!;
+        const { store } = await d.createStore({ ...queueRow(user.id), name: 'locks' });
+        const input = (k: string) => {
+          const id = requestIdOf(k);
+          return { id, uniqueKey: k, json: JSON.stringify({ id, url: `https://${k}.example/`, uniqueKey: k }), handledAt: null };
+        };
+        const now = Date.now();
+        await d.addRequests(store.id, ['a', 'b', 'c', 'd', 'e'].map(input), false, { now });
+        // a and b for one crawler, c without a clientKey, d for another, one after the other.
+        await d.lockHead(store.id, 2, 600_000, { now, clientKey: 'crawler-1' });
+        await d.lockHead(store.id, 1, 600_000, { now: now + 1 });
+        await d.lockHead(store.id, 1, 600_000, { now: now + 2, clientKey: 'crawler-2' });
+        await d.addRequests(store.id, [input('f')], true, { now });
+        // Handled while locked: no longer pending.
+        const b = input('b');
+        expect(await d.updateRequest(store.id, { ...b, handledAt: now }, false, { now, clientKey: 'crawler-1' })).not.toBe(
+          'locked',
+        );
+        return Object.fromEntries(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => [k, requestIdOf(k)]));
+      });
+      const dir = tempDir();
+      const result = await cli(['export', dir, '--user', 'bob', '--queue', 'locks']);
+      expect(result.code, result.stderr).toBe(0);
+      const files = requestFiles(join(dir, 'request_queues', 'locks'));
+      const orderNo = (k: string) => files.get(`${ids[k]}.json`)?.orderNo;
+      expect(['f', 'a', 'b', 'c', 'd', 'e'].map(orderNo)).toEqual([1, 2, null, 3, 4, 5]);
     });
 
     it('refuses a queue folder that already has files, and a queue that is not there', async () => {
