@@ -173,7 +173,6 @@ describe('adding requests', () => {
     const added = await client.addRequest(request);
     expect(added).toEqual({
       requestId: getRequestId(request.uniqueKey),
-      uniqueKey: request.uniqueKey,
       wasAlreadyPresent: false,
       wasAlreadyHandled: false,
     });
