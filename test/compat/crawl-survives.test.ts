@@ -70,6 +70,7 @@ describe('a crawl that survives its crawler', () => {
     // The first run: the site answers 100 pages, then holds the rest, so that the crawl cannot
     // end before the kill; the kill comes once the dataset has 40 rows.
     site.holdAfter(100);
+    const firstStartedAt = Date.now();
     const first = startScript(fixture('actor-crawl.mjs'), env);
     let ended = false;
     void first.done.then(() => {
@@ -83,6 +84,7 @@ describe('a crawl that survives its crawler', () => {
     if (ended) throw new Error(`the first run ended by itself:\n${(await first.done).stderr}`);
     first.kill('SIGKILL');
     expect((await first.done).signal).toBe('SIGKILL');
+    const killedAt = Date.now();
 
     // What the dead run left: handled ones, and locks that live on (REQUEST_LOCK_SECS is far
     // longer than these two requests take).
@@ -127,6 +129,15 @@ describe('a crawl that survives its crawler', () => {
     for (const url of twice) expect(lockedAtKill, url).toContain(url);
     expect(twice.length).toBeLessThanOrEqual(MAX_CONCURRENCY);
     expect(rows.length).toBe(PAGES + twice.length);
+
+    // The dead run's locks held: none of its locked pages was fetched again before its locks,
+    // all taken after the first run started, could expire.
+    for (const url of lockedAtKill) {
+      const path = new URL(url).pathname;
+      const again = site.log.filter((hit) => hit.path === path && hit.at > killedAt).map((hit) => hit.at);
+      expect(again.length, url).toBeGreaterThan(0);
+      expect(Math.min(...again), url).toBeGreaterThanOrEqual(firstStartedAt + REQUEST_LOCK_SECS * 1000);
+    }
 
     // OUTPUT in the default store, written by the run that finished.
     const output = await alice.keyValueStore(storeId).getRecord('OUTPUT');

@@ -11,6 +11,8 @@ export interface Site {
   titleOf(url: string): string;
   /** How many times each path was asked for. */
   hits: Map<string, number>;
+  /** Every request for a page, in order: its path and when it came (ms). */
+  log: { path: string; at: number }[];
   /**
    * From now on, answer no new page past the first `pages` distinct ones served: their requests
    * wait until `release()`. Lets a test stop a crawl where it likes before it can end by itself.
@@ -42,6 +44,7 @@ export async function startSite(count: number): Promise<Site> {
     );
   }
   const hits = new Map<string, number>();
+  const log: { path: string; at: number }[] = [];
   const held: { res: ServerResponse; page: string }[] = [];
   let limit = Number.POSITIVE_INFINITY;
   const send = (res: ServerResponse, page: string) =>
@@ -54,6 +57,7 @@ export async function startSite(count: number): Promise<Site> {
       res.writeHead(404).end();
       return;
     }
+    log.push({ path, at: Date.now() });
     const seen = hits.has(path);
     hits.set(path, (hits.get(path) ?? 0) + 1);
     if (!seen && hits.size > limit) held.push({ res, page });
@@ -70,6 +74,7 @@ export async function startSite(count: number): Promise<Site> {
     urls: [...pages.keys()].map((path) => `${origin}${path}`),
     titleOf: (url) => titles.get(new URL(url).pathname) ?? '',
     hits,
+    log,
     holdAfter(n) {
       limit = n;
     },
