@@ -3,7 +3,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TestContext } from '../helpers/context.js';
 import { type Browser, isFocused, launchChromium, screenshot } from './browser.js';
-import { expectClean, openTab, poll, signInWith, startConsole, stopConsole, type Tab } from './session.js';
+import { expectClean, openTab, poll, renameAndDelete, signInWith, startConsole, stopConsole, type Tab } from './session.js';
 
 let ctx: TestContext;
 let origin: string;
@@ -173,32 +173,21 @@ describe('the request queues pages in Chromium', () => {
     expect(unnamedList.json().data.items[0].name).toBeNull();
     expect(page.url()).toBe(`${origin}/#/request-queues/${unnamedList.json().data.items[0].id}`);
 
-    // Rename, title and access in one PUT.
-    await page.goto(`${origin}/#/request-queues/${frontier.id}`);
-    await page.getByLabel('Request queue name', { exact: true }).fill('frontier-2026');
-    await page.getByLabel('Title').fill('Frontier of the 2026 crawl');
-    await page.getByLabel('General access').selectOption('RESTRICTED');
-    await page.getByRole('button', { name: 'Save changes' }).click();
-    await page.getByRole('heading', { level: 1, name: 'frontier-2026' }).waitFor();
-    expect((await getQueue(frontier.id)).json().data).toMatchObject({
-      name: 'frontier-2026',
-      title: 'Frontier of the 2026 crawl',
-      generalAccess: 'RESTRICTED',
-    });
-    expect(await page.locator('dl.facts').textContent()).toContain('Frontier of the 2026 crawl');
-
-    // Delete: cancelling keeps it, confirming deletes it and goes back to the list.
-    await page.getByRole('button', { name: 'Delete request queue' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Delete this request queue?' });
-    expect(await dialog.textContent()).toContain('every request in it');
-    await dialog.getByRole('button', { name: 'Cancel' }).click();
-    await poll(() => page.getByRole('dialog').count()).toBe(0);
-    expect((await getQueue(frontier.id)).statusCode).toBe(200);
-    await page.getByRole('button', { name: 'Delete request queue' }).click();
-    await dialog.getByRole('button', { name: 'Delete request queue' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Request queues' }).waitFor();
-    await page.getByText('Deleted request queue frontier-2026.').waitFor();
-    expect((await getQueue(frontier.id)).statusCode).toBe(404);
+    // Rename, title and access in one PUT; then delete, cancelling once.
+    await renameAndDelete(
+      {
+        page,
+        origin,
+        route: 'request-queues',
+        noun: 'request queue',
+        listHeading: 'Request queues',
+        contents: 'every request in it',
+        get: getQueue,
+      },
+      frontier.id,
+      'frontier-2026',
+      'Frontier of the 2026 crawl',
+    );
     await page.getByRole('link', { name: 'filled' }).waitFor();
     expect(await page.getByRole('link', { name: 'frontier-2026' }).count()).toBe(0);
     expectClean(tab, origin, token);
