@@ -109,7 +109,7 @@ async function drain(origin: string, token: string, queue: string, clients: numb
           });
           const url = `${origin}/v2/request-queues/${queue}/requests/${item.id}?clientKey=${clientKey}`;
           const res = await http.send('PUT', url, body);
-          if (res.status !== 200) throw new Error(`PUT ${url}: status ${res.status} ${res.body.toString().slice(0, 200)}`);
+          if (res.status >= 300) throw new Error(`PUT ${url}: status ${res.status} ${res.body.toString().slice(0, 200)}`);
           ids.push(item.id);
         }
       }
