@@ -4,6 +4,8 @@ import { type ApiDataset, DATASET_SPEC } from './datasets/dataset-object.js';
 import { Items } from './datasets/items.js';
 import { Records } from './key-value-stores/records.js';
 import { type ApiStore, KVS_SPEC } from './key-value-stores/store-object.js';
+import { type ApiQueue, QUEUE_SPEC } from './queues/queue-object.js';
+import { QueueRequests } from './queues/requests.js';
 import { StatsBuffer } from './stats.js';
 import { Stores } from './stores.js';
 import { Users } from './users.js';
@@ -28,6 +30,9 @@ export interface Kvs {
   /** Datasets and their items. */
   datasets: Stores<ApiDataset>;
   items: Items;
+  /** Request queues and their requests. */
+  queues: Stores<ApiQueue>;
+  requests: QueueRequests;
   stats: StatsBuffer;
   /** Flushes the stats; the driver is closed by its owner. */
   close(): Promise<void>;
@@ -47,6 +52,8 @@ export function createKvs(options: KvsOptions): Kvs {
     records: new Records({ driver, access, stats, publicUrl }),
     datasets: new Stores({ driver, users, access, stats, publicUrl }, DATASET_SPEC),
     items: new Items({ driver, access, stats }),
+    queues: new Stores({ driver, users, access, stats, publicUrl }, QUEUE_SPEC),
+    requests: new QueueRequests({ driver, access, stats }),
     close: () => stats.close(),
   };
 }

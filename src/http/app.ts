@@ -17,6 +17,7 @@ import { installRateLimits, type RequestCounter } from './limits.js';
 import { createMetrics, type WorkerMetrics } from './metrics.js';
 import { installOpenApi, openApiRoutes } from './openapi.js';
 import { installRequestLog, lazyChildLogger, requestId } from './request-log.js';
+import { requestQueueRoutes } from './request-queues/request-queues.js';
 import { isClosing } from './unread-body.js';
 
 export interface AppOptions {
@@ -231,6 +232,7 @@ export function createApp(options: AppOptions): FastifyInstance {
     archiveRoutes(api, options.kvs);
     recordRoutes(api, options.kvs, options.publicUrl, options.maxRecordBytes);
     datasetRoutes(api, options.kvs, options.publicUrl);
+    requestQueueRoutes(api, options.kvs, options.publicUrl);
     consoleRoutes(api);
     metrics.routes(api);
     openApiRoutes(api);

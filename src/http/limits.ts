@@ -29,17 +29,21 @@ function sharedStore(count: RequestCounter) {
   };
 }
 
-/** Record reads and writes and item pushes and reads share the larger budget, as in the Apify cloud. */
+/**
+ * Record reads and writes, item pushes and reads, and the operations on queued requests share the
+ * larger budget, as in the Apify cloud.
+ */
 function isRecordRoute(req: FastifyRequest): boolean {
   const url = req.routeOptions.url;
-  return url !== undefined && (url.includes('/records/') || url.endsWith('/items'));
+  return url !== undefined && (url.includes('/records/') || url.endsWith('/items') || /\/requests|\/head/.test(url));
 }
 
 /** The storage a request names: its path parameter and kind, or undefined for requests of none. */
 function storageOf(req: FastifyRequest): { param: string; kind: StorageKind } | undefined {
-  const params = req.params as { storeId?: string; datasetId?: string } | undefined;
+  const params = req.params as { storeId?: string; datasetId?: string; queueId?: string } | undefined;
   if (params?.storeId !== undefined) return { param: params.storeId, kind: 'kvs' };
   if (params?.datasetId !== undefined) return { param: params.datasetId, kind: 'dataset' };
+  if (params?.queueId !== undefined) return { param: params.queueId, kind: 'queue' };
   return undefined;
 }
 

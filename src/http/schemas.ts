@@ -156,8 +156,49 @@ export const DATASET_SCHEMA = {
   },
 } as const;
 
+/** The request queue object (`RequestQueue`), every field that `QUEUE_SPEC.present` sets. */
+export const QUEUE_SCHEMA = {
+  $id: 'RequestQueue',
+  type: 'object',
+  description: 'A request queue.',
+  required: [
+    ...COMMON_REQUIRED,
+    'actId',
+    'actRunId',
+    'totalRequestCount',
+    'handledRequestCount',
+    'pendingRequestCount',
+    'hadMultipleClients',
+    'consoleUrl',
+    'generalAccess',
+    'stats',
+  ],
+  properties: {
+    ...COMMON_PROPERTIES,
+    actId: { type: 'null' },
+    actRunId: { type: 'null' },
+    totalRequestCount: { ...counter, description: 'Requests in the queue.' },
+    handledRequestCount: { ...counter, description: 'Requests handled.' },
+    pendingRequestCount: { ...counter, description: 'Requests not handled yet.' },
+    hadMultipleClients: { type: 'boolean', description: 'Whether more than one clientKey has written to or locked in it.' },
+    consoleUrl: url,
+    generalAccess: { type: 'string', enum: [...GENERAL_ACCESS] },
+    stats: {
+      type: 'object',
+      required: ['readCount', 'writeCount', 'deleteCount', 'headItemReadCount', 'storageBytes'],
+      properties: {
+        readCount: counter,
+        writeCount: counter,
+        deleteCount: counter,
+        headItemReadCount: counter,
+        storageBytes: { ...counter, description: 'Bytes of the requests as JSON text.' },
+      },
+    },
+  },
+} as const;
+
 /** Shared schemas, added to the app once; routes refer to them as `{ $ref: 'Name#' }`. */
-export const SHARED_SCHEMAS = [ERROR_SCHEMA, STORE_SCHEMA, KEY_LIST_SCHEMA, DATASET_SCHEMA] as const;
+export const SHARED_SCHEMAS = [ERROR_SCHEMA, STORE_SCHEMA, KEY_LIST_SCHEMA, DATASET_SCHEMA, QUEUE_SCHEMA] as const;
 
 /** `{ data: … }`, the wrapper of every JSON answer of the API. */
 export function dataOf(schema: object, description: string) {

@@ -238,7 +238,11 @@ export interface QueueAddOutcome {
   wasAlreadyHandled: boolean;
 }
 
-/** Who acts on a queue and when: `clientKey` is the API's optional client identity. */
+/**
+ * Who acts on a queue and when: `clientKey` is the API's optional client identity. For locks, no
+ * clientKey is a client of its own: a lock taken without one is held by the callers without one.
+ * `now` is the only clock of the queue methods (drivers never read theirs).
+ */
 export interface QueueActor {
   clientKey?: string;
   now: number;
@@ -254,7 +258,9 @@ export type LockRefusal = 'absent' | 'not-locked' | 'locked-by-other' | 'no-stor
  * one the queue saw first, sets `hadMultipleClients`. Order: forefront requests first, the latest
  * forefront first; then the others in the order they were added. A lock is `lockClient` until
  * `lockExpiresAt`: an expired lock is no lock. Head and lock cost O(limit) (plus the requests locked
- * ahead of the head), never O(queue).
+ * ahead of the head), never O(queue). Counters: `storageBytes` is the UTF-8 bytes of the requests'
+ * JSON; `writeCount` += 1 per request added, replaced, locked, relocked or unlocked; `deleteCount`
+ * += 1 per request deleted (reads are counted by the caller, `applyStats`).
  */
 export interface RequestQueueStorage {
   /**
@@ -268,6 +274,7 @@ export interface RequestQueueStorage {
     forefront: boolean,
     actor: QueueActor,
   ): Promise<QueueAddOutcome[] | 'no-store'>;
+  /** The request as stored, its lock even when expired (the caller compares `lockExpiresAt` with its clock). */
   getRequest(queueId: string, id: string): Promise<StoredQueueRequest | undefined>;
   /**
    * Replaces the request with `request.id` (adds it when absent, as the API does): its JSON and
@@ -282,7 +289,11 @@ export interface RequestQueueStorage {
   ): Promise<QueueAddOutcome | 'locked' | 'no-store'>;
   /** Deletes a request; refused ('locked') while another client's lock on it lives. */
   deleteRequest(queueId: string, id: string, actor: QueueActor): Promise<'deleted' | 'absent' | 'locked' | 'no-store'>;
-  /** Deletes requests by id or uniqueKey; the ones deleted (absent ones count as deleted, as the API answers). */
+  /**
+   * Deletes requests by id or uniqueKey, whatever their locks; one entry per ref, in order: the
+   * request's id and uniqueKey, or for an absent one (counted as deleted, as the API answers) what
+   * the ref named and '' for the other.
+   */
   deleteRequests(
     queueId: string,
     refs: readonly ({ id: string } | { uniqueKey: string })[],
@@ -292,7 +303,8 @@ export interface RequestQueueStorage {
   listHead(queueId: string, limit: number, actor: QueueActor): Promise<StoredQueueRequest[]>;
   /**
    * Locks up to `limit` pending, unlocked requests from the front for `actor.clientKey` until
-   * `now + lockMs`; whether other requests of the queue are locked (live locks) after this.
+   * `now + lockMs`; whether the queue holds live locks after this (of any client, those just
+   * taken included, as Apify's `queueHasLockedRequests`).
    */
   lockHead(
     queueId: string,

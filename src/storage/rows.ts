@@ -30,6 +30,9 @@ export interface StoreDbRow {
   storage_bytes: number;
   item_count: number;
   clean_item_count: number;
+  handled_count: number;
+  /** 0 or 1 in SQLite, a boolean in PostgreSQL. */
+  had_multiple_clients: number | boolean;
 }
 
 export interface RecordDbRow {
@@ -64,6 +67,8 @@ export function rowToStore(r: StoreDbRow): StoreRow {
     },
     itemCount: r.item_count,
     cleanItemCount: r.clean_item_count,
+    handledCount: r.handled_count,
+    hadMultipleClients: Boolean(r.had_multiple_clients),
   };
 }
 
@@ -140,6 +145,8 @@ const STORE = place<Omit<StoreRow, 'stats'>>({
   urlSigningSecretKey: 's.signing_secret',
   itemCount: 's.item_count',
   cleanItemCount: 's.clean_item_count',
+  handledCount: 's.handled_count',
+  hadMultipleClients: 's.had_multiple_clients',
 });
 const STATS = place<StoreStats>({
   readCount: 's.read_count',
@@ -257,6 +264,8 @@ export function lookupRows(row: any[] | undefined): RequestRows {
       },
       itemCount: row[c.itemCount],
       cleanItemCount: row[c.cleanItemCount],
+      handledCount: row[c.handledCount],
+      hadMultipleClients: Boolean(row[c.hadMultipleClients]),
     };
   }
   if (RECORD.present(row)) {

@@ -44,7 +44,9 @@ describe('a page of dataset items is a range of its position index, at any offse
       const db = new Database(path, { readonly: true });
       try {
         const plan = db.prepare(`EXPLAIN QUERY PLAN ${SQLITE_ITEM_PAGE_SQL}`).all(id, 15_000, 16_000) as { detail: string }[];
-        expect(plan.map((p) => p.detail)).toEqual(['SEARCH dataset_items USING INDEX dataset_items_position (store_id=? AND seq>? AND seq<?)']);
+        expect(plan.map((p) => p.detail)).toEqual([
+          'SEARCH dataset_items USING INDEX dataset_items_position (store_id=? AND seq>? AND seq<?)',
+        ]);
       } finally {
         db.close();
       }

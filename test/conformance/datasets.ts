@@ -289,7 +289,7 @@ export function describeDatasetConformance(name: string, factory: DatasetDriverF
 
     it('totals stores and bytes per kind, every kind listed', async () => {
       const before = await driver.totals();
-      expect(before.map((t) => t.kind)).toEqual(['kvs', 'dataset']);
+      expect(before.map((t) => t.kind)).toEqual(['kvs', 'dataset', 'queue']);
       const user = await freshUser();
       const dataset = await create(user.id, null);
       const items = ['{"a":"ü"}', '{"b":2}'];

@@ -60,6 +60,8 @@ for (const [name, factory] of DRIVERS) {
         stats: { readCount: 0, writeCount: 0, deleteCount: 0, listCount: 0, storageBytes: 0 },
         itemCount: 0,
         cleanItemCount: 0,
+        handledCount: 0,
+        hadMultipleClients: false,
       };
       return (await driver.createStore(row)).store;
     }

@@ -7,6 +7,7 @@ import { newId } from '../../src/domain/ids.js';
 import { SqliteDriver } from '../../src/storage/sqlite/index.js';
 import { sleep } from '../helpers/time.js';
 import { describeDatasetConformance } from './datasets.js';
+import { describeQueueConformance } from './queues.js';
 import { chunks, describeDriverConformance, storeRow } from './suite.js';
 
 describeDriverConformance('sqlite (in memory)', async () => ({ driver: new SqliteDriver({ path: ':memory:' }) }));
@@ -30,6 +31,18 @@ describeDriverConformance('sqlite (file, durability fsync)', async () => {
 describeDatasetConformance('sqlite (in memory)', async () => ({ driver: new SqliteDriver({ path: ':memory:' }) }));
 
 describeDatasetConformance('sqlite (file, several processes)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'openkvs-conf-'));
+  const path = join(dir, 'kvs.sqlite');
+  return {
+    driver: new SqliteDriver({ path }),
+    another: async () => new SqliteDriver({ path }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+describeQueueConformance('sqlite (in memory)', async () => ({ driver: new SqliteDriver({ path: ':memory:' }) }));
+
+describeQueueConformance('sqlite (file, several processes)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'openkvs-conf-'));
   const path = join(dir, 'kvs.sqlite');
   return {

@@ -38,6 +38,8 @@ export function storeRow(userId: string, name: string | null, kind: StorageKind 
     stats: { readCount: 0, writeCount: 0, deleteCount: 0, listCount: 0, storageBytes: 0 },
     itemCount: 0,
     cleanItemCount: 0,
+    handledCount: 0,
+    hadMultipleClients: false,
   };
 }
 

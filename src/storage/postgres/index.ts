@@ -13,13 +13,18 @@ import type {
   KeyListPage,
   KeyListQuery,
   KindTotals,
+  LockRefusal,
   NewRecord,
   PutResult,
+  QueueActor,
+  QueueAddOutcome,
+  QueueRequestInput,
   RequestLookup,
   RequestRows,
   StagedValue,
   StatsDelta,
   StorageDriver,
+  StoredQueueRequest,
   StoredRecord,
   StoreListQuery,
   StorePatch,
@@ -38,6 +43,7 @@ import {
 import { pushItems, readItems } from './datasets.js';
 import { guardStorage } from './errors.js';
 import { migrate } from './migrations.js';
+import { queueRequests } from './queues.js';
 import { chunkStream, deleteChunks, INLINE_MAX_BYTES, type PgStaged, stageValue, sweepValues } from './values.js';
 
 export interface PostgresDriverOptions {
@@ -65,6 +71,7 @@ export class PostgresDriver implements StorageDriver {
   /** A value kept in the records row: its write is one statement, which the lookup can join. */
   readonly putWithLookupMaxBytes = INLINE_MAX_BYTES;
   readonly #sql: Sql;
+  readonly #requests: ReturnType<typeof queueRequests>;
   #sweeper: NodeJS.Timeout | undefined;
   /** The request lookup statements by kind of store reference and record, with their parameters in order. */
   readonly #lookups = new Map<string, { text: string; order: (keyof ReturnType<typeof lookupParams>)[] }>();
@@ -73,6 +80,7 @@ export class PostgresDriver implements StorageDriver {
 
   private constructor(sql: Sql) {
     this.#sql = sql;
+    this.#requests = queueRequests(sql);
   }
 
   /** Connects, checks the server answers, and applies migrations. */
@@ -159,6 +167,7 @@ export class PostgresDriver implements StorageDriver {
                  WHERE s.user_id = ${id} AND r.value_id IS NOT NULL ON CONFLICT DO NOTHING`;
         await tx`DELETE FROM records WHERE store_id IN (SELECT id FROM stores WHERE user_id = ${id})`;
         await tx`DELETE FROM dataset_items WHERE store_id IN (SELECT id FROM stores WHERE user_id = ${id})`;
+        await tx`DELETE FROM queue_requests WHERE store_id IN (SELECT id FROM stores WHERE user_id = ${id})`;
         const deleted = await tx`DELETE FROM users WHERE id = ${id} RETURNING id`;
         return deleted.length === 1;
       }),
@@ -264,6 +273,7 @@ export class PostgresDriver implements StorageDriver {
                  ON CONFLICT DO NOTHING`;
         await tx`DELETE FROM records WHERE store_id = ${id}`;
         await tx`DELETE FROM dataset_items WHERE store_id = ${id}`;
+        await tx`DELETE FROM queue_requests WHERE store_id = ${id}`;
         return deleted.length === 1;
       }),
     );
@@ -449,6 +459,84 @@ export class PostgresDriver implements StorageDriver {
 
   readItems(datasetId: string, offset: number, limit: number): Promise<string[]> {
     return guardStorage(() => readItems(this.#sql, datasetId, offset, limit));
+  }
+
+  addRequests(
+    queueId: string,
+    requests: readonly QueueRequestInput[],
+    forefront: boolean,
+    actor: QueueActor,
+  ): Promise<QueueAddOutcome[] | 'no-store'> {
+    return guardStorage(() => this.#requests.add(queueId, requests, forefront, actor));
+  }
+
+  getRequest(queueId: string, id: string): Promise<StoredQueueRequest | undefined> {
+    return guardStorage(() => this.#requests.get(queueId, id));
+  }
+
+  updateRequest(
+    queueId: string,
+    request: QueueRequestInput,
+    forefront: boolean,
+    actor: QueueActor,
+  ): Promise<QueueAddOutcome | 'locked' | 'no-store'> {
+    return guardStorage(() => this.#requests.update(queueId, request, forefront, actor));
+  }
+
+  deleteRequest(queueId: string, id: string, actor: QueueActor): Promise<'deleted' | 'absent' | 'locked' | 'no-store'> {
+    return guardStorage(() => this.#requests.delete(queueId, id, actor));
+  }
+
+  deleteRequests(
+    queueId: string,
+    refs: readonly ({ id: string } | { uniqueKey: string })[],
+    actor: QueueActor,
+  ): Promise<{ id: string; uniqueKey: string }[] | 'no-store'> {
+    return guardStorage(() => this.#requests.deleteMany(queueId, refs, actor));
+  }
+
+  listHead(queueId: string, limit: number, actor: QueueActor): Promise<StoredQueueRequest[]> {
+    return guardStorage(() => this.#requests.head(queueId, limit, actor));
+  }
+
+  lockHead(
+    queueId: string,
+    limit: number,
+    lockMs: number,
+    actor: QueueActor,
+  ): Promise<{ items: StoredQueueRequest[]; queueHasLockedRequests: boolean } | 'no-store'> {
+    return guardStorage(() => this.#requests.lockHead(queueId, limit, lockMs, actor));
+  }
+
+  prolongLock(
+    queueId: string,
+    id: string,
+    lockMs: number,
+    forefront: boolean,
+    actor: QueueActor,
+  ): Promise<{ lockExpiresAt: number } | LockRefusal> {
+    return guardStorage(async () => {
+      const result = await this.#requests.relock(queueId, id, lockMs, forefront, actor);
+      return typeof result === 'number' ? { lockExpiresAt: result } : (result as LockRefusal);
+    });
+  }
+
+  deleteLock(queueId: string, id: string, forefront: boolean, actor: QueueActor): Promise<'ok' | LockRefusal> {
+    return guardStorage(async () => {
+      const result = await this.#requests.relock(queueId, id, null, forefront, actor);
+      return typeof result === 'string' ? result : 'ok';
+    });
+  }
+
+  unlockRequests(queueId: string, actor: QueueActor): Promise<number | 'no-store'> {
+    return guardStorage(() => this.#requests.unlock(queueId, actor));
+  }
+
+  listRequests(
+    queueId: string,
+    query: { limit: number; after?: string; filter?: 'locked' | 'pending'; now: number },
+  ): Promise<{ items: StoredQueueRequest[]; isTruncated: boolean }> {
+    return guardStorage(() => this.#requests.list(queueId, query));
   }
 
   totals(): Promise<KindTotals[]> {

@@ -123,6 +123,36 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    // Request queues share `stores` (kind 'queue'), which gains their counts and state: the first
+    // clientKey seen, and the order numbers of the next forefront request (counting down) and of
+    // the next one at the back (counting up). A request's JSON is `text`, kept as given. The head
+    // is a range of the partial index of pending requests by order number; live locks are found
+    // through the index of locks. Ids sort bytewise (COLLATE "C"), as request lists page by them.
+    version: 8,
+    sql: `
+      ALTER TABLE stores ADD COLUMN handled_count bigint NOT NULL DEFAULT 0,
+        ADD COLUMN had_multiple_clients boolean NOT NULL DEFAULT false,
+        ADD COLUMN first_client text,
+        ADD COLUMN queue_front bigint NOT NULL DEFAULT 0,
+        ADD COLUMN queue_back bigint NOT NULL DEFAULT 0;
+      CREATE TABLE queue_requests (
+        store_id text NOT NULL,
+        id text COLLATE "C" NOT NULL,
+        unique_key text NOT NULL,
+        data text NOT NULL,
+        size bigint NOT NULL,
+        handled_at bigint,
+        order_no bigint NOT NULL,
+        lock_client text,
+        lock_expires_at bigint,
+        PRIMARY KEY (store_id, id),
+        UNIQUE (store_id, unique_key)
+      );
+      CREATE INDEX queue_requests_pending ON queue_requests(store_id, order_no) WHERE handled_at IS NULL;
+      CREATE INDEX queue_requests_locks ON queue_requests(store_id, lock_expires_at) WHERE lock_expires_at IS NOT NULL;
+    `,
+  },
 ];
 
 /** An arbitrary constant naming openkvs's migration lock. */

@@ -18,13 +18,18 @@ import type {
   KeyListPage,
   KeyListQuery,
   KindTotals,
+  LockRefusal,
   NewRecord,
   PutResult,
+  QueueActor,
+  QueueAddOutcome,
+  QueueRequestInput,
   RequestLookup,
   RequestRows,
   StagedValue,
   StatsDelta,
   StorageDriver,
+  StoredQueueRequest,
   StoredRecord,
   StoreListQuery,
   StorePatch,
@@ -48,6 +53,7 @@ import { createDatasetItems } from './datasets.js';
 import { LookupCache } from './lookup-cache.js';
 import { migrate } from './migrations.js';
 import { HEARTBEAT_MS, ProcessRegistry } from './processes.js';
+import { createQueueRequests } from './queues.js';
 import { createStatements } from './statements.js';
 import { sweepValueFiles } from './sweep.js';
 import { type LogSync, WalSync } from './wal-sync.js';
@@ -107,6 +113,7 @@ export class SqliteDriver implements StorageDriver {
   readonly #memory: boolean;
   readonly #q: ReturnType<typeof createStatements>;
   readonly #items: ReturnType<typeof createDatasetItems>;
+  readonly #requests: ReturnType<typeof createQueueRequests>;
   readonly #cache = new LookupCache();
   readonly #dataVersion: Database.Statement;
   #seenVersion = -1;
@@ -161,6 +168,7 @@ export class SqliteDriver implements StorageDriver {
     if (!this.#memory) this.#startHousekeeping(options.sweepIntervalMs ?? 5 * 60_000);
     this.#q = createStatements(this.#db);
     this.#items = createDatasetItems(this.#db);
+    this.#requests = createQueueRequests(this.#db);
     this.#dataVersion = this.#db.prepare('PRAGMA data_version').pluck();
     if (this.#log) {
       this.#syncNormal = this.#db.prepare('PRAGMA synchronous = NORMAL');
@@ -315,6 +323,7 @@ export class SqliteDriver implements StorageDriver {
       this.#q.deleteUserValues.run(id);
       this.#q.deleteUserRecords.run(id);
       this.#q.deleteUserItems.run(id);
+      this.#q.deleteUserRequests.run(id);
       return { removed: this.#q.deleteUser.run(id).changes === 1, blobs };
     });
     for (const b of blobs) await this.#blobs.remove(b.blob_path);
@@ -407,6 +416,7 @@ export class SqliteDriver implements StorageDriver {
       this.#q.deleteStoreValues.run(id);
       this.#q.deleteStoreRecords.run(id);
       this.#q.deleteStoreItems.run(id);
+      this.#q.deleteStoreRequests.run(id);
       return { removed: this.#q.deleteStore.run(id).changes === 1, blobs };
     });
     for (const b of blobs) await this.#blobs.remove(b.blob_path);
@@ -598,6 +608,80 @@ export class SqliteDriver implements StorageDriver {
 
   async readItems(datasetId: string, offset: number, limit: number): Promise<string[]> {
     return this.#items.read(datasetId, offset, limit);
+  }
+
+  // Queue writes go through the group commit: they run one after another in its transaction and
+  // share its commits; reads run on their own.
+  addRequests(
+    queueId: string,
+    requests: readonly QueueRequestInput[],
+    forefront: boolean,
+    actor: QueueActor,
+  ): Promise<QueueAddOutcome[] | 'no-store'> {
+    return this.#write(() => this.#requests.add(queueId, requests, forefront, actor));
+  }
+
+  async getRequest(queueId: string, id: string): Promise<StoredQueueRequest | undefined> {
+    return this.#requests.get(queueId, id);
+  }
+
+  updateRequest(
+    queueId: string,
+    request: QueueRequestInput,
+    forefront: boolean,
+    actor: QueueActor,
+  ): Promise<QueueAddOutcome | 'locked' | 'no-store'> {
+    return this.#write(() => this.#requests.update(queueId, request, forefront, actor));
+  }
+
+  deleteRequest(queueId: string, id: string, actor: QueueActor): Promise<'deleted' | 'absent' | 'locked' | 'no-store'> {
+    return this.#write(() => this.#requests.delete(queueId, id, actor));
+  }
+
+  deleteRequests(
+    queueId: string,
+    refs: readonly ({ id: string } | { uniqueKey: string })[],
+    actor: QueueActor,
+  ): Promise<{ id: string; uniqueKey: string }[] | 'no-store'> {
+    return this.#write(() => this.#requests.deleteMany(queueId, refs, actor));
+  }
+
+  async listHead(queueId: string, limit: number, actor: QueueActor): Promise<StoredQueueRequest[]> {
+    return this.#requests.head(queueId, limit, actor);
+  }
+
+  lockHead(
+    queueId: string,
+    limit: number,
+    lockMs: number,
+    actor: QueueActor,
+  ): Promise<{ items: StoredQueueRequest[]; queueHasLockedRequests: boolean } | 'no-store'> {
+    return this.#write(() => this.#requests.lockHead(queueId, limit, lockMs, actor));
+  }
+
+  prolongLock(
+    queueId: string,
+    id: string,
+    lockMs: number,
+    forefront: boolean,
+    actor: QueueActor,
+  ): Promise<{ lockExpiresAt: number } | LockRefusal> {
+    return this.#write(() => this.#requests.prolong(queueId, id, lockMs, forefront, actor));
+  }
+
+  deleteLock(queueId: string, id: string, forefront: boolean, actor: QueueActor): Promise<'ok' | LockRefusal> {
+    return this.#write(() => this.#requests.deleteLock(queueId, id, forefront, actor));
+  }
+
+  unlockRequests(queueId: string, actor: QueueActor): Promise<number | 'no-store'> {
+    return this.#write(() => this.#requests.unlock(queueId, actor));
+  }
+
+  async listRequests(
+    queueId: string,
+    query: { limit: number; after?: string; filter?: 'locked' | 'pending'; now: number },
+  ): Promise<{ items: StoredQueueRequest[]; isTruncated: boolean }> {
+    return this.#requests.list(queueId, query);
   }
 
   async totals(): Promise<KindTotals[]> {

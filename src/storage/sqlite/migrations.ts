@@ -130,6 +130,37 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE UNIQUE INDEX dataset_items_position ON dataset_items(store_id, seq);
     `,
   },
+  {
+    // Request queues share `stores` (kind 'queue'), which gains their counts and state: the first
+    // clientKey seen, and the order numbers of the next forefront request (counting down) and of
+    // the next one at the back (counting up). A request's JSON is kept as given. The head is a
+    // range of the partial index of pending requests by order number; live locks are found through
+    // the index of locks. A rowid table, as for dataset items: a request of a few KB would overflow
+    // into a page of its own in a WITHOUT ROWID table.
+    version: 8,
+    sql: `
+      ALTER TABLE stores ADD COLUMN handled_count INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE stores ADD COLUMN had_multiple_clients INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE stores ADD COLUMN first_client TEXT;
+      ALTER TABLE stores ADD COLUMN queue_front INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE stores ADD COLUMN queue_back INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE queue_requests (
+        store_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        unique_key TEXT NOT NULL,
+        data TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        handled_at INTEGER,
+        order_no INTEGER NOT NULL,
+        lock_client TEXT,
+        lock_expires_at INTEGER
+      );
+      CREATE UNIQUE INDEX queue_requests_id ON queue_requests(store_id, id);
+      CREATE UNIQUE INDEX queue_requests_unique_key ON queue_requests(store_id, unique_key);
+      CREATE INDEX queue_requests_pending ON queue_requests(store_id, order_no) WHERE handled_at IS NULL;
+      CREATE INDEX queue_requests_locks ON queue_requests(store_id, lock_expires_at) WHERE lock_expires_at IS NOT NULL;
+    `,
+  },
 ];
 
 /** Applies pending migrations inside one immediate transaction, so concurrent starters do not race. */

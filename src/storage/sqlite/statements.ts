@@ -25,6 +25,7 @@ export function createStatements(db: Database.Database) {
     ),
     deleteUserRecords: p('DELETE FROM records WHERE store_id IN (SELECT id FROM stores WHERE user_id = ?)'),
     deleteUserItems: p('DELETE FROM dataset_items WHERE store_id IN (SELECT id FROM stores WHERE user_id = ?)'),
+    deleteUserRequests: p('DELETE FROM queue_requests WHERE store_id IN (SELECT id FROM stores WHERE user_id = ?)'),
     userBlobPaths: p(
       'SELECT blob_path FROM records WHERE store_id IN (SELECT id FROM stores WHERE user_id = ?) AND blob_path IS NOT NULL',
     ),
@@ -51,6 +52,7 @@ export function createStatements(db: Database.Database) {
     ),
     deleteStoreRecords: p('DELETE FROM records WHERE store_id = ?'),
     deleteStoreItems: p('DELETE FROM dataset_items WHERE store_id = ?'),
+    deleteStoreRequests: p('DELETE FROM queue_requests WHERE store_id = ?'),
     storeBlobPaths: p('SELECT blob_path FROM records WHERE store_id = ? AND blob_path IS NOT NULL'),
     storeWritten: p(
       `UPDATE stores SET storage_bytes = storage_bytes + @delta, write_count = write_count + 1,
