@@ -9,17 +9,19 @@ import type { StoreRow, UserRow } from '../model.js';
 import type { StoredRecord } from '../storage/driver.js';
 import { CliError, commandUser, withKvs } from './admin.js';
 import { exportDatasets, selectDatasets } from './export-datasets.js';
+import { exportQueues, selectQueues } from './export-queues.js';
 import {
   DATASETS_DIR,
   extensionOf,
   layoutProblem,
   metadataFileName,
+  QUEUES_DIR,
   STORE_METADATA_FILE,
   STORES_DIR,
   storeMetadata,
   valueFileName,
 } from './layout.js';
-import type { CliContext, Output, TransferOptions } from './options.js';
+import { type CliContext, listed, type Output, type TransferOptions } from './options.js';
 import { forEachLimited } from './pool.js';
 import { perSecond, plural, startProgress } from './progress.js';
 import { allStores, findStore } from './stores.js';
@@ -124,15 +126,17 @@ async function exportStores(kvs: Kvs, root: string, folders: Map<string, StoreRo
 
 /**
  * Exports stores of a user to `DIR/key_value_stores/<name or id>/`, with a metadata file per
- * record and per store, and datasets to `DIR/datasets/<name or id>/000000001.json…` with the
- * dataset's metadata: the layout Crawlee and the Apify CLI read. Nothing named: all of them;
- * stores or datasets named: only those.
+ * record and per store, datasets to `DIR/datasets/<name or id>/000000001.json…` with the
+ * dataset's metadata, and request queues to `DIR/request_queues/<name or id>/<request id>.json`
+ * with the queue's metadata: the layout Crawlee and the Apify CLI read. Nothing named: all of
+ * them; some named: only those.
  */
 export async function exportStorage(ctx: CliContext, o: TransferOptions, out: Output): Promise<void> {
   const started = Date.now();
   const storesRoot = join(o.dir, STORES_DIR);
   const datasetsRoot = join(o.dir, DATASETS_DIR);
-  const named = o.stores.length + o.datasets.length > 0;
+  const queuesRoot = join(o.dir, QUEUES_DIR);
+  const named = o.stores.length + o.datasets.length + o.queues.length > 0;
   const lines: string[] = [];
   const parts: string[] = [];
   const rates: string[] = [];
@@ -141,10 +145,12 @@ export async function exportStorage(ctx: CliContext, o: TransferOptions, out: Ou
     const user = await commandUser(kvs, o.user, () => undefined);
     const stores = !named || o.stores.length > 0 ? await selectStores(kvs, user, o.stores) : undefined;
     const datasets = !named || o.datasets.length > 0 ? await selectDatasets(kvs, user, o.datasets) : undefined;
+    const queues = !named || o.queues.length > 0 ? await selectQueues(kvs, user, o.queues) : undefined;
     await checkTargets(storesRoot, stores?.keys() ?? []);
     await checkTargets(datasetsRoot, datasets?.keys() ?? []);
-    // Without stores, an export of datasets says nothing of them (and the other way round).
-    if (stores && (stores.size > 0 || o.stores.length > 0 || !datasets?.size)) {
+    await checkTargets(queuesRoot, queues?.keys() ?? []);
+    // Without stores, an export of datasets or queues says nothing of them (and the other way round).
+    if (stores && (stores.size > 0 || o.stores.length > 0 || (!datasets?.size && !queues?.size))) {
       const start = Date.now();
       const { records, lines: storeLines } = await exportStores(kvs, storesRoot, stores, skipped);
       lines.push(...storeLines);
@@ -165,12 +171,25 @@ export async function exportStorage(ctx: CliContext, o: TransferOptions, out: Ou
         progress.stop();
       }
     }
+    if (queues && (queues.size > 0 || o.queues.length > 0)) {
+      const start = Date.now();
+      const total = [...queues.values()].reduce((n, q) => n + q.itemCount, 0);
+      const progress = startProgress('export', total, 'requests');
+      try {
+        const { requests, lines: queueLines } = await exportQueues(kvs, queuesRoot, queues, progress);
+        lines.push(...queueLines);
+        parts.push(`${requests} requests of ${plural(queueLines.length, 'request queue')}`);
+        rates.push(`${perSecond(requests, Date.now() - start)} requests/s`);
+      } finally {
+        progress.stop();
+      }
+    }
   });
   for (const [what, why] of skipped) out.warn(`openkvs: skipped ${what}: ${why}`);
   for (const line of lines) out.print(line);
   const seconds = (Date.now() - started) / 1000;
   out.print(
-    `Exported ${parts.join(' and ')} in ${seconds.toFixed(1)} s (${rates.join(', ')})` +
+    `Exported ${listed(parts)} in ${seconds.toFixed(1)} s (${rates.join(', ')})` +
       (skipped.length > 0 ? `; skipped ${skipped.length} (listed on standard error).` : '.'),
   );
 }

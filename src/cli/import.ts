@@ -7,6 +7,7 @@ import { isValidRecordKey, isValidStoreName, STORE_NAME_RULE } from '../domain/v
 import type { StoreRow, UserRow } from '../model.js';
 import { CliError, commandUser, withKvs } from './admin.js';
 import { checkDatasetTargets, importDatasets, planDatasets } from './import-datasets.js';
+import { checkQueueTargets, importQueues, planQueues } from './import-queues.js';
 import {
   contentTypeOf,
   DATASETS_DIR,
@@ -14,12 +15,13 @@ import {
   isUsableContentType,
   keyOf,
   parseRecordMetadata,
+  QUEUES_DIR,
   type RecordMetadata,
   STORE_METADATA_FILE,
   STORES_DIR,
   valueFilesOf,
 } from './layout.js';
-import type { CliContext, Output, TransferOptions } from './options.js';
+import { type CliContext, listed, type Output, type TransferOptions } from './options.js';
 import { forEachLimited } from './pool.js';
 import { perSecond, plural, startProgress } from './progress.js';
 
@@ -210,25 +212,31 @@ async function importStores(
 
 const isFolder = (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
 
+/** The layouts `import` reads, for its messages. */
+const LAYOUTS =
+  `DIR/${STORES_DIR}/<store>/<key>.<ext>, DIR/${DATASETS_DIR}/<dataset>/000000001.json ` +
+  `or DIR/${QUEUES_DIR}/<queue>/<request id>.json`;
+
 /**
  * Imports `DIR/key_value_stores/<store>/…` into the stores of a user, each store named after its
- * folder (created if missing; records of the same key are overwritten), and
+ * folder (created if missing; records of the same key are overwritten),
  * `DIR/datasets/<dataset>/000000001.json…` into datasets named after their folders, items in file
- * order (a dataset that already has items only with `append`).
+ * order (a dataset that already has items only with `append`), and
+ * `DIR/request_queues/<queue>/<id>.json` into queues named after their folders, in their order
+ * (a queue that already has requests only with `append`).
  */
 export async function importStorage(ctx: CliContext, o: TransferOptions, out: Output): Promise<void> {
   const started = Date.now();
   const storesRoot = join(o.dir, STORES_DIR);
   const datasetsRoot = join(o.dir, DATASETS_DIR);
+  const queuesRoot = join(o.dir, QUEUES_DIR);
   // Nothing named: every folder there is. Something named: only that.
-  const named = o.stores.length + o.datasets.length > 0;
+  const named = o.stores.length + o.datasets.length + o.queues.length > 0;
   const withStores = named ? o.stores.length > 0 : isFolder(storesRoot);
   const withDatasets = named ? o.datasets.length > 0 : isFolder(datasetsRoot);
-  if (!withStores && !withDatasets) {
-    throw new CliError(
-      `${o.dir} has no ${STORES_DIR} or ${DATASETS_DIR} folder ` +
-        `(expected the layout DIR/${STORES_DIR}/<store>/<key>.<ext> or DIR/${DATASETS_DIR}/<dataset>/000000001.json)`,
-    );
+  const withQueues = named ? o.queues.length > 0 : isFolder(queuesRoot);
+  if (!withStores && !withDatasets && !withQueues) {
+    throw new CliError(`${o.dir} has no ${STORES_DIR}, ${DATASETS_DIR} or ${QUEUES_DIR} folder (expected the layout ${LAYOUTS})`);
   }
   let skipped = 0;
   const skip = (path: string, why: string) => {
@@ -238,6 +246,7 @@ export async function importStorage(ctx: CliContext, o: TransferOptions, out: Ou
   const note = (path: string, what: string) => out.warn(`openkvs: ${path}: ${what}`);
   const storePlans = withStores ? await planStores(storesRoot, o.stores, skip, out) : [];
   const datasetPlans = withDatasets ? await planDatasets(datasetsRoot, o.datasets, skip, note) : [];
+  const queuePlans = withQueues ? await planQueues(queuesRoot, o.queues, skip) : [];
 
   // Reported once the progress bars are done.
   const late: [string, string][] = [];
@@ -248,6 +257,7 @@ export async function importStorage(ctx: CliContext, o: TransferOptions, out: Ou
   await withKvs(ctx.storage, async (kvs) => {
     const user = await commandUser(kvs, o.user, out.print, { adminToken: ctx.adminToken });
     await checkDatasetTargets(kvs, user, datasetPlans, o.append ?? false);
+    await checkQueueTargets(kvs, user, queuePlans, o.append ?? false);
     if (withStores) {
       const start = Date.now();
       const { records, lines: storeLines } = await importStores(ctx, kvs, user, storesRoot, storePlans, lateSkip);
@@ -271,12 +281,28 @@ export async function importStorage(ctx: CliContext, o: TransferOptions, out: Ou
         progress.stop();
       }
     }
+    if (withQueues) {
+      const start = Date.now();
+      const progress = startProgress(
+        'import',
+        queuePlans.reduce((n, p) => n + p.handled.length + p.pending.length, 0),
+        'requests',
+      );
+      try {
+        const { requests, lines: queueLines } = await importQueues(kvs, user, queuesRoot, queuePlans, lateSkip, progress);
+        lines.push(...queueLines);
+        parts.push(`${requests} requests into ${plural(queuePlans.length, 'request queue')}`);
+        rates.push(`${perSecond(requests, Date.now() - start)} requests/s`);
+      } finally {
+        progress.stop();
+      }
+    }
   });
   for (const [path, why] of late) skip(path, why);
   for (const line of lines) out.print(line);
   const seconds = (Date.now() - started) / 1000;
   out.print(
-    `Imported ${parts.join(' and ')} in ${seconds.toFixed(1)} s (${rates.join(', ')})` +
+    `Imported ${listed(parts)} in ${seconds.toFixed(1)} s (${rates.join(', ')})` +
       (skipped > 0 ? `; skipped ${skipped} (listed on standard error).` : '.'),
   );
 }

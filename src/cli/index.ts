@@ -138,28 +138,35 @@ withStorage(stores.command('delete <store>'))
   .addOption(userOption())
   .action(run((ctx, o: UserOptions, store: string) => deleteStore(ctx, o.user, store, print)));
 
-type TransferCliOptions = UserOptions & { store: string[]; dataset: string[]; append?: boolean };
-// Neither given: everything; either given: only what they name.
-const ALL = 'all when neither --store nor --dataset is given';
+type TransferCliOptions = UserOptions & { store: string[]; dataset: string[]; queue: string[]; append?: boolean };
+// None given: everything; any given: only what they name.
+const ALL = 'all when none of --store, --dataset, --queue is given';
 const storeOption = (what: string) => new Option('--store <name>', what).argParser(collect).default([], ALL);
 const datasetOption = (what: string) => new Option('--dataset <name>', what).argParser(collect).default([], ALL);
+const queueOption = (what: string) => new Option('--queue <name>', what).argParser(collect).default([], ALL);
 const transfer = (dir: string, o: TransferCliOptions) => ({
   dir,
   user: o.user,
   stores: o.store,
   datasets: o.dataset,
+  queues: o.queue,
   append: o.append,
 });
 
 withStorage(program.command('import <dir>'))
   .description(
-    'import DIR/key_value_stores/<store>/<key>.<ext> and DIR/datasets/<dataset>/000000001.json… (the local storage of ' +
-      'Crawlee and the Apify CLI) into stores and datasets named after the folders; with --store or --dataset, only those',
+    'import DIR/key_value_stores/<store>/<key>.<ext>, DIR/datasets/<dataset>/000000001.json… and ' +
+      'DIR/request_queues/<queue>/<request id>.json (the local storage of Crawlee and the Apify CLI) into stores, ' +
+      'datasets and request queues named after the folders; with --store, --dataset or --queue, only those',
   )
   .addOption(userOption())
   .addOption(storeOption('import only this store folder (repeatable)'))
   .addOption(datasetOption('import only this dataset folder (repeatable)'))
-  .option('--append', 'add the items after those of a dataset that already has some (refused otherwise)')
+  .addOption(queueOption('import only this request queue folder (repeatable)'))
+  .option(
+    '--append',
+    'add the items after those of a dataset that already has some, and to a request queue that has requests the ones it lacks (refused otherwise)',
+  )
   .action(
     run(async (ctx, o: TransferCliOptions, dir: string) =>
       // Loaded when used: `serve` starts without the import and export code (and progress bars).
@@ -168,12 +175,14 @@ withStorage(program.command('import <dir>'))
   );
 withStorage(program.command('export <dir>'))
   .description(
-    'export stores to DIR/key_value_stores/<name or id>/<key>.<ext> and datasets to DIR/datasets/<name or id>/000000001.json…, ' +
-      'the layout Crawlee and the Apify CLI read; with --store or --dataset, only those',
+    'export stores to DIR/key_value_stores/<name or id>/<key>.<ext>, datasets to DIR/datasets/<name or id>/000000001.json… ' +
+      'and request queues to DIR/request_queues/<name or id>/<request id>.json, the layout Crawlee and the Apify CLI read; ' +
+      'with --store, --dataset or --queue, only those',
   )
   .addOption(userOption())
   .addOption(storeOption('export only this store, by name or id (repeatable)'))
   .addOption(datasetOption('export only this dataset, by name or id (repeatable)'))
+  .addOption(queueOption('export only this request queue, by name or id (repeatable)'))
   .action(
     run(async (ctx, o: TransferCliOptions, dir: string) =>
       (await import('./export.js')).exportStorage(ctx, transfer(dir, o), output),

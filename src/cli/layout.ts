@@ -17,6 +17,14 @@
  * Item files are numbered from 1 with at least 9 digits; memory-storage reads items 1 to itemCount
  * by those names (the metadata's itemCount, or else the number of files) and fails on a gap. It
  * writes the dataset's metadata file only with `writeMetadata`, as for stores.
+ *
+ *   DIR/request_queues/<queue name or id>/<request id>.json  {"id","json","method","orderNo","retryCount","uniqueKey","url"}
+ *   DIR/request_queues/<queue name or id>/__metadata__.json  {"accessedAt",…,"pendingRequestCount",…,"forefrontRequestIds"}
+ *
+ * `json` is the request as a client reads it back (`JSON.stringify({ ...request, id })`). The
+ * order is `orderNo`, ascending: the time the request was added, negated for forefront ones (the
+ * latest forefront first); null once handled; ± the lock's expiry while locked. memory-storage
+ * reads every `*.json` file of the folder as a request, and writes its metadata only with `writeMetadata`.
  */
 import { extname } from 'node:path';
 import mime from 'mime-types';
@@ -24,6 +32,7 @@ import { indentJson } from './json-text.js';
 
 export const STORES_DIR = 'key_value_stores';
 export const DATASETS_DIR = 'datasets';
+export const QUEUES_DIR = 'request_queues';
 export const STORE_METADATA_FILE = '__metadata__.json';
 const RECORD_METADATA_SUFFIX = '.__metadata__.json';
 
@@ -164,6 +173,58 @@ export function datasetMetadata(dataset: {
     itemCount: dataset.itemCount,
     modifiedAt: iso(dataset.modifiedAt),
     name: dataset.name ?? undefined,
+  };
+  return JSON.stringify(data, null, '\t');
+}
+
+/** The file of a request of a queue. */
+export const requestFileName = (id: string) => `${id}.json`;
+
+/**
+ * A request file as memory-storage writes it: its internal entry, made from the request's JSON
+ * (`method`, `retryCount` and `url` are the request's own), tab-indented.
+ */
+export function requestFileText(request: { id: string; uniqueKey: string; json: string }, orderNo: number | null): string {
+  const r = JSON.parse(request.json) as { method?: unknown; retryCount?: unknown; url?: unknown };
+  const entry = {
+    id: request.id,
+    json: request.json,
+    method: r.method,
+    orderNo,
+    retryCount: r.retryCount ?? 0,
+    uniqueKey: request.uniqueKey,
+    url: r.url,
+  };
+  return JSON.stringify(entry, null, '\t');
+}
+
+/** The queue's `__metadata__.json` as memory-storage writes it (its `toRequestQueueInfo()` and forefront ids). */
+export function queueMetadata(
+  queue: {
+    id: string;
+    name: string | null;
+    createdAt: number;
+    modifiedAt: number;
+    accessedAt: number;
+    hadMultipleClients: boolean;
+  },
+  counts: { handled: number; pending: number },
+) {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const data = {
+    accessedAt: iso(queue.accessedAt),
+    createdAt: iso(queue.createdAt),
+    hadMultipleClients: queue.hadMultipleClients,
+    handledRequestCount: counts.handled,
+    id: queue.id,
+    modifiedAt: iso(queue.modifiedAt),
+    name: queue.name ?? undefined,
+    pendingRequestCount: counts.pending,
+    stats: {},
+    totalRequestCount: counts.handled + counts.pending,
+    userId: '1',
+    // Exported orderNos are all positive, in queue order: no request needs to be named as forefront.
+    forefrontRequestIds: [],
   };
   return JSON.stringify(data, null, '\t');
 }

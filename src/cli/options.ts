@@ -22,13 +22,18 @@ export interface TransferOptions {
   /** The user whose stores these are. */
   user: string;
   /**
-   * Only these stores (folder names for import, names or ids for export). With neither stores nor
-   * datasets named, everything; with either, only what is named.
+   * Only these stores (folder names for import, names or ids for export). With no stores, datasets
+   * or queues named, everything; with any, only what is named.
    */
   stores: string[];
   /** Only these datasets, as `stores`. */
   datasets: string[];
-  /** Import: add items to datasets that already have some (otherwise refused). */
+  /** Only these request queues, as `stores`. */
+  queues: string[];
+  /**
+   * Import: add items to datasets that already have some, and requests to queues that already
+   * have some (otherwise refused).
+   */
   append?: boolean;
 }
 
@@ -38,6 +43,10 @@ export interface Output {
   /** A line about something skipped, on standard error. */
   warn(line: string): void;
 }
+
+/** Parts of a summary line: `a`, `a and b`, `a, b and c`. */
+export const listed = (parts: string[]) =>
+  parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}` : (parts[0] ?? '');
 
 /** What the administration commands need of the configuration. */
 export interface CliContext {

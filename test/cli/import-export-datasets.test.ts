@@ -276,11 +276,11 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (driver) => {
       expect(dataset.cleanItemCount).toBe(3);
     });
 
-    it('fails with one line when DIR has neither key_value_stores nor datasets', async () => {
+    it('fails with one line when DIR has no key_value_stores, datasets or request_queues', async () => {
       const result = await cli(['import', tempDir()]);
       expect(result.code).not.toBe(0);
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
-      expect(result.stderr).toMatch(/key_value_stores or datasets/);
+      expect(result.stderr).toMatch(/key_value_stores, datasets or request_queues/);
     });
   });
 
@@ -308,6 +308,8 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (driver) => {
           stats: { readCount: 0, writeCount: 0, deleteCount: 0, listCount: 0, storageBytes: 0 },
           itemCount: 0,
           cleanItemCount: 0,
+          handledCount: 0,
+          hadMultipleClients: false,
         });
         expect(await d.pushItems(store.id, texts, 2, now)).toBe('ok');
         return store;

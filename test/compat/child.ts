@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,39 @@ export async function runScript(script: string, env: Record<string, string>, tim
   } finally {
     rmSync(cwd, { recursive: true, force: true });
   }
+}
+
+/** A script started by `startScript`, running until it ends or is killed. */
+export interface RunningScript {
+  kill(signal: NodeJS.Signals): void;
+  /** Resolves when it has ended (its folder removed), however it ended. */
+  done: Promise<ScriptResult>;
+}
+
+/**
+ * Starts `node <script>` like `runScript`, but hands it back while it runs, so that a test can
+ * kill it at a moment of its choosing; `cwd` is where Crawlee's local storage lands.
+ */
+export function startScript(script: string, env: Record<string, string>): RunningScript {
+  const cwd = mkdtempSync(join(tmpdir(), 'openkvs-compat-run-'));
+  const child = spawn(process.execPath, [script], {
+    cwd,
+    env: childEnv({ CRAWLEE_STORAGE_DIR: join(cwd, 'storage'), ...env }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    stdout += s;
+  });
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    stderr += s;
+  });
+  const done = new Promise<ScriptResult>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  }).finally(() => rmSync(cwd, { recursive: true, force: true }));
+  return { kill: (signal) => child.kill(signal), done };
 }
 
 /** The JSON a fixture prints on a line of its own starting with `RESULT `. */

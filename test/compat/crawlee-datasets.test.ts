@@ -205,7 +205,7 @@ describe("the README's Crawlee example", () => {
     return block[1];
   }
 
-  it('runs as printed (only the two URLs changed), its rows in the dataset crawl-results on openkvs', async () => {
+  it('runs as printed (only the two URLs changed), its queue, rows and pages on openkvs', async () => {
     const code = readmeExample();
     expect(code).toContain("'http://127.0.0.1:8910'");
     expect(code).toContain("'https://crawlee.dev'");
@@ -222,6 +222,15 @@ describe("the README's Crawlee example", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+
+    // The request queue crawl-queue on openkvs: every page handled, none pending.
+    const queue = json<{ data: Record<string, unknown> }>(await api('request-queues/~crawl-queue')).data;
+    expect(queue).toMatchObject({ totalRequestCount: 3, handledRequestCount: 3, pendingRequestCount: 0 });
+    const requests = json<{ data: { items: { url: string; handledAt?: string }[] } }>(
+      await api(`request-queues/${queue.id}/requests`),
+    ).data.items;
+    expect(requests.map((r) => r.url).sort()).toEqual([`${siteUrl}/`, `${siteUrl}/a.html`, `${siteUrl}/b.html`]);
+    expect(requests.every((r) => typeof r.handledAt === 'string')).toBe(true);
 
     const rows = json<{ url: string; title: string }[]>(await api('datasets/~crawl-results/items'));
     expect(rows.map((r) => [r.url, r.title]).sort()).toEqual([

@@ -24,6 +24,9 @@ export const isKvsPath = (url: string) => url === '/v2/key-value-stores' || /^\/
 /** Whether a request path is one of the dataset endpoints. */
 export const isDatasetPath = (url: string) => url === '/v2/datasets' || /^\/v2\/datasets[/?]/.test(url);
 
+/** Whether a request path is one of the request-queue endpoints. */
+export const isQueuePath = (url: string) => url === '/v2/request-queues' || /^\/v2\/request-queues[/?]/.test(url);
+
 /** A recorded request as its path and its query parameters (in no particular order). */
 export const pathAndQuery = (r: Recorded) => {
   const url = new URL(r.url, 'http://recorded');

@@ -119,8 +119,8 @@ describe('the head of a queue is read from the front of its pending requests, O(
       // The lock runs inside a function, whose plans EXPLAIN does not show: the pages it reads do.
       const pages = async (call: string, params: unknown[]) => {
         const [explained] = await sql.unsafe(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT ${call}`, params as never[]);
-        const plan = (explained?.['QUERY PLAN'] as { Plan: PlanNode }[])[0]?.Plan as PlanNode;
-        return (plan['Shared Hit Blocks'] as number) + (plan['Shared Read Blocks'] as number);
+        const plan = (explained?.['QUERY PLAN'] as { Plan: PlanNode }[] | undefined)?.[0]?.Plan;
+        return (plan?.['Shared Hit Blocks'] as number) + (plan?.['Shared Read Blocks'] as number);
       };
       const lock = (client: string) =>
         pages('openkvs_queue_lock_head($1::text, 10, 60000::bigint, $2::text, $3::bigint)', [id, client, T0]);
@@ -132,7 +132,7 @@ describe('the head of a queue is read from the front of its pending requests, O(
       await lock('warm');
       const read: number[] = [];
       for (let i = 0; i < 8; i++) read.push(await lock(`c${i}`));
-      expect(read.filter((n) => n > 400)).toEqual([]);
+      expect(read.filter((n) => !(n <= 400))).toEqual([]);
       // Ending one client's 10 locks reads the index of locks, not the queue.
       expect(await pages('openkvs_queue_unlock($1::text, $2::text, $3::bigint)', [id, 'c3', T0])).toBeLessThan(400);
       expect(await driver.listRequests(id, { limit: 100, filter: 'locked', now: T0 })).toMatchObject({ items: { length: 80 } });

@@ -3,7 +3,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PUBLIC_URL, type TestContext } from '../helpers/context.js';
 import { type Browser, launchChromium, screenshot } from './browser.js';
-import { expectClean, openTab, poll, signInWith, startConsole, stopConsole, type Tab } from './session.js';
+import { expectClean, openTab, poll, renameAndDelete, signInWith, startConsole, stopConsole, type Tab } from './session.js';
 
 let ctx: TestContext;
 let origin: string;
@@ -133,32 +133,21 @@ describe('the datasets pages in Chromium', () => {
     expect(unnamedList.json().data.items[0].name).toBeNull();
     expect(page.url()).toBe(`${origin}/#/datasets/${unnamedId}`);
 
-    // Rename, title and access in one PUT.
-    await page.goto(`${origin}/#/datasets/${scraped.id}`);
-    await page.getByLabel('Dataset name', { exact: true }).fill('scraped-2026');
-    await page.getByLabel('Title').fill('Scraped in 2026');
-    await page.getByLabel('General access').selectOption('RESTRICTED');
-    await page.getByRole('button', { name: 'Save changes' }).click();
-    await page.getByRole('heading', { level: 1, name: 'scraped-2026' }).waitFor();
-    expect((await getDataset(scraped.id)).json().data).toMatchObject({
-      name: 'scraped-2026',
-      title: 'Scraped in 2026',
-      generalAccess: 'RESTRICTED',
-    });
-    expect(await page.locator('dl.facts').textContent()).toContain('Scraped in 2026');
-
-    // Delete: cancelling keeps it, confirming deletes it and goes back to the list.
-    await page.getByRole('button', { name: 'Delete dataset' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Delete this dataset?' });
-    expect(await dialog.textContent()).toContain('every item in it');
-    await dialog.getByRole('button', { name: 'Cancel' }).click();
-    await poll(() => page.getByRole('dialog').count()).toBe(0);
-    expect((await getDataset(scraped.id)).statusCode).toBe(200);
-    await page.getByRole('button', { name: 'Delete dataset' }).click();
-    await dialog.getByRole('button', { name: 'Delete dataset' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Datasets' }).waitFor();
-    await page.getByText('Deleted dataset scraped-2026.').waitFor();
-    expect((await getDataset(scraped.id)).statusCode).toBe(404);
+    // Rename, title and access in one PUT; then delete, cancelling once.
+    await renameAndDelete(
+      {
+        page,
+        origin,
+        route: 'datasets',
+        noun: 'dataset',
+        listHeading: 'Datasets',
+        contents: 'every item in it',
+        get: getDataset,
+      },
+      scraped.id,
+      'scraped-2026',
+      'Scraped in 2026',
+    );
     await page.getByRole('link', { name: 'filled' }).waitFor();
     expect(await page.getByRole('link', { name: 'scraped-2026' }).count()).toBe(0);
     expectClean(tab, origin, token);

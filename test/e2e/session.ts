@@ -51,3 +51,48 @@ export function expectClean(tab: Tab, origin: string, token: string, expected: R
   expect(tab.watched.requests.filter((u) => u.includes(token))).toEqual([]);
   expect(tab.watched.errors.filter((e) => !expected.some((re) => re.test(e)))).toEqual([]);
 }
+
+/** A storage page of the console, and what its kind is called there. */
+export interface StorageUi {
+  page: Page;
+  origin: string;
+  /** The hash route of the kind: `datasets`, `request-queues`. */
+  route: string;
+  /** `dataset`, `request queue`. */
+  noun: string;
+  /** The list's heading: `Datasets`, `Request queues`. */
+  listHeading: string;
+  /** What the delete dialog says goes with it: `every item in it`. */
+  contents: string;
+  /** GET of the storage through the API. */
+  get(id: string): Promise<{ statusCode: number; json(): { data: Record<string, unknown> } }>;
+}
+
+/**
+ * Renames a storage with a title and RESTRICTED access in one save, then deletes it: cancelling
+ * the dialog keeps it, confirming deletes it and goes back to the list. Checked through the API.
+ */
+export async function renameAndDelete(ui: StorageUi, id: string, name: string, title: string): Promise<void> {
+  const { page } = ui;
+  const Noun = `${ui.noun[0]?.toUpperCase()}${ui.noun.slice(1)}`;
+  await page.goto(`${ui.origin}/#/${ui.route}/${id}`);
+  await page.getByLabel(`${Noun} name`, { exact: true }).fill(name);
+  await page.getByLabel('Title').fill(title);
+  await page.getByLabel('General access').selectOption('RESTRICTED');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.getByRole('heading', { level: 1, name }).waitFor();
+  expect((await ui.get(id)).json().data).toMatchObject({ name, title, generalAccess: 'RESTRICTED' });
+  expect(await page.locator('dl.facts').textContent()).toContain(title);
+
+  await page.getByRole('button', { name: `Delete ${ui.noun}` }).click();
+  const dialog = page.getByRole('dialog', { name: `Delete this ${ui.noun}?` });
+  expect(await dialog.textContent()).toContain(ui.contents);
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await poll(() => page.getByRole('dialog').count()).toBe(0);
+  expect((await ui.get(id)).statusCode).toBe(200);
+  await page.getByRole('button', { name: `Delete ${ui.noun}` }).click();
+  await dialog.getByRole('button', { name: `Delete ${ui.noun}` }).click();
+  await page.getByRole('heading', { level: 1, name: ui.listHeading }).waitFor();
+  await page.getByText(`Deleted ${ui.noun} ${name}.`).waitFor();
+  expect((await ui.get(id)).statusCode).toBe(404);
+}

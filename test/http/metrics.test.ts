@@ -121,6 +121,32 @@ describe('GET /metrics', () => {
     expect(value((await scrape()).samples, 'openkvs_datasets')).toBe(value(before, 'openkvs_datasets'));
   });
 
+  it('reports request queues and their bytes', async () => {
+    const before = (await scrape()).samples;
+    const created = await ctx.request({ method: 'POST', url: `/v2/request-queues?name=metrics-${Date.now()}`, token: ctx.alice });
+    expect(created.statusCode).toBe(201);
+    const id = created.json().data.id as string;
+    const added = await ctx.request({
+      method: 'POST',
+      url: `/v2/request-queues/${id}/requests`,
+      token: ctx.alice,
+      payload: { uniqueKey: 'https://example.com/m', url: 'https://example.com/m' },
+    });
+    expect(added.statusCode).toBe(201);
+    const stored = await ctx.request({
+      method: 'GET',
+      url: `/v2/request-queues/${id}/requests/${added.json().data.requestId}`,
+      token: ctx.alice,
+    });
+    const after = await scrape();
+    expect(value(after.samples, 'openkvs_request_queues') - value(before, 'openkvs_request_queues')).toBe(1);
+    expect(value(after.samples, 'openkvs_request_queue_bytes') - value(before, 'openkvs_request_queue_bytes')).toBe(
+      Buffer.byteLength(stored.body.slice('{"data":'.length, -1)),
+    );
+    expect(after.text).not.toContain(id);
+    expect(value(after.samples, 'openkvs_datasets')).toBe(value(before, 'openkvs_datasets'));
+  });
+
   it('includes the process metrics', async () => {
     const { samples } = await scrape();
     expect(value(samples, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);

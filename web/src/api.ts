@@ -17,8 +17,8 @@ export const ACCESS_LABELS: Readonly<Record<GeneralAccess, string>> = {
   ANYONE_WITH_NAME_CAN_READ: 'Anyone with the ID or name can read',
 };
 
-/** The two storage kinds the console shows. */
-export type StorageKind = 'kvs' | 'dataset';
+/** The storage kinds the console shows. */
+export type StorageKind = 'kvs' | 'dataset' | 'queue';
 
 interface StorageBase {
   id: string;
@@ -42,15 +42,71 @@ export interface Dataset extends StorageBase {
   stats: { readCount: number; writeCount: number; storageBytes: number };
 }
 
+export interface Queue extends StorageBase {
+  totalRequestCount: number;
+  handledRequestCount: number;
+  pendingRequestCount: number;
+  /** Whether more than one client (clientKey) has used the queue. */
+  hadMultipleClients: boolean;
+  stats: { readCount: number; writeCount: number; deleteCount: number; headItemReadCount: number; storageBytes: number };
+}
+
 /** The API object of each kind. */
 export interface Storages {
   kvs: Store;
   dataset: Dataset;
+  queue: Queue;
 }
 
-export type AnyStorage = Store | Dataset;
+export type AnyStorage = Store | Dataset | Queue;
 
-export const isDataset = (s: AnyStorage): s is Dataset => 'itemCount' in s;
+/** A request as the head lists it. */
+export interface HeadRequest {
+  id: string;
+  uniqueKey: string;
+  url: string;
+  method?: string;
+  retryCount?: number;
+}
+
+export interface QueueHead {
+  limit: number;
+  queueModifiedAt: string;
+  hadMultipleClients: boolean;
+  items: HeadRequest[];
+}
+
+/** A request as stored: the fields below and whatever else the crawler put in it. */
+export interface QueueRequest extends HeadRequest {
+  /** Set once the request is handled. */
+  handledAt?: string | null;
+  userData?: Record<string, unknown>;
+  [field: string]: unknown;
+}
+
+/** The states `GET …/requests` can narrow the list to. */
+export type RequestFilter = 'pending' | 'locked';
+
+export interface RequestPage {
+  items: QueueRequest[];
+  limit: number;
+  /** Null (or absent) on the last page. */
+  nextCursor?: string | null;
+}
+
+/** What `POST …/requests` takes (`uniqueKey` tells requests apart: the same one is not added twice). */
+export interface RequestDraft {
+  url: string;
+  uniqueKey: string;
+  method: string;
+  userData?: Record<string, unknown>;
+}
+
+export interface AddedRequest {
+  requestId: string;
+  wasAlreadyPresent: boolean;
+  wasAlreadyHandled: boolean;
+}
 
 export interface ListPage<T> {
   total: number;
@@ -113,11 +169,16 @@ export class ApiError extends Error {
   }
 }
 
-const BASES: Readonly<Record<StorageKind, string>> = { kvs: '/v2/key-value-stores', dataset: '/v2/datasets' };
+const BASES: Readonly<Record<StorageKind, string>> = {
+  kvs: '/v2/key-value-stores',
+  dataset: '/v2/datasets',
+  queue: '/v2/request-queues',
+};
 const storagePath = (kind: StorageKind, id: string) => `${BASES[kind]}/${encodeURIComponent(id)}`;
 const storePath = (id: string) => storagePath('kvs', id);
 const recordPath = (id: string, key: string) => `${storePath(id)}/records/${encodeURIComponent(key)}`;
 const itemsPath = (id: string) => `${storagePath('dataset', id)}/items`;
+const requestsPath = (id: string) => `${storagePath('queue', id)}/requests`;
 
 function query(params: Record<string, string | number | boolean | undefined>): string {
   const q = new URLSearchParams();
@@ -228,5 +289,26 @@ export class Api {
 
   async deleteRecord(id: string, key: string): Promise<void> {
     await this.#send('DELETE', recordPath(id, key));
+  }
+
+  /** The first `limit` pending requests of a queue, in the order they would be handed out. */
+  getHead(queueId: string, limit: number): Promise<QueueHead> {
+    return this.#json('GET', `${storagePath('queue', queueId)}/head${query({ limit })}`);
+  }
+
+  /** A page of a queue's requests in id order; `cursor` is the previous page's `nextCursor`. */
+  listRequests(
+    queueId: string,
+    o: { limit: number; cursor: string | undefined; filter: RequestFilter | undefined },
+  ): Promise<RequestPage> {
+    return this.#json('GET', `${requestsPath(queueId)}${query(o)}`);
+  }
+
+  getRequest(queueId: string, requestId: string): Promise<QueueRequest> {
+    return this.#json('GET', `${requestsPath(queueId)}/${encodeURIComponent(requestId)}`);
+  }
+
+  addRequest(queueId: string, request: RequestDraft): Promise<AddedRequest> {
+    return this.#json('POST', requestsPath(queueId), request);
   }
 }

@@ -17,6 +17,10 @@ export function formatDate(iso: string): string {
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
+/** A queued request's state: when it was handled, or that it is still pending. */
+export const requestState = (r: { handledAt?: string | null }) =>
+  r.handledAt ? `Handled ${formatDate(r.handledAt)}` : 'Pending';
+
 /** Record keys allow 1–256 of `a-z A-Z 0-9 ! - _ . ' ( )`; a `pattern` attribute (`v` flag: `-`, `(`, `)` escaped). */
 export const KEY_PATTERN = "[a-zA-Z0-9!\\-_.'\\(\\)]{1,256}";
 

@@ -15,6 +15,7 @@ export interface KindWords {
 export const KINDS: Readonly<Record<StorageKind, KindWords>> = {
   kvs: { noun: 'store', nouns: 'stores', title: 'Key-value stores', contents: 'every record in it' },
   dataset: { noun: 'dataset', nouns: 'datasets', title: 'Datasets', contents: 'every item in it' },
+  queue: { noun: 'request queue', nouns: 'request queues', title: 'Request queues', contents: 'every request in it' },
 };
 
 /** `store` → `Store`. */

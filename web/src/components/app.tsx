@@ -6,23 +6,29 @@ import { KINDS } from '../kinds';
 import { listHref, type Route, useRoute } from '../route';
 import { clearToken, loadToken, saveToken } from '../session';
 import { DatasetPage } from './dataset-page';
+import { QueuePage } from './queue-page';
 import { RecordPage } from './record-page';
+import { RequestPage } from './request-page';
 import { SignIn } from './sign-in';
 import { StorageListPage } from './storage-list-page';
 import { StorePage } from './store-page';
 
 /** The kind of storage a page shows; its link in the main navigation is the current one. */
-const kindOf = (route: Route): StorageKind => (route.page === 'record' ? 'kvs' : route.kind);
+function kindOf(route: Route): StorageKind {
+  if (route.page === 'record') return 'kvs';
+  if (route.page === 'request') return 'queue';
+  return route.kind;
+}
 
 function Page({ route }: { route: Route }) {
   if (route.page === 'list') return <StorageListPage key={route.kind} kind={route.kind} />;
   if (route.page === 'record')
     return <RecordPage key={`${route.storeId}/${route.key}`} storeId={route.storeId} recordKey={route.key} />;
-  return route.kind === 'kvs' ? (
-    <StorePage key={route.id} storeId={route.id} />
-  ) : (
-    <DatasetPage key={route.id} datasetId={route.id} />
-  );
+  if (route.page === 'request')
+    return <RequestPage key={`${route.queueId}/${route.requestId}`} queueId={route.queueId} requestId={route.requestId} />;
+  if (route.kind === 'kvs') return <StorePage key={route.id} storeId={route.id} />;
+  if (route.kind === 'dataset') return <DatasetPage key={route.id} datasetId={route.id} />;
+  return <QueuePage key={route.id} queueId={route.id} />;
 }
 
 interface Notice {
@@ -68,7 +74,7 @@ export function App() {
         </a>
         {api && (
           <nav aria-label="Main">
-            {(['kvs', 'dataset'] as const).map((kind) => (
+            {(['kvs', 'dataset', 'queue'] as const).map((kind) => (
               <a key={kind} href={listHref(kind)} aria-current={kindOf(route) === kind ? 'page' : undefined}>
                 {KINDS[kind].title}
               </a>

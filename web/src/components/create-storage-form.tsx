@@ -3,7 +3,7 @@ import type { StorageKind, Storages } from '../api';
 import { describeError, useConsole } from '../context';
 import { KINDS } from '../kinds';
 
-/** Store and dataset names: letters, digits and inner hyphens, up to 63 characters. */
+/** Storage names: letters, digits and inner hyphens, up to 63 characters. */
 const NAME_PATTERN = '[a-zA-Z0-9](?:[a-zA-Z0-9\\-]{0,61}[a-zA-Z0-9])?';
 
 interface Props<K extends StorageKind> {
@@ -11,7 +11,7 @@ interface Props<K extends StorageKind> {
   onCreated(storage: Storages[K]): void;
 }
 
-/** Creates a store or dataset; an empty name makes an unnamed one. */
+/** Creates a store, dataset or request queue; an empty name makes an unnamed one. */
 export function CreateStorageForm<K extends StorageKind>({ kind, onCreated }: Props<K>) {
   const { api, notify } = useConsole();
   const { noun } = KINDS[kind];

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ACCESS_LABELS, type Api, isDataset, type StorageKind, type Storages } from '../api';
+import { ACCESS_LABELS, type Api, type StorageKind, type Storages } from '../api';
 import { useConsole } from '../context';
 import { formatBytes, formatDate } from '../format';
 import { capitalize, displayName, KINDS } from '../kinds';
@@ -13,6 +13,22 @@ import { Pager } from './pager';
 const PAGE_SIZE = 20;
 /** The API cannot filter by name: the filter reads this many at most, 1000 a request. */
 const FILTER_SCAN_LIMIT = 10_000;
+
+/** A count shown in a column of its own, right after the dates. */
+interface CountColumn<T> {
+  label: string;
+  count(storage: T): number;
+}
+
+const COUNTS: { readonly [K in StorageKind]: readonly CountColumn<Storages[K]>[] } = {
+  kvs: [],
+  dataset: [{ label: 'Items', count: (d) => d.itemCount }],
+  queue: [
+    { label: 'Requests', count: (q) => q.totalRequestCount },
+    { label: 'Handled', count: (q) => q.handledRequestCount },
+    { label: 'Pending', count: (q) => q.pendingRequestCount },
+  ],
+};
 
 interface Listing<T> {
   /** The storages of this page (server paging) or every match (filtered, paged here). */
@@ -54,8 +70,8 @@ function Check(props: { label: string; checked: boolean; onChange(checked: boole
   );
 }
 
-/** The signed-in user's stores or datasets: a filterable, paged table and a form to create one. */
-export function StorageListPage({ kind }: { kind: StorageKind }) {
+/** The signed-in user's stores, datasets or queues: a filterable, paged table and a form to create one. */
+export function StorageListPage<K extends StorageKind>({ kind }: { kind: K }) {
   const { api } = useConsole();
   const words = KINDS[kind];
   const heading = usePageTitle(words.title);
@@ -83,7 +99,7 @@ export function StorageListPage({ kind }: { kind: StorageKind }) {
   );
   const data = listing.data;
   const rows = data?.filtered ? data.items.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE) : (data?.items ?? []);
-  const withItems = kind === 'dataset';
+  const counts: readonly CountColumn<Storages[K]>[] = COUNTS[kind];
   // Another selection starts again at its first page.
   const firstPage = (set: (v: boolean) => void) => (v: boolean) => {
     set(v);
@@ -119,11 +135,11 @@ export function StorageListPage({ kind }: { kind: StorageKind }) {
             <th scope="col">Access</th>
             <th scope="col">Created</th>
             <th scope="col">Modified</th>
-            {withItems && (
-              <th scope="col" class="num">
-                Items
+            {counts.map((c) => (
+              <th key={c.label} scope="col" class="num">
+                {c.label}
               </th>
-            )}
+            ))}
             <th scope="col" class="num">
               Size
             </th>
@@ -139,11 +155,11 @@ export function StorageListPage({ kind }: { kind: StorageKind }) {
               <td data-label="Access">{ACCESS_LABELS[s.generalAccess]}</td>
               <td data-label="Created">{formatDate(s.createdAt)}</td>
               <td data-label="Modified">{formatDate(s.modifiedAt)}</td>
-              {isDataset(s) && (
-                <td data-label="Items" class="num">
-                  {s.itemCount.toLocaleString()}
+              {counts.map((c) => (
+                <td key={c.label} data-label={c.label} class="num">
+                  {c.count(s).toLocaleString()}
                 </td>
-              )}
+              ))}
               <td data-label="Size" class="num">
                 {formatBytes(s.stats.storageBytes)}
               </td>

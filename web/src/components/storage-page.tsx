@@ -20,7 +20,7 @@ interface Props<K extends StorageKind> {
   children(storage: Storages[K], reload: () => void): ComponentChildren;
 }
 
-/** The frame of a store's or dataset's page: its facts, settings and deletion, then its contents. */
+/** The frame of a store's, dataset's or request queue's page: its facts, settings and deletion, then its contents. */
 export function StoragePage<K extends StorageKind>({ kind, id, facts, children }: Props<K>) {
   const { api, notify } = useConsole();
   const words = KINDS[kind];

@@ -12,7 +12,7 @@ interface Props {
   onSaved(): void;
 }
 
-/** Renames a store or dataset, sets its title and its general access (one PUT). Empty name: unnamed. */
+/** Renames a store, dataset or request queue, sets its title and its general access (one PUT). Empty name: unnamed. */
 export function StorageSettingsForm({ kind, storage, onSaved }: Props) {
   const { api, notify } = useConsole();
   const { noun } = KINDS[kind];
