@@ -224,7 +224,7 @@ function queueTable(summaries: Summary[], runs: QueueRuns | undefined): string |
   }
   for (const clients of [...new Set(runs?.drains.map((d) => d.clients))]) {
     const bare = runs!.drains.find((d) => d.target === 'bare' && d.clients === clients);
-    const row = [`lock 25 and mark each handled, ${clients} client${clients > 1 ? 's' : ''} at once: handled/s`];
+    const row = [`lock 25 and mark each handled, ${clients > 1 ? `${clients} clients at once` : '1 client'}: handled/s`];
     for (const t of storages) {
       const d = runs!.drains.find((x) => x.target === t && x.clients === clients);
       row.push(
@@ -246,7 +246,7 @@ function queueTable(summaries: Summary[], runs: QueueRuns | undefined): string |
       row.push(
         l ? `${l.ms.toFixed(2)} ms` : '',
         l && base ? `${(l.ms / base.ms).toFixed(2)}× 1k queue` : '',
-        l ? `${l.cpuMs.toFixed(2)} ms${t === 'postgres' ? ' with db' : ''} with its unlock` : '',
+        l ? `${l.cpuMs.toFixed(2)} ms a lock and its unlock${t === 'postgres' ? ' (with db)' : ''}` : '',
       );
     }
     rows.push(row);
