@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import type { AccountAccess } from '../../src/domain/access.js';
+import { requestId } from '../../src/domain/queues/requests.js';
 import type { GeneralAccess, StorageKind } from '../../src/model.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 
@@ -131,12 +132,20 @@ export interface StoreEndpoint {
 }
 
 /** The collection path of each kind. */
-export const COLLECTION: Record<StorageKind, string> = { kvs: '/v2/key-value-stores', dataset: '/v2/datasets' };
+export const COLLECTION: Record<StorageKind, string> = {
+  kvs: '/v2/key-value-stores',
+  dataset: '/v2/datasets',
+  queue: '/v2/request-queues',
+};
 
 export const KINDS: readonly { kind: StorageKind; label: string }[] = [
   { kind: 'kvs', label: 'key-value store' },
   { kind: 'dataset', label: 'dataset' },
+  { kind: 'queue', label: 'request queue' },
 ];
+
+/** The kinds other than `kind`. */
+export const otherKinds = (kind: StorageKind): StorageKind[] => KINDS.map((k) => k.kind).filter((k) => k !== kind);
 
 const storePath = (ref: string) => `${COLLECTION.kvs}/${ref}`;
 const recordPath = (ref: string) => `${COLLECTION.kvs}/${ref}/records/${RECORD_KEY}`;
@@ -182,7 +191,114 @@ export const DATASET_ENDPOINTS: readonly StoreEndpoint[] = [
   { name: 'get statistics', method: 'GET', path: (ref) => `${datasetPath(ref)}/statistics`, write: false, success: 200 },
 ];
 
-export const ENDPOINTS: Record<StorageKind, readonly StoreEndpoint[]> = { kvs: STORE_ENDPOINTS, dataset: DATASET_ENDPOINTS };
+/** The clientKey that holds the lock of every queue fixture. */
+export const QUEUE_CLIENT = 'fixture-client';
+const matrixRequest = (what: string) => ({
+  uniqueKey: `https://example.com/matrix/${what}`,
+  url: `https://example.com/matrix/${what}`,
+});
+/**
+ * The requests of every queue fixture, the same uniqueKeys (so the same ids) in each: one locked by
+ * QUEUE_CLIENT, one pending, one handled. `marker` is the text only the queue's content holds.
+ */
+export const fixtureRequests = (marker: string) => [
+  { ...matrixRequest('locked'), userData: { marker } },
+  { ...matrixRequest('pending'), userData: { marker } },
+  { ...matrixRequest('handled'), userData: { marker }, handledAt: '2026-01-02T03:04:05.000Z' },
+];
+export const QUEUE_IDS = {
+  locked: requestId(matrixRequest('locked').uniqueKey),
+  pending: requestId(matrixRequest('pending').uniqueKey),
+  handled: requestId(matrixRequest('handled').uniqueKey),
+};
+/** What the adds of the matrix add. */
+export const NEW_REQUESTS = [matrixRequest('new-1'), { ...matrixRequest('new-2'), method: 'POST', userData: { n: 2 } }];
+/** What the update of the matrix writes over the pending request. */
+export const UPDATED_REQUEST = {
+  ...matrixRequest('pending'),
+  userData: { updated: true },
+  handledAt: '2026-02-03T04:05:06.000Z',
+};
+
+const queuePath = (ref: string) => `${COLLECTION.queue}/${ref}`;
+const requestsPath = (ref: string) => `${queuePath(ref)}/requests`;
+const jsonWrite = (body: unknown) => ({ payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+
+export const QUEUE_ENDPOINTS: readonly StoreEndpoint[] = [
+  { name: 'get queue', method: 'GET', path: queuePath, write: false, success: 200 },
+  { name: 'update queue', method: 'PUT', path: queuePath, write: true, success: 200, ...titleWrite },
+  { name: 'delete queue', method: 'DELETE', path: queuePath, write: true, success: 204 },
+  { name: 'add request', method: 'POST', path: requestsPath, write: true, success: 201, ...jsonWrite(NEW_REQUESTS[0]) },
+  {
+    name: 'batch add requests',
+    method: 'POST',
+    path: (ref) => `${requestsPath(ref)}/batch`,
+    write: true,
+    success: 201,
+    ...jsonWrite(NEW_REQUESTS),
+  },
+  {
+    name: 'batch delete requests',
+    method: 'DELETE',
+    path: (ref) => `${requestsPath(ref)}/batch`,
+    write: true,
+    success: 200,
+    ...jsonWrite([{ id: QUEUE_IDS.pending }]),
+  },
+  { name: 'get request', method: 'GET', path: (ref) => `${requestsPath(ref)}/${QUEUE_IDS.pending}`, write: false, success: 200 },
+  {
+    name: 'update request',
+    method: 'PUT',
+    path: (ref) => `${requestsPath(ref)}/${QUEUE_IDS.pending}`,
+    write: true,
+    success: 200,
+    ...jsonWrite(UPDATED_REQUEST),
+  },
+  {
+    name: 'delete request',
+    method: 'DELETE',
+    path: (ref) => `${requestsPath(ref)}/${QUEUE_IDS.pending}`,
+    write: true,
+    success: 204,
+  },
+  { name: 'get head', method: 'GET', path: (ref) => `${queuePath(ref)}/head`, write: false, success: 200 },
+  // Taking the head is a write: it locks.
+  {
+    name: 'lock head',
+    method: 'POST',
+    path: (ref) => `${queuePath(ref)}/head/lock?lockSecs=60&clientKey=matrix-client`,
+    write: true,
+    success: 201,
+  },
+  {
+    name: 'prolong lock',
+    method: 'PUT',
+    path: (ref) => `${requestsPath(ref)}/${QUEUE_IDS.locked}/lock?lockSecs=7200&clientKey=${QUEUE_CLIENT}`,
+    write: true,
+    success: 200,
+  },
+  {
+    name: 'delete lock',
+    method: 'DELETE',
+    path: (ref) => `${requestsPath(ref)}/${QUEUE_IDS.locked}/lock?clientKey=${QUEUE_CLIENT}`,
+    write: true,
+    success: 204,
+  },
+  {
+    name: 'unlock requests',
+    method: 'POST',
+    path: (ref) => `${requestsPath(ref)}/unlock?clientKey=${QUEUE_CLIENT}`,
+    write: true,
+    success: 200,
+  },
+  { name: 'list requests', method: 'GET', path: requestsPath, write: false, success: 200 },
+];
+
+export const ENDPOINTS: Record<StorageKind, readonly StoreEndpoint[]> = {
+  kvs: STORE_ENDPOINTS,
+  dataset: DATASET_ENDPOINTS,
+  queue: QUEUE_ENDPOINTS,
+};
 
 export interface Expected {
   status: number;
@@ -241,9 +357,9 @@ export interface Fixture {
   id: string;
   name: string;
   secret: string;
-  /** Text that only the storage's content holds: the record's value, or a dataset item's field. */
+  /** Text that only the storage's content holds: the record's value, a dataset item's or a request's field. */
   value: string;
-  /** A dataset's items as pushed (empty for a key-value store). */
+  /** A dataset's items as pushed, a queue's requests as its owner lists them (empty for a key-value store). */
   items: unknown[];
 }
 
@@ -273,17 +389,30 @@ export async function createStorage(
   return res.json().data;
 }
 
+const FIXTURE_WORD: Record<StorageKind, [string, string]> = {
+  kvs: ['store', 'value'],
+  dataset: ['dataset', 'item'],
+  queue: ['queue', 'request'],
+};
+
 /**
  * A named storage of alice's with the given general access and some content: a key-value store with
- * one text record, or a dataset with `fixtureItems`.
+ * one text record, a dataset with `fixtureItems`, or a queue with `fixtureRequests`.
  */
 export async function createFixture(a: AuthContext, generalAccess: GeneralAccess, kind: StorageKind = 'kvs'): Promise<Fixture> {
   seq += 1;
-  const name = `${kind === 'kvs' ? 'store' : 'dataset'}-${seq}`;
+  const name = `${FIXTURE_WORD[kind][0]}-${seq}`;
   const { ctx } = a;
   const store = await createStorage(a, kind, name);
   if (generalAccess !== 'FOLLOW_USER_SETTING') await setGeneralAccess(a, kind, store.id, generalAccess);
-  const value = `original ${kind === 'kvs' ? 'value' : 'item'} of ${name}`;
+  const value = `original ${FIXTURE_WORD[kind][1]} of ${name}`;
+  if (kind === 'queue') {
+    const items = await fillQueue(a, store.id, value);
+    // A queue's API object shows no signing secret; the one it has in storage must never show.
+    const secret = (await ctx.driver.getStore(store.id))?.urlSigningSecretKey;
+    if (!secret) throw new Error('the queue has no secret in storage');
+    return { kind, id: store.id, name, secret, value, items };
+  }
   const items = kind === 'kvs' ? [] : fixtureItems(value);
   const put = await ctx.request({
     method: kind === 'kvs' ? 'PUT' : 'POST',
@@ -294,6 +423,38 @@ export async function createFixture(a: AuthContext, generalAccess: GeneralAccess
   });
   if (put.statusCode !== 201) throw new Error(`could not fill the ${kind}: ${put.statusCode} ${put.body}`);
   return { kind, id: store.id, name, secret: store.urlSigningSecretKey, value, items };
+}
+
+/** Adds `fixtureRequests` and locks the first for QUEUE_CLIENT: the requests as the owner lists them. */
+async function fillQueue(a: AuthContext, id: string, marker: string): Promise<unknown[]> {
+  const { ctx } = a;
+  const add = await ctx.request({
+    method: 'POST',
+    url: `${COLLECTION.queue}/${id}/requests/batch`,
+    token: ctx.alice,
+    ...jsonWrite(fixtureRequests(marker)),
+  });
+  if (add.statusCode !== 201) throw new Error(`could not fill the queue: ${add.statusCode} ${add.body}`);
+  const lock = await ctx.request({
+    method: 'POST',
+    url: `${COLLECTION.queue}/${id}/head/lock?lockSecs=3600&limit=1&clientKey=${QUEUE_CLIENT}`,
+    token: ctx.alice,
+  });
+  const locked = lock.statusCode === 201 ? lock.json().data.items.map((r: { id: string }) => r.id) : [];
+  if (locked.length !== 1 || locked[0] !== QUEUE_IDS.locked) throw new Error(`could not lock: ${lock.statusCode} ${lock.body}`);
+  const { queue, requests } = await queueView(a, id);
+  const counts = queue.json().data;
+  if ([counts.totalRequestCount, counts.handledRequestCount].join() !== '3,1') throw new Error(`queue counts: ${queue.body}`);
+  return requests.json().data.items;
+}
+
+/** The queue, its requests and its locked requests (JSON) as the owner sees them now. */
+export async function queueView(a: AuthContext, id: string) {
+  const get = (url: string) => a.ctx.request({ method: 'GET', url, token: a.ctx.alice });
+  const queue = await get(`${COLLECTION.queue}/${id}`);
+  const requests = await get(`${COLLECTION.queue}/${id}/requests`);
+  const locked = await get(`${COLLECTION.queue}/${id}/requests?filter=locked`);
+  return { queue, requests, locked };
 }
 
 export function refOf(f: Fixture, form: RefForm): string {
@@ -326,6 +487,7 @@ export async function expectUnchanged(a: AuthContext, f: Fixture): Promise<void>
     expect(record.body).toBe(f.value);
     return;
   }
+  if (f.kind === 'queue') return expectQueueUnchanged(a, f);
   const { dataset, items } = await datasetView(a, f.id);
   expect(dataset.statusCode, 'the dataset must still exist').toBe(200);
   const data = dataset.json().data;
@@ -338,4 +500,21 @@ export async function expectUnchanged(a: AuthContext, f: Fixture): Promise<void>
 /** Items with at least one field whose name does not start with `#` (the dataset's `cleanItemCount`). */
 export function countClean(items: readonly unknown[]): number {
   return items.filter((i) => Object.keys(i as object).some((k) => !k.startsWith('#'))).length;
+}
+
+/** The queue has its three requests as they were, the one lock, its counts, and one client only. */
+async function expectQueueUnchanged(a: AuthContext, f: Fixture): Promise<void> {
+  const { queue, requests, locked } = await queueView(a, f.id);
+  expect(queue.statusCode, 'the queue must still exist').toBe(200);
+  const data = queue.json().data;
+  expect(data.title).toBeNull();
+  expect([data.totalRequestCount, data.handledRequestCount, data.pendingRequestCount, data.hadMultipleClients]).toEqual([
+    3,
+    1,
+    2,
+    false,
+  ]);
+  expect(requests.statusCode).toBe(200);
+  expect(requests.json().data.items).toEqual(f.items);
+  expect(locked.json().data.items.map((r: { id: string }) => r.id)).toEqual([QUEUE_IDS.locked]);
 }

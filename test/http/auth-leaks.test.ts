@@ -1,7 +1,8 @@
 /**
  * What the matrix does not show: nothing of alice's reaches bob, `~name` is always the caller's own
  * store, a revoked token stops at once, and `?method=` never turns a GET into a write (decision 18).
- * (The same for datasets, where it differs, is in datasets-access.test.ts.)
+ * (The same for datasets, where it differs, is in datasets-access.test.ts.) Request queues: reads
+ * with a clientKey take no lock and count no client, and a clientKey is no credential.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -13,6 +14,9 @@ import {
   expectUnchanged,
   type Fixture,
   ownerView,
+  QUEUE_CLIENT,
+  QUEUE_IDS,
+  queueView,
   RECORD_KEY,
   send,
 } from './auth-fixtures.js';
@@ -82,6 +86,7 @@ describe('decision 18: ?method= is not a method override', () => {
 describe("nothing of alice's reaches bob", () => {
   let restricted: Fixture;
   let restrictedDataset: Fixture;
+  let restrictedQueue: Fixture;
   beforeAll(async () => {
     restricted = await createFixture(a, 'RESTRICTED');
     await createFixture(a, 'ANYONE_WITH_NAME_CAN_READ');
@@ -90,10 +95,34 @@ describe("nothing of alice's reaches bob", () => {
     restrictedDataset = await createFixture(a, 'RESTRICTED', 'dataset');
     await createFixture(a, 'ANYONE_WITH_NAME_CAN_READ', 'dataset');
     await a.ctx.request({ method: 'POST', url: '/v2/datasets?name=bobs-own', token: a.ctx.bob });
+    restrictedQueue = await createFixture(a, 'RESTRICTED', 'queue');
+    await createFixture(a, 'ANYONE_WITH_NAME_CAN_READ', 'queue');
+    await a.ctx.request({ method: 'POST', url: '/v2/request-queues?name=bobs-own', token: a.ctx.bob });
+  });
+
+  it.each([
+    ['a request that exists', `requests/${QUEUE_IDS.pending}`],
+    ['a request that does not exist', 'requests/nosuchrequest00'],
+    ['the head', 'head'],
+    ['the head with a clientKey', `head?clientKey=${QUEUE_CLIENT}&limit=1000`],
+    ['the requests', 'requests?limit=10000'],
+    ['the locked requests', 'requests?filter=locked'],
+  ])("bob's and a token-less GET of %s of alice's RESTRICTED queue show nothing of it", async (_label, below) => {
+    const url = `${COLLECTION.queue}/${restrictedQueue.id}/${below}`;
+    const asBob = await send(a, 'bob', { method: 'GET', url });
+    expectAnswer(asBob, 'GET', { status: 403, type: 'insufficient-permissions' });
+    const asNobody = await send(a, 'none', { method: 'GET', url });
+    expectAnswer(asNobody, 'GET', { status: 404, type: 'record-or-token-not-found' });
+    for (const res of [asBob, asNobody]) {
+      for (const secret of [restrictedQueue.value, QUEUE_IDS.locked, QUEUE_IDS.handled, 'example.com']) {
+        expect(res.body).not.toContain(secret);
+      }
+    }
+    await expectUnchanged(a, restrictedQueue);
   });
 
   it.each(
-    [COLLECTION.kvs, COLLECTION.dataset].flatMap((collection) =>
+    [COLLECTION.kvs, COLLECTION.dataset, COLLECTION.queue].flatMap((collection) =>
       [
         '',
         '?unnamed=1',
@@ -192,6 +221,14 @@ describe('tokens', () => {
     // The store is readable by anyone with its id, yet the revoked token is not treated as no token.
     const urls = [`/v2/key-value-stores/${f.id}`, `/v2/key-value-stores/${f.id}/keys`, recordUrl(f.id)];
     urls.push(`/v2/datasets/${ds.id}`, `/v2/datasets/${ds.id}/items`, `/v2/datasets/${ds.id}/statistics`);
+    const queue = await createFixture(a, 'ANYONE_WITH_ID_CAN_READ', 'queue');
+    const requests = `${COLLECTION.queue}/${queue.id}/requests`;
+    urls.push(
+      `${COLLECTION.queue}/${queue.id}`,
+      `${COLLECTION.queue}/${queue.id}/head`,
+      requests,
+      `${requests}/${QUEUE_IDS.pending}`,
+    );
     for (const url of urls) {
       const res = await a.ctx.request({ method: 'GET', url, token });
       expectAnswer(res, 'GET', { status: 401, type: 'user-or-token-not-found' });
@@ -208,8 +245,15 @@ describe('tokens', () => {
       payload: '{"by":"a revoked token"}',
     });
     expectAnswer(push, 'POST', { status: 401, type: 'user-or-token-not-found' });
+    const lock = await a.ctx.request({
+      method: 'POST',
+      url: `${COLLECTION.queue}/${queue.id}/head/lock?lockSecs=60&clientKey=${QUEUE_CLIENT}`,
+      token,
+    });
+    expectAnswer(lock, 'POST', { status: 401, type: 'user-or-token-not-found' });
     await expectUnchanged(a, f);
     await expectUnchanged(a, ds);
+    await expectUnchanged(a, queue);
     // Revoking one token leaves the user's others working.
     expectAnswer(await send(a, 'alice', { method: 'GET', url: `/v2/key-value-stores/${f.id}` }), 'GET', { status: 200 });
   });
@@ -225,5 +269,82 @@ describe('tokens', () => {
     const f = await createFixture(a, 'RESTRICTED');
     const res = await a.ctx.request({ method: 'GET', url: `${recordUrl(f.id)}?token=${a.ctx.bob}` });
     expectAnswer(res, 'GET', { status: 403, type: 'insufficient-permissions' });
+  });
+});
+
+describe('request queues: a clientKey is no credential, and reads lock nothing', () => {
+  let open: Fixture;
+  beforeAll(async () => {
+    open = await createFixture(a, 'ANYONE_WITH_ID_CAN_READ', 'queue');
+  });
+  const queueUrl = (below: string) => `${COLLECTION.queue}/${open.id}/${below}`;
+
+  it.each(['none', 'bob'] as const)(
+    "reads by %s with their own clientKey take no lock and make alice's queue no multi-client one",
+    async (caller) => {
+      const head = await send(a, caller, { method: 'GET', url: queueUrl('head?clientKey=reader&limit=1000') });
+      expectAnswer(head, 'GET', { status: 200 });
+      expect(head.json().data.items.map((r: { id: string }) => r.id)).toEqual([QUEUE_IDS.pending]);
+      for (const below of ['requests?clientKey=reader', `requests/${QUEUE_IDS.pending}?clientKey=reader`]) {
+        expectAnswer(await send(a, caller, { method: 'GET', url: queueUrl(below) }), 'GET', { status: 200 });
+      }
+      await expectUnchanged(a, open);
+    },
+  );
+
+  it.each([
+    ['POST', `head/lock?lockSecs=60&clientKey=${QUEUE_CLIENT}`],
+    ['POST', `requests/unlock?clientKey=${QUEUE_CLIENT}`],
+    ['PUT', `requests/${QUEUE_IDS.locked}/lock?lockSecs=60&clientKey=${QUEUE_CLIENT}`],
+    ['DELETE', `requests/${QUEUE_IDS.locked}/lock?clientKey=${QUEUE_CLIENT}`],
+    ['DELETE', `requests/${QUEUE_IDS.locked}?clientKey=${QUEUE_CLIENT}`],
+  ] as const)("bob holding the lock's clientKey may still not %s …/%s", async (method, below) => {
+    const res = await send(a, 'bob', { method, url: queueUrl(below) });
+    expectAnswer(res, method, { status: 403, type: 'insufficient-permissions' });
+    await expectUnchanged(a, open);
+  });
+
+  it.each(['DELETE', 'POST', 'PUT'])('a token-less GET of the head or a request with ?method=%s only reads', async (m) => {
+    for (const below of [`head?method=${m}&lockSecs=60&clientKey=x`, `requests/${QUEUE_IDS.pending}?method=${m}`]) {
+      const res = await send(a, 'none', { method: 'GET', url: queueUrl(below) });
+      expectAnswer(res, 'GET', { status: 200 });
+    }
+    await expectUnchanged(a, open);
+    const { locked } = await queueView(a, open.id);
+    expect(locked.json().data.items.map((r: { id: string }) => r.id)).toEqual([QUEUE_IDS.locked]);
+  });
+
+  // As for datasets: who may write is settled before the body is read (or decompressed).
+  it.each([
+    ['POST', 'requests', 'hello'],
+    ['POST', 'requests', '{"url":"no uniqueKey"}'],
+    ['POST', 'requests/batch', '{"not":"an array"}'],
+    ['DELETE', 'requests/batch', '[{}]'],
+    ['PUT', `requests/${QUEUE_IDS.pending}`, '[]'],
+  ] as const)('a %s …/%s with a bad body is refused for who sends it, not for the body', async (method, below, payload) => {
+    const headers = { 'content-type': 'application/json' };
+    const asNobody = await send(a, 'none', { method, url: queueUrl(below), headers, payload });
+    expectAnswer(asNobody, method, { status: 401, type: 'token-not-provided' });
+    const asBob = await send(a, 'bob', { method, url: queueUrl(below), headers, payload });
+    expectAnswer(asBob, method, { status: 403, type: 'insufficient-permissions' });
+    const missing = await send(a, 'bob', { method, url: `${COLLECTION.queue}/~no-such-queue/${below}`, headers, payload });
+    expectAnswer(missing, method, { status: 404, type: 'record-not-found' });
+    await expectUnchanged(a, open);
+  });
+
+  it("~name is the caller's own queue: bob's adds land in his queue of that name", async () => {
+    const mine = await createFixture(a, 'RESTRICTED', 'queue');
+    const theirs = await send(a, 'bob', { method: 'POST', url: `${COLLECTION.queue}?name=${mine.name}` });
+    expectAnswer(theirs, 'POST', { status: 201 });
+    const add = await send(a, 'bob', {
+      method: 'POST',
+      url: `${COLLECTION.queue}/~${mine.name}/requests`,
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ uniqueKey: 'by-bob', url: 'https://example.com/by-bob' }),
+    });
+    expectAnswer(add, 'POST', { status: 201 });
+    const bobs = await send(a, 'bob', { method: 'GET', url: `${COLLECTION.queue}/${theirs.json().data.id}` });
+    expect(bobs.json().data.totalRequestCount).toBe(1);
+    await expectUnchanged(a, mine);
   });
 });

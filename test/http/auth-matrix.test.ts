@@ -1,7 +1,8 @@
 /**
- * Authorization matrix: every endpoint of key-value stores and datasets × every kind of caller ×
- * every general access × every way of naming the storage, held to spec §2 and the openkvs
- * decisions 1, 2, 3, 9 and 11 (the same rules for both kinds).
+ * Authorization matrix: every endpoint of key-value stores, datasets and request queues × every kind
+ * of caller × every general access × every way of naming the storage, held to spec §2 and the
+ * openkvs decisions 1, 2, 3, 9 and 11 (the same rules for every kind; taking a queue's head is a
+ * write, as it locks).
  */
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +30,7 @@ import {
   NEW_ITEMS,
   NEW_TITLE,
   NEW_VALUE,
+  otherKinds,
   ownerView,
   RECORD_KEY,
   type RefForm,
@@ -36,6 +38,7 @@ import {
   type StoreEndpoint,
   send,
 } from './auth-fixtures.js';
+import { expectQueueSuccess } from './auth-queue-success.js';
 
 const FORMS: readonly { form: RefForm; label: string }[] = [
   { form: 'id', label: 'its id' },
@@ -149,7 +152,7 @@ async function expectDatasetSuccess(a: AuthContext, ep: StoreEndpoint, f: Fixtur
       expect(res.json().data).toHaveProperty('fieldStatistics');
       return;
     default:
-      throw new Error(`no success check for ${ep.name}`);
+      return expectQueueSuccess(a, ep, f, owner, res);
   }
 }
 
@@ -188,17 +191,32 @@ describe.each(KINDS.flatMap((k) => ACCESS_CASES.map((access) => ({ ...k, access 
   },
 );
 
-/** References that name no storage of the kind asked for; `other` is alice's storage of the other kind, open to anyone. */
-const MISSING: readonly { label: string; form: RefForm; ref: (other: Fixture) => string }[] = [
+interface MissingRef {
+  label: string;
+  form: RefForm;
+  /** `others`: alice's storages of the other kinds, open to anyone, by kind. */
+  ref: (others: Partial<Record<StorageKind, Fixture>>) => string;
+}
+
+const otherFixture = (others: Partial<Record<StorageKind, Fixture>>, kind: StorageKind): Fixture => {
+  const f = others[kind];
+  if (!f) throw new Error(`no fixture of kind ${kind}`);
+  return f;
+};
+
+/** References that name no storage of the kind asked for. */
+const missingRefs = (kind: StorageKind): MissingRef[] => [
   { label: 'an id that does not exist', form: 'id', ref: () => newId() },
   { label: 'a string that is not an id', form: 'id', ref: () => 'not-an-id' },
   { label: 'alice~<missing name>', form: 'user~name', ref: () => 'alice~no-such-store' },
   { label: '~<missing name>', form: '~name', ref: () => '~no-such-store' },
   { label: 'a user that does not exist', form: 'user~name', ref: () => 'carol~no-such-store' },
-  // The kinds are separate: a storage of the other kind is not found, whatever its access.
-  { label: 'the id of a storage of the other kind', form: 'id', ref: (other) => other.id },
-  { label: 'alice~<name of a storage of the other kind>', form: 'user~name', ref: (other) => `alice~${other.name}` },
-  { label: '~<name of a storage of the other kind>', form: '~name', ref: (other) => `~${other.name}` },
+  // The kinds are separate: a storage of another kind is not found, whatever its access.
+  ...otherKinds(kind).flatMap((other): MissingRef[] => [
+    { label: `the id of a ${other}`, form: 'id', ref: (o) => otherFixture(o, other).id },
+    { label: `alice~<name of a ${other}>`, form: 'user~name', ref: (o) => `alice~${otherFixture(o, other).name}` },
+    { label: `~<name of a ${other}>`, form: '~name', ref: (o) => `~${otherFixture(o, other).name}` },
+  ]),
 ];
 
 /** How many storages of each kind alice and bob have. */
@@ -214,8 +232,6 @@ async function storageCounts(a: AuthContext): Promise<number[]> {
   return counts;
 }
 
-const otherKind = (kind: StorageKind): StorageKind => (kind === 'kvs' ? 'dataset' : 'kvs');
-
 describe.each(
   KINDS.flatMap((k) =>
     [
@@ -225,35 +241,40 @@ describe.each(
   ),
 )('a $label that does not exist ($access.label)', ({ kind, access }) => {
   let a: AuthContext;
-  let other: Fixture;
+  const others: Partial<Record<StorageKind, Fixture>> = {};
   beforeAll(async () => {
     a = await createAuthContext(access.accountAccess);
     // Storages that exist, so that "missing" is not "the database is empty".
     await createFixture(a, 'ANYONE_WITH_NAME_CAN_READ', kind);
     await createStorage(a, kind, 'bobs-store', a.ctx.bob);
-    other = await createFixture(a, 'ANYONE_WITH_NAME_CAN_READ', otherKind(kind));
+    for (const other of otherKinds(kind)) others[other] = await createFixture(a, 'ANYONE_WITH_NAME_CAN_READ', other);
   });
   afterAll(() => a.ctx.close());
 
-  describe.each(MISSING)('referenced by $label', ({ form, ref }) => {
+  describe.each(missingRefs(kind))('referenced by $label', ({ form, ref }) => {
     describe.each(ENDPOINTS[kind])('$name', (ep) => {
       it.each(CALLERS)('$label', async ({ caller }) => {
         const before = await storageCounts(a);
         const res = await send(a, caller, {
           method: ep.method,
-          url: ep.path(ref(other)),
+          url: ep.path(ref(others)),
           payload: ep.payload,
           headers: ep.headers,
         });
         // Whether a storage is missing or just hidden is not told to a caller without a token.
         expectAnswer(res, ep.method, expectedOutcome(ep, caller, 'NAME', form, false));
-        for (const secret of [other.value, other.secret]) expect(res.body).not.toContain(secret);
+        for (const other of Object.values(others)) {
+          for (const secret of [other.value, other.secret]) expect(res.body).not.toContain(secret);
+          await expectUnchanged(a, other);
+        }
         expect(await storageCounts(a), 'no storage was created or deleted').toEqual(before);
-        await expectUnchanged(a, other);
       });
     });
   });
 });
+
+/** A request queue's API object has no signing secret (the Apify API shows none). */
+const SECRET_TYPE: Record<StorageKind, string> = { kvs: 'string', dataset: 'string', queue: 'undefined' };
 
 describe.each(KINDS)('list and create: $label', ({ kind }) => {
   const collection = COLLECTION[kind];
@@ -268,9 +289,11 @@ describe.each(KINDS)('list and create: $label', ({ kind }) => {
     const unnamed = await createStorage(a, kind);
     aliceIds = [restricted.id, byName.id, unnamed.id];
     bobIds = [(await createStorage(a, kind, 'bobs-store', a.ctx.bob)).id];
-    // Storages of the other kind, which no list of this kind shows.
-    await createFixture(a, 'ANYONE_WITH_NAME_CAN_READ', otherKind(kind));
-    await createStorage(a, otherKind(kind), undefined, a.ctx.bob);
+    // Storages of the other kinds, which no list of this kind shows.
+    for (const other of otherKinds(kind)) {
+      await createFixture(a, 'ANYONE_WITH_NAME_CAN_READ', other);
+      await createStorage(a, other, undefined, a.ctx.bob);
+    }
   });
   afterAll(() => a.ctx.close());
 
@@ -286,7 +309,7 @@ describe.each(KINDS)('list and create: $label', ({ kind }) => {
     expect(res.json().data.total).toBe(ids.length);
     for (const item of items) {
       expect(item.userId).toBe(caller === 'bob' ? a.bobId : a.aliceId);
-      expect(typeof item.urlSigningSecretKey).toBe('string');
+      expect(typeof item.urlSigningSecretKey).toBe(SECRET_TYPE[kind]);
     }
   });
 
@@ -297,9 +320,11 @@ describe.each(KINDS)('list and create: $label', ({ kind }) => {
     const view = (token: string, k: StorageKind) => a.ctx.request({ method: 'GET', url: `${COLLECTION[k]}/~${name}`, token });
     const aliceView = await view(a.ctx.alice, kind);
     const bobView = await view(a.ctx.bob, kind);
-    // Names are per kind: creating one makes nothing of the other kind.
-    const otherViews = [await view(a.ctx.alice, otherKind(kind)), await view(a.ctx.bob, otherKind(kind))];
-    expect(otherViews.map((r) => r.statusCode)).toEqual([404, 404]);
+    // Names are per kind: creating one makes nothing of another kind.
+    for (const other of otherKinds(kind)) {
+      const otherViews = [await view(a.ctx.alice, other), await view(a.ctx.bob, other)];
+      expect(otherViews.map((r) => r.statusCode)).toEqual([404, 404]);
+    }
     if (isBadToken(caller) || caller === 'none') {
       const type = caller === 'none' ? 'token-not-provided' : 'user-or-token-not-found';
       expectAnswer(res, 'POST', { status: 401, type });
@@ -311,8 +336,10 @@ describe.each(KINDS)('list and create: $label', ({ kind }) => {
     const [mine, theirs] = caller === 'bob' ? [bobView, aliceView] : [aliceView, bobView];
     expect(data.userId).toBe(caller === 'bob' ? a.bobId : a.aliceId);
     expect(data.username).toBe(caller === 'bob' ? 'bob' : 'alice');
-    expect(typeof data.urlSigningSecretKey).toBe('string');
+    expect(typeof data.urlSigningSecretKey).toBe(SECRET_TYPE[kind]);
     if (kind === 'dataset') expect([data.itemCount, data.cleanItemCount]).toEqual([0, 0]);
+    if (kind === 'queue')
+      expect([data.totalRequestCount, data.handledRequestCount, data.hadMultipleClients]).toEqual([0, 0, false]);
     expect(mine.statusCode).toBe(200);
     expect(mine.json().data.id).toBe(data.id);
     expect(theirs.statusCode).toBe(404);

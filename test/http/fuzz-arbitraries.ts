@@ -22,6 +22,13 @@ export interface FuzzTargets {
   datasetName: string;
   /** alice's dataset the fuzz may push items to with her token (only through this literal id). */
   datasetPlaygroundId: string;
+  /** alice's request queue that must come out unchanged (it holds a lock). */
+  queueId: string;
+  queueName: string;
+  /** alice's queue whose requests the fuzz may change with her token (only through this literal id). */
+  queuePlaygroundId: string;
+  /** Ids of requests in the two queues. */
+  queueRequestIds: string[];
 }
 
 export type PathKind =
@@ -34,6 +41,9 @@ export type PathKind =
   | 'dataset'
   | 'items'
   | 'statistics'
+  | 'queues'
+  | 'queue'
+  | 'queue-content'
   | 'other';
 
 export interface FuzzRoute {
@@ -256,6 +266,7 @@ export function route(t: FuzzTargets): fc.Arbitrary<FuzzRoute> {
     },
     { weight: 1, arbitrary: ref.map((r): FuzzRoute => ({ kind: 'zip', path: `${base}/${r}/records`, ref: r })) },
     { weight: 4, arbitrary: datasetRoute(t) },
+    { weight: 4, arbitrary: queueRoute(t) },
     {
       weight: 8,
       arbitrary: fc
@@ -290,7 +301,45 @@ export function datasetRoute(t: FuzzTargets): fc.Arbitrary<FuzzRoute> {
   );
 }
 
+/** A route of the request-queue endpoints, naming queues (and other kinds, which they must not reach) every way. */
+export function queueRoute(t: FuzzTargets): fc.Arbitrary<FuzzRoute> {
+  const ref = fc.oneof(
+    { weight: 4, arbitrary: fc.constant(t.queuePlaygroundId) },
+    { weight: 3, arbitrary: fc.constantFrom(t.queueId, `~${t.queueName}`, `alice~${t.queueName}`, `bob~${t.queueName}`) },
+    { weight: 2, arbitrary: refSegment(t) },
+    { weight: 1, arbitrary: fc.constantFrom(t.datasetId, t.datasetPlaygroundId) },
+    { weight: 1, arbitrary: hostileSegment(fc.constantFrom(t.queueId, t.queuePlaygroundId, `~${t.queueName}`)) },
+  );
+  const id = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...t.queueRequestIds) }, { weight: 2, arbitrary: keySegment });
+  const below = fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc.constantFrom(
+        '',
+        '/',
+        '/head',
+        '/head/lock',
+        '/requests',
+        '/requests/',
+        '/requests/batch',
+        '/requests/unlock',
+        '/requests/..',
+        '/head/..',
+      ),
+    },
+    { weight: 3, arbitrary: id.map((i) => `/requests/${i}`) },
+    { weight: 2, arbitrary: id.map((i) => `/requests/${i}/lock`) },
+  );
+  return fc.oneof(
+    { weight: 1, arbitrary: fc.constantFrom('/v2/request-queues', '/v2/request-queues/').map(routeOf) },
+    { weight: 6, arbitrary: fc.tuple(ref, below).map(([r, b]) => routeOf(`/v2/request-queues/${r}${b}`)) },
+  );
+}
+
 const ROUTE_SHAPES: [PathKind, RegExp][] = [
+  ['queues', /^\/v2\/request-queues\/?$/],
+  ['queue', /^\/v2\/request-queues\/([^/]+)\/?$/],
+  ['queue-content', /^\/v2\/request-queues\/([^/]+)\/(.+)$/],
   ['datasets', /^\/v2\/datasets\/?$/],
   ['dataset', /^\/v2\/datasets\/([^/]+)\/?$/],
   ['items', /^\/v2\/datasets\/([^/]+)\/items\/?$/],
@@ -432,10 +481,25 @@ const QUERY_NAMES = [
   'view',
   'bom',
   'skipHeaderRow',
+  // Request queues.
+  'clientKey',
+  'lockSecs',
+  'forefront',
+  'cursor',
+  'exclusiveStartId',
+  'filter',
 ];
 
 /** The parameters of a dataset items read. */
-export const ITEM_PARAMS = ['format', 'offset', 'limit', 'desc', ...QUERY_NAMES.slice(QUERY_NAMES.indexOf('fields'))];
+export const ITEM_PARAMS = [
+  'format',
+  'offset',
+  'limit',
+  'desc',
+  ...QUERY_NAMES.slice(QUERY_NAMES.indexOf('fields'), QUERY_NAMES.indexOf('clientKey')),
+];
+/** The parameters of the request-queue endpoints. */
+export const QUEUE_PARAMS = ['limit', ...QUERY_NAMES.slice(QUERY_NAMES.indexOf('clientKey'))];
 
 /**
  * Every hostile escape in every string position of a URL (store reference: id, `~name`,
@@ -466,6 +530,19 @@ export function hostileTargets(t: FuzzTargets): { path: string; query: string; a
       for (const value of [h, `a${h}b`]) out.push({ path: `/v2/datasets/${t.datasetId}/items`, query: `${name}=${value}` });
     }
     for (const name of ['offset', 'limit', 'desc', 'unnamed']) out.push({ path: '/v2/datasets', query: `${name}=${h}` });
+    const queues = '/v2/request-queues';
+    for (const ref of [`~${h}`, h, `${t.queuePlaygroundId}${h}`, `alice~${t.queueName}${h}`]) {
+      for (const below of ['', '/head', '/requests', `/requests/${t.queueRequestIds[0]}`])
+        out.push({ path: `${queues}/${ref}${below}`, query: '' });
+    }
+    for (const below of ['/requests/', '/requests/a', '/requests/k/lock'])
+      out.push({ path: `${queues}/${t.queueId}${below}${h}`, query: '' });
+    for (const name of QUEUE_PARAMS) {
+      for (const value of [h, `a${h}b`]) {
+        out.push({ path: `${queues}/${t.queueId}/requests`, query: `${name}=${value}` });
+        out.push({ path: `${queues}/${t.queueId}/head`, query: `${name}=${value}` });
+      }
+    }
   }
   for (const n of HOSTILE_NUMBERS) {
     out.push(
@@ -475,6 +552,9 @@ export function hostileTargets(t: FuzzTargets): { path: string; query: string; a
       { path: `${stores}/${t.playgroundId}/records/gz`, query: `expiresInSecs=${n}` },
       { path: `/v2/datasets/${t.datasetId}/items`, query: `offset=${n}&limit=${n}` },
       { path: '/v2/datasets', query: `limit=${n}&offset=${n}` },
+      { path: `/v2/request-queues/${t.queueId}/requests`, query: `limit=${n}` },
+      { path: `/v2/request-queues/${t.queueId}/head`, query: `limit=${n}&lockSecs=${n}` },
+      { path: '/v2/request-queues', query: `limit=${n}&offset=${n}` },
     );
   }
   return out;

@@ -4,6 +4,7 @@ import type { TestContext } from '../helpers/context.js';
 import { pseudoRandomBytes, recordUrl } from '../helpers/records.js';
 import type { FuzzTargets } from './fuzz-arbitraries.js';
 import { pickFields, type StoreFields, sameJson } from './fuzz-judge.js';
+import { type FuzzQueues, queueProblems, seedFuzzQueues } from './fuzz-queues.js';
 
 /**
  * The fuzz tests' world: stores seeded before the run and the check that nothing was lost (the
@@ -38,6 +39,8 @@ export interface FuzzFixture {
   datasetBefore: DatasetCopy;
   /** The items of the playground dataset before the run (the start of the judge's model). */
   datasetPlayground: unknown[];
+  /** The request queues and the protected one's copy. */
+  queues: FuzzQueues;
 }
 
 export interface DatasetCopy {
@@ -186,6 +189,8 @@ export async function seedFuzzStores(ctx: TestContext): Promise<FuzzFixture> {
   for (const [key, rec] of playCopy.records) playground.set(key, rec);
   const datasetId = await createDataset(ctx, 'fuzz-protected-ds', DATASET_SEED);
   const datasetPlaygroundId = await createDataset(ctx, 'fuzz-ds-playground', '{"seeded":true}');
+  const queues = await seedFuzzQueues(ctx);
+  const { queueBefore: _q, ...queueTargets } = queues;
   return {
     targets: {
       alice: ctx.alice,
@@ -201,6 +206,7 @@ export async function seedFuzzStores(ctx: TestContext): Promise<FuzzFixture> {
       datasetId,
       datasetName: 'fuzz-protected-ds',
       datasetPlaygroundId,
+      ...queueTargets,
     },
     protectedBefore,
     bobBefore: await copyStore(ctx, bobs.id, ctx.bob),
@@ -208,6 +214,7 @@ export async function seedFuzzStores(ctx: TestContext): Promise<FuzzFixture> {
     playgroundFields: pickFields(playCopy.fields),
     datasetBefore: await copyDataset(ctx, datasetId, ctx.alice),
     datasetPlayground: [{ seeded: true }],
+    queues,
   };
 }
 
@@ -275,6 +282,7 @@ export async function integrityProblems(
     problems.push(`playground store: ${JSON.stringify(pickFields(play.fields))}, expected ${JSON.stringify(playgroundFields)}`);
   problems.push(...(await statsProblems(ctx, t.alice)), ...(await statsProblems(ctx, t.bob)));
   problems.push(...(await datasetProblems(ctx, fx, datasetPlayground)));
+  problems.push(...(await queueProblems(ctx, fx.queues)));
   return problems;
 }
 

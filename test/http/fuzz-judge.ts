@@ -19,20 +19,29 @@ export const pickFields = (data: Record<string, unknown>): StoreFields => ({
   generalAccess: data.generalAccess,
 });
 
-/** P, B, W: the protected, bob's and the playground store; D, DW: the protected and the playground dataset. */
-type Target = 'P' | 'B' | 'W' | 'D' | 'DW' | 'named' | 'other' | 'none';
+/**
+ * P, B, W: the protected, bob's and the playground store; D, DW: the protected and the playground
+ * dataset; Q, QW: the protected and the playground request queue.
+ */
+type Target = 'P' | 'B' | 'W' | 'D' | 'DW' | 'Q' | 'QW' | 'named' | 'other' | 'none';
 const WRITES = new Set(['PUT', 'POST', 'DELETE', 'PATCH']);
 const DATASET_KINDS = new Set(['dataset', 'items', 'statistics']);
+const QUEUE_KINDS = new Set(['queue', 'queue-content']);
 
 /** Which seeded store or dataset a route names (as the router would decode it). */
 function targetOf(t: FuzzTargets, r: FuzzRoute): Target {
-  if (r.kind === 'collection' || r.kind === 'datasets') return 'none';
+  if (r.kind === 'collection' || r.kind === 'datasets' || r.kind === 'queues') return 'none';
   if (r.ref === undefined) return 'other';
   let ref: string;
   try {
     ref = decodeURIComponent(r.ref);
   } catch {
     return 'other';
+  }
+  if (QUEUE_KINDS.has(r.kind)) {
+    if (ref === t.queueId || ref === `alice~${t.queueName}`) return 'Q';
+    if (ref === t.queuePlaygroundId) return 'QW';
+    return ref.includes('~') ? 'named' : 'other';
   }
   if (DATASET_KINDS.has(r.kind)) {
     if (ref === t.datasetId || ref === `alice~${t.datasetName}`) return 'D';
@@ -112,8 +121,10 @@ export class FuzzJudge {
     if (!WRITES.has(req.method)) return req;
     const target = targetOf(this.#t, req.route);
     const banned: string[] = [];
-    if (target === 'P' || target === 'D') banned.push(this.#t.alice);
-    else if (target === 'B') banned.push(this.#t.bob);
+    if (target === 'P' || target === 'D' || target === 'Q') banned.push(this.#t.alice);
+    else if (target === 'QW') {
+      if (req.route.kind !== 'queue-content') banned.push(this.#t.alice);
+    } else if (target === 'B') banned.push(this.#t.bob);
     else if (target === 'W') {
       if (req.route.kind === 'store' && req.method === 'DELETE') banned.push(this.#t.alice);
     } else if (target === 'DW') {
@@ -137,7 +148,11 @@ export class FuzzJudge {
     const target = targetOf(this.#t, req.route);
     const carriesAlice = carries(req, this.#t.alice);
     if (WRITES.has(req.method) && target !== 'none') {
-      const mayWrite = (target === 'W' || (target === 'DW' && this.#isDatasetPush(req))) && carriesAlice;
+      const mayWrite =
+        (target === 'W' ||
+          (target === 'DW' && this.#isDatasetPush(req)) ||
+          (target === 'QW' && req.route.kind === 'queue-content')) &&
+        carriesAlice;
       if (res.status < 400 && !mayWrite) {
         this.#add(`write accepted without the owner's token: ${res.status} (${kind} on ${target})`, req, res);
       }

@@ -15,6 +15,7 @@ import {
   token,
 } from './fuzz-arbitraries.js';
 import { hostileJsonValue, hostileStoreBody, jsonText } from './fuzz-json.js';
+import { queueWrite } from './fuzz-queues.js';
 
 /** Generators of hostile headers and bodies, and of whole requests, for the fuzz tests. */
 
@@ -393,5 +394,6 @@ export function fuzzRequest(t: FuzzTargets): fc.Arbitrary<FuzzRequest> {
     { weight: 1, arbitrary: hostileRead(t) },
     { weight: 2, arbitrary: storeWrite(t) },
     { weight: 1, arbitrary: datasetPush(t) },
+    { weight: 2, arbitrary: queueWrite(t) },
   );
 }

@@ -293,6 +293,64 @@ describe('requests that are not HTTP, or too large to be', () => {
   });
 });
 
+describe('clients that hang up in the middle of a compressed JSON body', () => {
+  let ctx: TestContext;
+  let port: number;
+  let queueId: string;
+  let datasetId: string;
+  const uncaught: unknown[] = [];
+  const record = (err: unknown) => uncaught.push(err);
+  beforeAll(async () => {
+    ctx = await createTestContext();
+    port = Number(new URL(await ctx.listen()).port);
+    queueId = (await ctx.request({ method: 'POST', url: '/v2/request-queues?name=hang-up', token: ctx.alice })).json().data.id;
+    datasetId = (await ctx.request({ method: 'POST', url: '/v2/datasets?name=hang-up', token: ctx.alice })).json().data.id;
+    process.on('uncaughtException', record);
+  });
+  afterAll(async () => {
+    process.off('uncaughtException', record);
+    await ctx.close();
+  });
+
+  /** Sends the head and 20 bytes of a gzip body, hangs up, and resolves once the server's side of the connection is closed. */
+  async function hangUp(method: string, path: string, token: string | undefined): Promise<void> {
+    const gz = gzipSync(JSON.stringify({ uniqueKey: 'x'.repeat(5000), url: 'https://example.com', items: [1, 2, 3] }));
+    const closed = new Promise<void>((resolve) =>
+      ctx.app.server.once('connection', (s: Socket) => s.once('close', () => resolve())),
+    );
+    const received = new Promise((resolve) => ctx.app.server.once('request', resolve));
+    const socket = await openSocket(port);
+    const auth = token ? `Authorization: Bearer ${token}\r\n` : '';
+    socket.write(
+      `${method} ${path} HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: ${gz.length}\r\n\r\n`,
+    );
+    socket.write(gz.subarray(0, 20));
+    // The hang-up comes once the handler has the request and waits for the rest of its body.
+    await received;
+    await new Promise((resolve) => setImmediate(resolve));
+    socket.destroy();
+    await closed;
+    // What the hang-up sets off runs in the ticks after the close.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  it.each([
+    ['a request added to a queue, without a token', 'POST', () => `/v2/request-queues/${queueId}/requests`, () => undefined],
+    ['a request added to a queue by its owner', 'POST', () => `/v2/request-queues/${queueId}/requests`, () => ctx.alice],
+    ['a batch of requests, by bob', 'POST', () => `/v2/request-queues/${queueId}/requests/batch`, () => ctx.bob],
+    ['an update of a request', 'PUT', () => `/v2/request-queues/${queueId}/requests/x`, () => ctx.alice],
+    ['items pushed to a dataset', 'POST', () => `/v2/datasets/${datasetId}/items`, () => ctx.alice],
+    ['a store update', 'PUT', () => '/v2/key-value-stores/~hang-up', () => ctx.alice],
+  ])('%s: no uncaught error, the server goes on', async (_label, method, path, token) => {
+    const before = uncaught.length;
+    await hangUp(method, path(), token());
+    expect(uncaught.slice(before).map(String)).toEqual([]);
+    expect((await ctx.request({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+    const queue = await ctx.request({ method: 'GET', url: `/v2/request-queues/${queueId}`, token: ctx.alice });
+    expect(queue.json().data.totalRequestCount).toBe(0);
+  });
+});
+
 describe('thousands of connections', () => {
   const COUNT = 2000;
   let ctx: TestContext;

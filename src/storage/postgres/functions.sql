@@ -108,7 +108,9 @@ CREATE OR REPLACE FUNCTION openkvs_queue_counted(
     delete_count = delete_count + d_deletes, queue_front = queue_front + d_front, queue_back = queue_back + d_back,
     first_client = COALESCE(first_client, p_client),
     had_multiple_clients = had_multiple_clients OR (p_client IS NOT NULL AND first_client IS NOT NULL AND first_client <> p_client),
-    modified_at = p_now, accessed_at = GREATEST(accessed_at, p_now)
+    -- A write that changed no request (a lock of nothing, an unlock of nothing) leaves modifiedAt.
+    modified_at = CASE WHEN d_items <> 0 OR d_handled <> 0 OR d_writes <> 0 OR d_deletes <> 0 THEN p_now ELSE modified_at END,
+    accessed_at = GREATEST(accessed_at, p_now)
   WHERE id = p_store
 $fn$;
 
@@ -147,7 +149,8 @@ BEGIN
       v_present := v_present || false;
       v_was_handled := v_was_handled || false;
     ELSE
-      SELECT id, handled_at INTO o_id, o_handled FROM queue_requests WHERE store_id = p_store AND unique_key = p_keys[i];
+      SELECT id, handled_at INTO o_id, o_handled FROM queue_requests
+      WHERE store_id = p_store AND openkvs_key_hash(unique_key) = openkvs_key_hash(p_keys[i]) AND unique_key = p_keys[i];
       IF NOT FOUND THEN
         SELECT id, handled_at INTO o_id, o_handled FROM queue_requests WHERE store_id = p_store AND id = p_ids[i];
       END IF;
@@ -186,7 +189,8 @@ BEGIN
     VALUES (p_store, p_id, p_key, p_data, p_size, p_handled, CASE WHEN v_move THEN v_front - 1 ELSE v_back END)
     ON CONFLICT DO NOTHING;
     IF NOT FOUND THEN
-      SELECT id, handled_at INTO o FROM queue_requests WHERE store_id = p_store AND unique_key = p_key;
+      SELECT id, handled_at INTO o FROM queue_requests
+      WHERE store_id = p_store AND openkvs_key_hash(unique_key) = openkvs_key_hash(p_key) AND unique_key = p_key;
       RETURN jsonb_build_array(o.id, p_key, true, o.handled_at IS NOT NULL);
     END IF;
     PERFORM openkvs_queue_counted(p_store, p_client, p_now, 1, CASE WHEN v_pending THEN 0 ELSE 1 END, p_size, 1, 0,
@@ -242,7 +246,9 @@ BEGIN
     IF p_ids[i] IS NOT NULL THEN
       DELETE FROM queue_requests WHERE store_id = p_store AND id = p_ids[i] RETURNING id, unique_key, size, handled_at INTO o;
     ELSE
-      DELETE FROM queue_requests WHERE store_id = p_store AND unique_key = p_keys[i] RETURNING id, unique_key, size, handled_at INTO o;
+      DELETE FROM queue_requests
+        WHERE store_id = p_store AND openkvs_key_hash(unique_key) = openkvs_key_hash(p_keys[i]) AND unique_key = p_keys[i]
+        RETURNING id, unique_key, size, handled_at INTO o;
     END IF;
     IF FOUND THEN
       v_items := v_items + 1;

@@ -146,9 +146,13 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
         order_no bigint NOT NULL,
         lock_client text,
         lock_expires_at bigint,
-        PRIMARY KEY (store_id, id),
-        UNIQUE (store_id, unique_key)
+        PRIMARY KEY (store_id, id)
       );
+      -- Unique by the key's hash: a B-tree entry holds at most about 2.7 KB, and URLs are longer at
+      -- times. (convert_to is only STABLE in general; with a fixed encoding name it is immutable.)
+      CREATE FUNCTION openkvs_key_hash(text) RETURNS bytea LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+        AS $$ SELECT sha256(convert_to($1, 'UTF8')) $$;
+      CREATE UNIQUE INDEX queue_requests_unique_key ON queue_requests(store_id, openkvs_key_hash(unique_key));
       CREATE INDEX queue_requests_pending ON queue_requests(store_id, order_no) WHERE handled_at IS NULL;
       CREATE INDEX queue_requests_locks ON queue_requests(store_id, lock_expires_at) WHERE lock_expires_at IS NOT NULL;
     `,

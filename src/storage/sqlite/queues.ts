@@ -97,7 +97,7 @@ export function createQueueRequests(db: Database.Database) {
     `UPDATE stores SET item_count = item_count + @items, handled_count = handled_count + @handled,
        storage_bytes = storage_bytes + @bytes, write_count = write_count + @writes, delete_count = delete_count + @deletes,
        queue_front = @front, queue_back = @back, first_client = @first, had_multiple_clients = @multiple,
-       modified_at = @now, accessed_at = max(accessed_at, @now) WHERE id = @id`,
+       modified_at = CASE WHEN @touched THEN @now ELSE modified_at END, accessed_at = max(accessed_at, @now) WHERE id = @id`,
   );
   const insert = p(
     `INSERT OR IGNORE INTO queue_requests (store_id, id, unique_key, data, size, handled_at, order_no)
@@ -139,6 +139,8 @@ export function createQueueRequests(db: Database.Database) {
       back: c.back,
       first: c.first,
       multiple: c.multiple,
+      // A write that changed no request (a lock of nothing, an unlock of nothing) leaves modifiedAt.
+      touched: c.items !== 0 || c.handled !== 0 || c.writes !== 0 || c.deletes !== 0 ? 1 : 0,
       now,
       id: queueId,
     });
