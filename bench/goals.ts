@@ -1,6 +1,7 @@
 import { CSV_CONCURRENCY, CSV_ITEMS, type DatasetReads } from './http/datasets.js';
 import type { PageLatency } from './http/key-pages.js';
 import { DATASET_ITEMS, DEEP_OFFSET } from './http/operations.js';
+import type { QueueRuns } from './http/queue-runs.js';
 import type { Summary } from './http/report.js';
 import { TARGET_LABELS, type TargetName } from './http/targets.js';
 import type { PeerResult } from './peers/run.js';
@@ -21,6 +22,7 @@ export interface GoalInputs {
   http?: Summary[];
   pages?: PageLatency[];
   datasets?: DatasetReads;
+  queues?: QueueRuns;
   peers?: PeerResult;
   start?: StartResult;
   /** Why the fsync rows are missing, when they are. */
@@ -144,6 +146,23 @@ export function evaluateGoals(i: GoalInputs): Goal[] {
             (several ? `; ${several.rssPeakMb.toFixed(0)} MB with ${CSV_CONCURRENCY} at once` : ''),
       value: rss,
       pass: rss === undefined ? undefined : rss <= CSV_RSS_GOAL_MB,
+    });
+  }
+  // Issue 22: request queues. A head lock costs O(limit): the handled requests of a long crawl do not slow it.
+  for (const t of STORAGES) {
+    const lock = (queue: string) => i.queues?.locks.find((l) => l.target === t && l.queue === queue);
+    const [small, large] = [lock('small'), lock('large')];
+    const v = small && large ? large.ms / small.ms : undefined;
+    goals.push({
+      goal:
+        `head lock of 25: queue of ${large ? n(large.requests) : '1M'} (${large ? n(large.handled) : '900k'} handled)` +
+        ` within 2× of a queue of ${small ? n(small.requests) : '1k'} (${TARGET_LABELS[t]})`,
+      measured:
+        v === undefined
+          ? 'not measured in this run'
+          : `${x(v)} (${large!.ms.toFixed(2)} ms vs ${small!.ms.toFixed(2)} ms; server CPU with unlock ${large!.cpuMs.toFixed(2)} vs ${small!.cpuMs.toFixed(2)} ms)`,
+      value: v,
+      pass: v === undefined ? undefined : v <= 2,
     });
   }
   const start = i.start?.cases['1gb'];

@@ -10,7 +10,8 @@ import type { Goal } from './goals.js';
 import { type CostTable, costMarkdown } from './http/costs.js';
 import { CSV_CONCURRENCY, CSV_ITEMS, type DatasetReads, SPREAD_ITEM_PAGES } from './http/datasets.js';
 import type { PageLatency } from './http/key-pages.js';
-import { DEEP_OFFSET, isDatasetOp, OPERATIONS } from './http/operations.js';
+import { DEEP_OFFSET, isDatasetOp, isQueueOp, OPERATIONS } from './http/operations.js';
+import type { QueueRuns } from './http/queue-runs.js';
 import type { Summary } from './http/report.js';
 import { SPREAD_PAGES } from './http/stores.js';
 import { TARGET_LABELS, TARGET_NAMES } from './http/targets.js';
@@ -23,7 +24,7 @@ interface Results {
   commit: string;
   machine: { cpu?: string; cpus: number; memoryGb: number; node: string; loadAverage?: { before: number[]; after: number[] } };
   goals: Goal[];
-  http?: { summaries: Summary[]; keyPages: PageLatency[]; datasetReads?: DatasetReads };
+  http?: { summaries: Summary[]; keyPages: PageLatency[]; datasetReads?: DatasetReads; queueRuns?: QueueRuns };
   costs?: CostTable[];
   peers?: PeerResult;
   start?: StartResult;
@@ -53,7 +54,9 @@ if (r.http) {
   const header = ['operation'];
   for (const t of targets) header.push(TARGET_LABELS[t], ...(t === 'bare' ? [] : ['× bare']));
   // The dataset rows have a table of their own (below).
-  const rows = OPERATIONS.filter((op) => !isDatasetOp(op.name) && r.http!.summaries.some((s) => s.op === op.name)).map((op) => {
+  const rows = OPERATIONS.filter(
+    (op) => !isDatasetOp(op.name) && !isQueueOp(op.name) && r.http!.summaries.some((s) => s.op === op.name),
+  ).map((op) => {
     const row = [op.label];
     for (const t of targets) {
       const s = r.http!.summaries.find((x) => x.op === op.name && x.target === t);
@@ -98,6 +101,8 @@ if (r.http) {
   }
   const datasets = datasetTable(r.http.summaries, r.http.datasetReads);
   if (datasets) out.push(datasets);
+  const queues = queueTable(r.http.summaries, r.http.queueRuns);
+  if (queues) out.push(queues);
 }
 
 if (r.costs?.length) out.push(`Cost of a request by stage (µs of CPU, request log on):${costMarkdown(r.costs)}`);
@@ -185,6 +190,63 @@ function datasetTable(summaries: Summary[], reads: DatasetReads | undefined): st
         d ? `${int(d.mbps)} MB/s, RSS ${int(d.rssPeakMb)} MB` : '',
         d && bare ? `${(d.mbps / bare.mbps).toFixed(2)}× bare` : '',
         d ? `${int(d.cpuMs)} ms a download${db(t)}` : '',
+      );
+    }
+    rows.push(row);
+  }
+  return table(header, rows);
+}
+
+/**
+ * The request queue rows, one column pair per storage: the rate (or time) with its ratio to bare
+ * node:http answering the same bytes (or to the queue of 1000), and the server's CPU.
+ */
+function queueTable(summaries: Summary[], runs: QueueRuns | undefined): string | undefined {
+  const storages = (['sqlite', 'postgres'] as const).filter(
+    (t) => summaries.some((s) => s.target === t && isQueueOp(s.op)) || runs?.locks.some((l) => l.target === t),
+  );
+  if (storages.length === 0) return undefined;
+  const header = ['request queue row', ...storages.flatMap((t) => [TARGET_LABELS[t], 'ratio', 'server CPU'])];
+  const rows: string[][] = [];
+  const db = (t: string, ms: number) => (t === 'postgres' ? ` + db ${ms.toFixed(2)} ms` : '');
+  for (const op of OPERATIONS.filter((o) => isQueueOp(o.name))) {
+    if (!summaries.some((s) => s.op === op.name)) continue;
+    const row = [op.label];
+    for (const t of storages) {
+      const s = summaries.find((x) => x.op === op.name && x.target === t);
+      row.push(
+        s ? `${int(s.rps)}/s (${int(s.rps * (op.queueRequests ?? 1))} requests/s)` : '',
+        s?.vsBare === undefined ? '' : `${s.vsBare.toFixed(2)}× bare`,
+        s ? `${(s.serverCpuUsPerRequest / 1000).toFixed(2)} ms${db(t, s.dbCpuUsPerRequest / 1000)}` : '',
+      );
+    }
+    rows.push(row);
+  }
+  for (const clients of [...new Set(runs?.drains.map((d) => d.clients))]) {
+    const bare = runs!.drains.find((d) => d.target === 'bare' && d.clients === clients);
+    const row = [`lock 25 and mark each handled, ${clients > 1 ? `${clients} clients at once` : '1 client'}: handled/s`];
+    for (const t of storages) {
+      const d = runs!.drains.find((x) => x.target === t && x.clients === clients);
+      row.push(
+        d ? `${int(d.handledPerSecond)}/s` : '',
+        d && bare ? `${(d.handledPerSecond / bare.handledPerSecond).toFixed(2)}× bare` : '',
+        d ? `${d.serverCpuMs.toFixed(2)} ms${db(t, d.dbCpuMs)} a request` : '',
+      );
+    }
+    rows.push(row);
+  }
+  for (const queue of ['small', 'large'] as const) {
+    const any = runs?.locks.find((l) => l.queue === queue);
+    if (!any) continue;
+    const handled = any.handled ? `, ${any.handled.toLocaleString('en')} handled` : '';
+    const row = [`head lock of 25 read alone, queue of ${any.requests.toLocaleString('en')}${handled}`];
+    for (const t of storages) {
+      const l = runs!.locks.find((x) => x.target === t && x.queue === queue);
+      const base = runs!.locks.find((x) => x.target === t && x.queue === 'small');
+      row.push(
+        l ? `${l.ms.toFixed(2)} ms` : '',
+        l && base ? `${(l.ms / base.ms).toFixed(2)}× 1k queue` : '',
+        l ? `${l.cpuMs.toFixed(2)} ms a lock and its unlock${t === 'postgres' ? ' (with db)' : ''}` : '',
       );
     }
     rows.push(row);

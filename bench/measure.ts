@@ -17,9 +17,20 @@ export class HttpTimer {
 
   /** GETs `url`; returns the body and the milliseconds from sending to the last byte received. */
   get(url: string): Promise<{ ms: number; status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+    return this.send('GET', url);
+  }
+
+  /** Sends `method` to `url` with a JSON `body`, if any; as `get`. */
+  send(
+    method: string,
+    url: string,
+    body?: string,
+  ): Promise<{ ms: number; status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
     return new Promise((resolve, reject) => {
       const start = process.hrtime.bigint();
-      request(url, { agent: this.#agent, headers: { authorization: `Bearer ${this.#token}` } }, (res) => {
+      request(url, { method, agent: this.#agent, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
@@ -29,7 +40,7 @@ export class HttpTimer {
         });
       })
         .on('error', reject)
-        .end();
+        .end(body);
     });
   }
 

@@ -6,12 +6,15 @@
  * `@crawlee/memory-storage` and `@apify/storage-local`, the start time on a 1 GB database, the
  * cost table (CPU per request by stage of the request path, http/costs.ts), and the dataset rows
  * (pushes of 1000 items, pages at offset 0 and 900,000 of a 1M-item dataset, a 100k-item CSV
- * download with the server's memory; http/datasets.ts).
+ * download with the server's memory; http/datasets.ts), and the request queue rows (batch adds of
+ * 25, queues drained by 1 and 8 clients locking the head and marking requests handled, a head lock
+ * on a queue of 1M requests, 900k of them handled, beside one on a queue of 1000; http/queues.ts,
+ * http/queue-runs.ts).
  * Prints the tables and the goals, and writes bench/results/latest.json.
  *
- *   npm run bench [-- --quick] [--only http,datasets,costs,peers,start] [--ops get,put-new] [--targets bare,sqlite]
+ *   npm run bench [-- --quick] [--only http,datasets,queues,costs,peers,start] [--ops get,put-new] [--targets bare,sqlite]
  *     [--duration 3] [--rounds 5] [--warmup 2] [--connections 32] [--threads 1] [--cpu-prof]
- *     [--rebuild-start-db] [--out file.json]
+ *     [--rebuild-start-db] [--large-queue 1000000] [--out file.json]
  *
  * Needs `npm run build` (the npm script runs it), wrk and ab (apt-get install -y wrk apache2-utils)
  * and PostgreSQL's server programs (apt-get install -y postgresql).
@@ -26,14 +29,17 @@ import { parseArgs } from 'node:util';
 import { evaluateGoals, printGoals } from './goals.js';
 import { COST_OPS, COST_TARGETS, type CostTable, costMarkdown, runCostTables } from './http/costs.js';
 import { checkTools } from './http/load.js';
-import { isDatasetOp, KEY_PAGE_OPS, OPERATION_NAMES, OPERATIONS, PUSH_CONNECTIONS } from './http/operations.js';
+import { isDatasetOp, isQueueOp, KEY_PAGE_OPS, OPERATION_NAMES, OPERATIONS, PUSH_CONNECTIONS } from './http/operations.js';
 import { type HttpSuiteResult, runHttpSuite, runsOp } from './http/suite.js';
 import { hasServeFlag, isBaseline, TARGET_NAMES, type TargetName, WORKER_TARGETS } from './http/targets.js';
 import { type PeerResult, runPeers } from './peers/run.js';
 import { measureStarts, type StartResult } from './start/run.js';
 
-/** `http`: the key-value store rows; `datasets`: the dataset rows (the same servers, in the same rounds when both run). */
-const SECTIONS = ['http', 'datasets', 'costs', 'peers', 'start'] as const;
+/**
+ * `http`: the key-value store rows; `datasets`: the dataset rows; `queues`: the request queue rows
+ * (the same servers, in the same rounds when several run).
+ */
+const SECTIONS = ['http', 'datasets', 'queues', 'costs', 'peers', 'start'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: opts } = parseArgs({
@@ -52,6 +58,8 @@ const { values: opts } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     /** Build the 1 GB database of the start time anew instead of reusing the kept one. */
     'rebuild-start-db': { type: 'boolean', default: false },
+    /** Requests in the large queue whose head lock is compared with a queue of 1000's (900k of 1M are handled). */
+    'large-queue': { type: 'string', default: '1000000' },
     out: { type: 'string' },
   },
 });
@@ -69,10 +77,12 @@ const pick = <T extends string>(list: string, all: readonly T[], what: string): 
 };
 const sections = pick(opts.only, SECTIONS, 'only');
 const has = (s: Section) => sections.includes(s);
-const loaded = has('http') || has('datasets');
+const loaded = has('http') || has('datasets') || has('queues');
 const chosenOps = pick(opts.ops, OPERATION_NAMES, 'ops');
-/** The rows under load: the key-value store ones with `http`, the dataset ones with `datasets`. */
-const ops = OPERATIONS.filter((o) => chosenOps.includes(o.name) && has(isDatasetOp(o.name) ? 'datasets' : 'http'));
+const sectionOf = (op: (typeof OPERATIONS)[number]): Section =>
+  isDatasetOp(op.name) ? 'datasets' : isQueueOp(op.name) ? 'queues' : 'http';
+/** The rows under load: the key-value store ones with `http`, the dataset ones with `datasets`, the queue ones with `queues`. */
+const ops = OPERATIONS.filter((o) => chosenOps.includes(o.name) && has(sectionOf(o)));
 if (loaded && ops.length === 0) fail('--ops: none of these operations belongs to the sections of --only');
 let targets: TargetName[] = pick(opts.targets, TARGET_NAMES, 'targets');
 if (loaded && targets.every(isBaseline)) fail('--targets: name an openkvs target (bare and fastify only answer like them)');
@@ -89,6 +99,10 @@ const http = {
   connections: Number(opts.connections),
   threads: Number(opts.threads),
 };
+const largeQueue = Number(opts['large-queue']);
+if (!Number.isInteger(largeQueue) || largeQueue < 1000 || largeQueue % 1000 !== 0) {
+  fail('--large-queue: a multiple of 1000 is needed');
+}
 for (const [name, n] of Object.entries(http)) {
   if (!Number.isInteger(n) || n < (name === 'warmup' ? 0 : 1)) fail(`--${name}: a whole number is needed`);
 }
@@ -101,7 +115,8 @@ const full =
   !quick &&
   sections.length === SECTIONS.length &&
   opts.ops === OPERATION_NAMES.join(',') &&
-  opts.targets === TARGET_NAMES.join(',');
+  opts.targets === TARGET_NAMES.join(',') &&
+  largeQueue === 1_000_000;
 const out = resolve(
   opts.out ?? join(ROOT, 'bench', 'results', full ? 'latest.json' : quick ? 'quick-latest.json' : 'partial-latest.json'),
 );
@@ -166,6 +181,16 @@ try {
       datasetReads: datasetReads
         ? { pageRounds: quick ? 3 : 7, pageRequests: quick ? 10 : 20, csvRounds: quick ? 1 : 3 }
         : undefined,
+      queueRuns: has('queues')
+        ? {
+            largeQueue,
+            drainRequests: quick ? 1000 : 5000,
+            drainRounds: quick ? 2 : 5,
+            lockRounds: quick ? 3 : 7,
+            lockRequests: quick ? 10 : 20,
+            quick,
+          }
+        : undefined,
       quick,
       profDir,
       dir,
@@ -196,6 +221,7 @@ try {
     http: httpResult?.summaries,
     pages: httpResult?.pages,
     datasets: httpResult?.datasets,
+    queues: httpResult?.queues,
     peers,
     start,
     fsyncMissing,
@@ -223,6 +249,7 @@ try {
             generators: tools,
             largeRecordConnections: 16,
             datasetPushConnections: has('datasets') ? PUSH_CONNECTIONS : undefined,
+            largeQueue: has('queues') ? largeQueue : undefined,
             postgres: 'throwaway cluster (fsync=off), --pg-pool-size 10',
             sqlite: 'file in a temporary directory (WAL, synchronous=NORMAL)',
           }
@@ -235,6 +262,7 @@ try {
       summaries: httpResult.summaries,
       keyPages: httpResult.pages,
       datasetReads: httpResult.datasets,
+      queueRuns: httpResult.queues,
       disturbedRuns: httpResult.disturbed,
       runs: httpResult.runs,
     },

@@ -1,7 +1,7 @@
 /**
  * The baseline: bare `node:http` answering every request of the benchmark with the bytes openkvs
  * answered (captured once, read from the JSON file named by the first argument), and reading and
- * discarding PUT and POST bodies (record uploads and dataset pushes). What openkvs costs is its throughput beside this one.
+ * discarding PUT and POST bodies (record uploads, dataset pushes, queue requests). What openkvs costs is its throughput beside this one.
  *
  *   node dist-bench/bench/http/bare-server.js responses.json [port]
  */
@@ -11,7 +11,7 @@ import { loadCanned, type Prepared } from './canned.js';
 
 const file = process.argv[2];
 if (!file) throw new Error('usage: bare-server.js responses.json [port]');
-const { record, store, keys, big, put, del, push, items, csv } = loadCanned(file);
+const { record, store, keys, big, put, del, push, items, csv, queueBatch, queueLock, queuePut } = loadCanned(file);
 
 function send(res: ServerResponse, r: Prepared, withBody = true): void {
   res.writeHead(r.status, r.headers);
@@ -22,6 +22,12 @@ const server = createServer((req, res) => {
   const method = req.method;
   const url = req.url ?? '/';
   const dataset = url.startsWith('/v2/datasets/');
+  if (url.startsWith('/v2/request-queues/') && queueBatch && queueLock && queuePut) {
+    const r = method === 'PUT' ? queuePut : url.includes('/head/lock') ? queueLock : queueBatch;
+    req.on('end', () => send(res, r));
+    req.resume();
+    return;
+  }
   if (method === 'PUT' || method === 'POST') {
     req.on('end', () => send(res, dataset && push ? push : put));
     req.resume();

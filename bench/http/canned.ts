@@ -19,6 +19,10 @@ export interface PreparedResponses {
   push: Prepared | undefined;
   items: Prepared | undefined;
   csv: Prepared | undefined;
+  /** The queue rows, when the run has them. */
+  queueBatch: Prepared | undefined;
+  queueLock: Prepared | undefined;
+  queuePut: Prepared | undefined;
 }
 
 /** Reads the JSON file of captured answers that a baseline server is started with. */
@@ -40,5 +44,8 @@ export function loadCanned(file: string): PreparedResponses {
     push: optional(canned.push),
     items: optional(canned.items),
     csv: optional(canned.csv),
+    queueBatch: optional(canned.queueBatch),
+    queueLock: optional(canned.queueLock),
+    queuePut: optional(canned.queuePut),
   };
 }

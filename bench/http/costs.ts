@@ -239,7 +239,7 @@ export async function runCostTables(o: CostOptions): Promise<CostTable[]> {
       cpuProfDir: profDir,
       modules: true,
       logLevel: 'info',
-      needs: { keyStoreSizes: [], big: false, datasets: false },
+      needs: { keyStoreSizes: [], big: false, datasets: false, queues: 0 },
     });
     const baselines: Target[] = [];
     try {

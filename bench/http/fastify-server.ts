@@ -12,7 +12,7 @@ import { loadCanned, type Prepared } from './canned.js';
 
 const file = process.argv[2];
 if (!file) throw new Error('usage: fastify-server.js responses.json [port]');
-const { record, store, keys, big, put, del, push, items, csv } = loadCanned(file);
+const { record, store, keys, big, put, del, push, items, csv, queueBatch, queueLock, queuePut } = loadCanned(file);
 
 function send(reply: FastifyReply, r: Prepared): FastifyReply {
   // HEAD answers get the headers alone from Fastify's HEAD route of each GET.
@@ -43,6 +43,12 @@ if (push && items && csv) {
   const DATASET_ITEMS = '/v2/datasets/:datasetId/items';
   app.post(DATASET_ITEMS, async (_req, reply) => send(reply, push));
   app.get(DATASET_ITEMS, async (req, reply) => send(reply, (req.query as { format?: string }).format === 'csv' ? csv : items));
+}
+
+if (queueBatch && queueLock && queuePut) {
+  app.post('/v2/request-queues/:queueId/requests/batch', async (_req, reply) => send(reply, queueBatch));
+  app.post('/v2/request-queues/:queueId/head/lock', async (_req, reply) => send(reply, queueLock));
+  app.put('/v2/request-queues/:queueId/requests/:requestId', async (_req, reply) => send(reply, queuePut));
 }
 
 const address = await app.listen({ host: '127.0.0.1', port: Number(process.argv[3] ?? 0) });

@@ -16,6 +16,7 @@ export const OPERATION_NAMES = [
   'push-1000',
   'items',
   'items-900k',
+  'queue-add-25',
 ] as const;
 export type OperationName = (typeof OPERATION_NAMES)[number];
 
@@ -37,6 +38,8 @@ export interface Operation {
   bareAs?: OperationName;
   /** Dataset items each request moves (pushes of 1000 items, pages of 1000), for items per second. */
   items?: number;
+  /** Queue requests each request adds (batches of 25), for requests added per second. */
+  queueRequests?: number;
   /** The server's memory is sampled during the run (the large records and the 1 MB pushes). */
   rss?: boolean;
 }
@@ -58,6 +61,8 @@ export const DATASET_ITEMS = 1_000_000;
 export const DEEP_OFFSET = 900_000;
 /** Pushes of 1 MB at once: as many as the 9 MB uploads. */
 export const PUSH_CONNECTIONS = BIG_CONNECTIONS;
+/** Requests in a batch add (the API's limit) and in a head lock. */
+export const QUEUE_BATCH = 25;
 export const itemsPath = (dataset: string, offset: number, limit = DATASET_PAGE) =>
   `/v2/datasets/${dataset}/items?offset=${offset}&limit=${limit}`;
 
@@ -86,11 +91,16 @@ export const OPERATIONS: readonly Operation[] = [
   },
   { name: 'items', label: 'GET 1000 items, offset 0 of 1M', generator: 'wrk', items: DATASET_PAGE },
   { name: 'items-900k', label: 'GET 1000 items, offset 900k of 1M', generator: 'wrk', items: DATASET_PAGE, bareAs: 'items' },
+  // Request queues (issue 22): batches of new requests, as a crawler enqueues the links of a page.
+  { name: 'queue-add-25', label: 'POST 25 new requests (batch)', generator: 'wrk', queueRequests: QUEUE_BATCH },
 ];
 
 /** The dataset rows: what `--only datasets` runs. */
 export const DATASET_OP_NAMES: readonly OperationName[] = ['push-1000', 'items', 'items-900k'];
 export const isDatasetOp = (op: OperationName) => DATASET_OP_NAMES.includes(op);
+/** The request queue rows under load: what `--only queues` runs with wrk (the rest is in queue-runs.ts). */
+export const QUEUE_OP_NAMES: readonly OperationName[] = ['queue-add-25'];
+export const isQueueOp = (op: OperationName) => QUEUE_OP_NAMES.includes(op);
 
 /** The key-page operations and the size of the store each one reads. */
 export const KEY_PAGE_OPS: Partial<Record<OperationName, number>> = { keys: 1000, 'keys-100k': 100_000, 'keys-1m': 1_000_000 };
@@ -133,6 +143,8 @@ export interface ScriptContext {
   pushDataset?: string;
   pushBodyFile?: string;
   itemsDataset?: string;
+  /** The queue the batch adds go to. */
+  addQueue?: string;
 }
 
 /** A Lua string literal for any bytes (decimal escapes outside printable ASCII). */
@@ -296,6 +308,23 @@ end
       return staticGet(itemsPath(need(c.itemsDataset, op), 0));
     case 'items-900k':
       return staticGet(itemsPath(need(c.itemsDataset, op), DEEP_OFFSET));
+    case 'queue-add-25':
+      // Keys unique to the run, thread and request: every batch adds 25 requests the queue has not seen.
+      return `${THREADS(c.threads)}
+local path = ${luaString(`/v2/request-queues/${need(c.addQueue, op)}/requests/batch`)}
+local base = ${luaString(`https://example.com/catalog/${c.runTag}/`)}
+local qh
+function request()
+  qh = qh or { ["Authorization"] = wrk.headers["Authorization"], ["Content-Type"] = "application/json" }
+  local first = seq() * ${QUEUE_BATCH}
+  local parts = {}
+  for j = 0, ${QUEUE_BATCH - 1} do
+    local url = base .. (first + j)
+    parts[j + 1] = '{"uniqueKey":"' .. url .. '","url":"' .. url .. '","method":"GET","userData":{"label":"DETAIL"}}'
+  end
+  return wrk.format("POST", path, qh, "[" .. table.concat(parts, ",") .. "]")
+end
+`;
     case 'head':
       throw new Error('HEAD is measured with ab, not wrk');
     case 'get-9mb':

@@ -10,10 +10,12 @@ import {
   HOT_KEYS,
   itemsPath,
   PAGE_KEYS,
+  QUEUE_BATCH,
   RECORD_CONTENT_TYPE,
   RECORD_KEY,
   recordBody,
 } from './operations.js';
+import { type BenchQueues, batchBody, createBenchQueues, createQueue } from './queues.js';
 import type { Seeder } from './seed.js';
 
 /** The stores one openkvs target is measured on (ids). */
@@ -27,6 +29,8 @@ export interface BenchStores {
   big: boolean;
   /** The datasets, when the run has the dataset rows. */
   datasets?: BenchDatasets;
+  /** The request queues, when the run has the queue rows. */
+  queues?: BenchQueues;
 }
 
 /** A store of many keys and where its pages start. */
@@ -52,6 +56,8 @@ export interface StoreNeeds {
   big: boolean;
   /** The datasets of the dataset rows (seeded through the API). */
   datasets: boolean;
+  /** The request queues of the queue rows (seeded through the API), with the large queue's size; 0 for none. */
+  queues: number;
   seed: Seeder;
   /** Lets the storage finish its own work on what was seeded, before anything is measured. */
   settle?: () => Promise<void>;
@@ -79,6 +85,10 @@ export interface CannedResponses {
   push?: CannedResponse;
   items?: CannedResponse;
   csv?: CannedResponse;
+  /** The queue rows: a batch add of 25 new requests, a head lock of 25, a request PUT back handled. */
+  queueBatch?: CannedResponse;
+  queueLock?: CannedResponse;
+  queuePut?: CannedResponse;
 }
 
 /** Headers that belong to the connection, not the response; node:http writes its own. */
@@ -160,7 +170,8 @@ export async function createBenchStores(api: Api, needs: StoreNeeds): Promise<Be
     stores.large.set(size, { id, middleKey: keys[(size >> 1) - 1]!, spreadKeys });
   }
   if (needs.datasets) stores.datasets = await createBenchDatasets(api);
-  if (needs.keyStoreSizes.length > 0 || needs.datasets) await needs.settle?.();
+  if (needs.queues > 0) stores.queues = await createBenchQueues(api, needs.queues);
+  if (needs.keyStoreSizes.length > 0 || needs.datasets || needs.queues > 0) await needs.settle?.();
   if (needs.big) {
     const body = Buffer.alloc(BIG_BYTES, 'openkvs 9 MB benchmark record\n');
     await api.call('PUT', `/v2/key-value-stores/${stores.records}/records/${BIG_KEY}`, body, BIG_CONTENT_TYPE);
@@ -209,8 +220,38 @@ export async function captureResponses(api: Api, stores: BenchStores, dir?: stri
     writeFileSync(bodyFile, Buffer.from(csv.body, 'base64'));
     datasets = { push, items, csv: { ...csv, body: '', bodyFile } };
   }
+  let queues: Pick<CannedResponses, 'queueBatch' | 'queueLock' | 'queuePut'> = {};
+  if (stores.queues) {
+    // A queue of its own, so that the measured queues stay as seeded.
+    const id = await createQueue(api, 'bench-capture');
+    const queueBatch = await capture(
+      api,
+      'POST',
+      `/v2/request-queues/${id}/requests/batch`,
+      batchBody('capture', 0),
+      'application/json',
+    );
+    const lockPath = `/v2/request-queues/${id}/head/lock?limit=${QUEUE_BATCH}&lockSecs=60&clientKey=bench-capture`;
+    const queueLock = await capture(api, 'POST', lockPath);
+    type Locked = { id: string; uniqueKey: string; url: string; method: string; retryCount?: number };
+    const item = (JSON.parse(Buffer.from(queueLock.body, 'base64').toString()) as { data: { items: Locked[] } }).data.items[0];
+    if (!item) throw new Error('POST head/lock: no request locked');
+    // As the drains PUT it (queue-runs.ts).
+    const { id: requestId, uniqueKey, url, method, retryCount = 0 } = item;
+    const handledAt = new Date().toISOString();
+    const handled = Buffer.from(JSON.stringify({ id: requestId, uniqueKey, url, method, retryCount, handledAt }));
+    const queuePut = await capture(
+      api,
+      'PUT',
+      `/v2/request-queues/${id}/requests/${requestId}?clientKey=bench-capture`,
+      handled,
+      'application/json',
+    );
+    queues = { queueBatch, queueLock, queuePut };
+  }
   return {
     ...datasets,
+    ...queues,
     record,
     big,
     store: await capture(api, 'GET', `/v2/key-value-stores/${stores.keys}`),

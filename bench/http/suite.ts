@@ -18,6 +18,7 @@ import {
   BIG_KEY,
   BIG_PUT_KEYS,
   isDatasetOp,
+  isQueueOp,
   type Operation,
   RECORD_KEY,
   recordPath,
@@ -25,6 +26,8 @@ import {
   wrkScript,
 } from './operations.js';
 import { printSelfTime, topSelfTime } from './profile.js';
+import { measureQueueRuns, printQueueAddRows, type QueueRunOptions, type QueueRuns } from './queue-runs.js';
+import { SMALL_QUEUE } from './queues.js';
 import { printDetails, printThroughput, printWorkerScaling, type RunRecord, type Summary, summarize } from './report.js';
 import { sampleMemory } from './rss.js';
 import { captureResponses } from './stores.js';
@@ -58,6 +61,8 @@ export interface HttpSuiteOptions {
   pageRequests: number;
   /** The dataset pages and CSV downloads read alone, when the run has the dataset rows. */
   datasetReads?: DatasetReadOptions;
+  /** The queue rows measured by their own clients, and the size of the large queue, when the run has the queue rows. */
+  queueRuns?: QueueRunOptions & { largeQueue: number };
   /** No waiting for a quiet machine, no runs taken again. */
   quick: boolean;
   /** A directory to run openkvs under `node --cpu-prof` into, or undefined. */
@@ -74,6 +79,8 @@ export interface HttpSuiteResult {
   pages: PageLatency[];
   /** The dataset pages and CSV downloads read alone. */
   datasets?: DatasetReads;
+  /** The queue drains and head locks. */
+  queues?: QueueRuns;
   loadAverage: { before: number[]; after: number[] };
   /** Runs that other work disturbed even after a retry. */
   disturbed: number;
@@ -123,6 +130,7 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
       keys1mStore: stores.large.get(1_000_000),
       deleteStore: stores.deletes,
       deletePrefix: `d${runCount}-`,
+      addQueue: stores.queues?.add,
       runTag: `r${runCount}`,
       threads: load.threads,
       pushDataset: stores.datasets?.push,
@@ -219,6 +227,7 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
     keyStoreSizes: o.keyStoreSizes,
     big: o.ops.some((op) => op.name === 'get-9mb'),
     datasets: o.ops.some((op) => isDatasetOp(op.name)) || o.datasetReads !== undefined,
+    queues: o.ops.some((op) => isQueueOp(op.name)) || o.queueRuns ? (o.queueRuns?.largeQueue ?? SMALL_QUEUE) : 0,
   };
   const pushBodyFile = join(o.dir, 'push-body.json');
   if (needs.datasets) writeFileSync(pushBodyFile, pushBody(0));
@@ -226,7 +235,7 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
     if (isBaseline(name)) continue;
     const started = Date.now();
     // The fsync server only takes writes, the several-worker servers only GET 1 KB: no large stores.
-    const targetNeeds = isPartialTarget(name) ? { keyStoreSizes: [], big: false, datasets: false } : needs;
+    const targetNeeds = isPartialTarget(name) ? { keyStoreSizes: [], big: false, datasets: false, queues: 0 } : needs;
     targets.push(await startOpenkvs(name, { token, dir: o.dir, cpuProfDir: o.profDir, needs: targetNeeds }));
     console.log(
       `started ${TARGET_LABELS[name]} at ${targets[targets.length - 1]!.origin} (stores ready in ${Date.now() - started} ms)`,
@@ -248,6 +257,7 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
   // Before the load rounds, on servers that have only been seeded: the rounds' 1 MB pushes and
   // 9 MB uploads leave the heap grown, and the CSV rows are about the server's memory.
   const datasets = o.datasetReads ? await measureDatasetReads(targets, reference, token, o.datasetReads) : undefined;
+  const queues = o.queueRuns ? await measureQueueRuns(targets, token, o.queueRuns) : undefined;
   if (o.warmup > 0) {
     for (const op of o.ops) {
       for (const t of targets) if (runsOp(t.name, op)) runs.push(await measure(op, t, reference, -1, o.warmup));
@@ -273,6 +283,7 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
   printDetails(summaries, o.ops);
   printWorkerScaling(summaries, o.ops);
   printDatasetRows(summaries, (op) => o.ops.find((x) => x.name === op)?.label ?? op);
+  printQueueAddRows(summaries, o.ops);
   const disturbed = runs.filter((r) => r.round >= 0 && r.disturbed).length;
   console.log(
     `\nMedians of ${o.rounds} rounds of ${o.seconds} s at ${o.connections} connections (9 MB records: 16), after ${o.warmup} s` +
@@ -290,5 +301,5 @@ export async function runHttpSuite(o: HttpSuiteOptions): Promise<HttpSuiteResult
       if (!isBaseline(name)) printSelfTime(`${TARGET_LABELS[name]}, top self time`, topSelfTime(join(o.profDir, name)));
     }
   }
-  return { summaries, runs, pages, datasets, loadAverage: { before: loadBefore, after: loadAfter }, disturbed };
+  return { summaries, runs, pages, datasets, queues, loadAverage: { before: loadBefore, after: loadAfter }, disturbed };
 }
