@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { pipeline, Readable, type Transform } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import { brotliDecompressSync, createBrotliDecompress, createGunzip, createInflate, gunzipSync, inflateSync } from 'node:zlib';
 import { sha256 } from '../domain/ids.js';
 import { unstorableJson } from '../domain/validation.js';
@@ -261,11 +261,14 @@ export async function readTextBody(req: IncomingMessage, maxBytes = MAX_JSON_BOD
   const encoding = parseContentEncoding(req.headers['content-encoding']);
   const length = declaredLength(req);
   if (length !== undefined && length > maxBytes) throw new RequestTooLargeError(maxBytes, length);
-  // pipeline, not pipe: a client that hangs up mid-body fails the read instead of throwing an
-  // 'aborted' error nobody listens for (which ended the process).
-  const source: Readable = encoding
-    ? pipeline(Readable.from(req.iterator({ destroyOnReturn: false })), createDecoder(encoding), () => undefined)
-    : req;
+  let source: Readable = req;
+  if (encoding) {
+    const body = Readable.from(req.iterator({ destroyOnReturn: false }));
+    source = body.pipe(createDecoder(encoding));
+    // pipe() leaves the body's errors unheard: a client that hangs up mid-body ('aborted') would
+    // be an uncaught exception, which ended the process. It fails the read instead.
+    body.once('error', (err) => source.destroy(err));
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   try {
