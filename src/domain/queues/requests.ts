@@ -135,19 +135,21 @@ export class QueueRequests {
     return { clientKey: call.clientKey, now: Date.now() };
   }
 
-  async add(call: QueueCall, body: unknown, forefront: boolean): Promise<QueueAddOutcome> {
-    const request = parseRequest(body);
+  /** Writes check the caller before they read the body (`body` reads it). */
+  async add(call: QueueCall, body: () => Promise<unknown>, forefront: boolean): Promise<QueueAddOutcome> {
     const queue = await this.#queue(call, 'write');
+    const request = parseRequest(await body());
     const out = present(await this.#d.driver.addRequests(queue.id, [request], forefront, this.#actor(call)));
     return out[0] as QueueAddOutcome;
   }
 
   /** At most 25 requests; the others come back unprocessed, as the API answers. */
-  async batchAdd(call: QueueCall, body: unknown, forefront: boolean) {
-    if (!Array.isArray(body))
-      throw new InvalidValueError('Invalid value provided in requests: the body must be a JSON array of requests.');
-    const requests = body.map((r, i) => parseRequest(r, `requests[${i}]`));
+  async batchAdd(call: QueueCall, body: () => Promise<unknown>, forefront: boolean) {
     const queue = await this.#queue(call, 'write');
+    const list = await body();
+    if (!Array.isArray(list))
+      throw new InvalidValueError('Invalid value provided in requests: the body must be a JSON array of requests.');
+    const requests = list.map((r, i) => parseRequest(r, `requests[${i}]`));
     // One uniqueKey twice in a batch is one request, answered for each.
     const taken = requests.slice(0, BATCH_ADD_MAX);
     const processed = present(await this.#d.driver.addRequests(queue.id, taken, forefront, this.#actor(call)));
@@ -158,15 +160,16 @@ export class QueueRequests {
     return { processedRequests: processed, unprocessedRequests };
   }
 
-  async batchDelete(call: QueueCall, body: unknown) {
-    if (!Array.isArray(body))
+  async batchDelete(call: QueueCall, body: () => Promise<unknown>) {
+    const queue = await this.#queue(call, 'write');
+    const list = await body();
+    if (!Array.isArray(list))
       throw new InvalidValueError('Invalid value provided in requests: the body must be a JSON array of {id} or {uniqueKey}.');
-    const refs = body.map((r, i) => {
+    const refs = list.map((r, i) => {
       if (isObject(r) && typeof r.id === 'string' && r.id !== '') return { id: r.id };
       if (isObject(r) && typeof r.uniqueKey === 'string' && r.uniqueKey !== '') return { uniqueKey: r.uniqueKey };
       throw new InvalidValueError(`Invalid value provided in requests[${i}]: give an id or a uniqueKey.`);
     });
-    const queue = await this.#queue(call, 'write');
     const deleted = present(await this.#d.driver.deleteRequests(queue.id, refs, this.#actor(call)));
     return { processedRequests: deleted, unprocessedRequests: [] };
   }
@@ -179,9 +182,9 @@ export class QueueRequests {
     return requestObject(found);
   }
 
-  async update(call: QueueCall, id: string, body: unknown, forefront: boolean): Promise<QueueAddOutcome> {
-    const request = parseRequest(body, 'request', id);
+  async update(call: QueueCall, id: string, body: () => Promise<unknown>, forefront: boolean): Promise<QueueAddOutcome> {
     const queue = await this.#queue(call, 'write');
+    const request = parseRequest(await body(), 'request', id);
     const out = present(await this.#d.driver.updateRequest(queue.id, request, forefront, this.#actor(call)));
     if (out === 'locked') throw lockedByOther();
     return out;

@@ -106,7 +106,7 @@ export function requestQueueRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: ()
       },
     },
     async (req, reply) => {
-      const data = await q.add(call(req), await readJsonBody(req.raw), toBool(req.query.forefront));
+      const data = await q.add(call(req), () => readJsonBody(req.raw), toBool(req.query.forefront));
       return reply.code(201).send({ data });
     },
   );
@@ -194,7 +194,7 @@ export function requestQueueRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: ()
       },
     },
     async (req, reply) => {
-      const data = await q.batchAdd(call(req), await readJsonBody(req.raw), toBool(req.query.forefront));
+      const data = await q.batchAdd(call(req), () => readJsonBody(req.raw), toBool(req.query.forefront));
       return reply.code(201).send({ data });
     },
   );
@@ -226,7 +226,7 @@ export function requestQueueRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: ()
         },
       },
     },
-    async (req) => ({ data: await q.batchDelete(call(req), await readJsonBody(req.raw)) }),
+    async (req) => ({ data: await q.batchDelete(call(req), () => readJsonBody(req.raw)) }),
   );
 
   app.post<{ Params: { queueId: string }; Querystring: Query }>(
@@ -282,7 +282,7 @@ export function requestQueueRoutes(app: FastifyInstance, kvs: Kvs, publicUrl: ()
       },
     },
     async (req) => ({
-      data: await q.update(call(req), req.params.requestId, await readJsonBody(req.raw), toBool(req.query.forefront)),
+      data: await q.update(call(req), req.params.requestId, () => readJsonBody(req.raw), toBool(req.query.forefront)),
     }),
   );
 
