@@ -2,10 +2,10 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryStorage } from '@crawlee/memory-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newId, newSecret } from '../../src/domain/ids.js';
 import type { StoreRow } from '../../src/model.js';
 import type { StorageDriver } from '../../src/storage/driver.js';
 import { openStorage, type StorageSpec } from '../../src/storage/open.js';
+import { storeRow } from '../conformance/suite.js';
 import { onCleanup } from '../helpers/cli.js';
 import { freshSchema } from '../helpers/postgres.js';
 import { cleanupAll, ensureBuilt, lastLine, runCli, tempDir } from './helpers.js';
@@ -293,24 +293,7 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (driver) => {
       unnamed = await withDriver(async (d) => {
         const user = (await d.getUserByName('bob'))!;
         const now = Date.now();
-        const { store } = await d.createStore({
-          id: newId(),
-          kind: 'dataset',
-          userId: user.id,
-          name: null,
-          title: null,
-          createdAt: now,
-          modifiedAt: now,
-          accessedAt: now,
-          generalAccess: 'FOLLOW_USER_SETTING',
-          schema: null,
-          urlSigningSecretKey: newSecret(),
-          stats: { readCount: 0, writeCount: 0, deleteCount: 0, listCount: 0, storageBytes: 0 },
-          itemCount: 0,
-          cleanItemCount: 0,
-          handledCount: 0,
-          hadMultipleClients: false,
-        });
+        const { store } = await d.createStore(storeRow(user.id, null, 'dataset'));
         expect(await d.pushItems(store.id, texts, 2, now)).toBe('ok');
         return store;
       });

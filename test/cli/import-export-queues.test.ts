@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { Configuration, RequestQueueV2 } from '@crawlee/core';
 import { MemoryStorage } from '@crawlee/memory-storage';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { newId, newSecret } from '../../src/domain/ids.js';
 import { requestId as requestIdOf } from '../../src/domain/queues/requests.js';
 import type { StoreRow } from '../../src/model.js';
 import type { StorageDriver, StoredQueueRequest } from '../../src/storage/driver.js';
 import { openStorage, type StorageSpec } from '../../src/storage/open.js';
+import { storeRow } from '../conformance/suite.js';
 import { onCleanup } from '../helpers/cli.js';
 import { freshSchema } from '../helpers/postgres.js';
 import { cleanupAll, ensureBuilt, lastLine, runCli, tempDir } from './helpers.js';
@@ -129,27 +129,7 @@ function writeRequestFile(dir: string, url: string, orderNo: number | null, extr
 }
 
 /** A new unnamed queue's row. */
-function queueRow(userId: string): StoreRow {
-  const now = Date.now();
-  return {
-    id: newId(),
-    kind: 'queue',
-    userId,
-    name: null,
-    title: null,
-    createdAt: now,
-    modifiedAt: now,
-    accessedAt: now,
-    generalAccess: 'FOLLOW_USER_SETTING',
-    schema: null,
-    urlSigningSecretKey: newSecret(),
-    stats: { readCount: 0, writeCount: 0, deleteCount: 0, listCount: 0, storageBytes: 0 },
-    itemCount: 0,
-    cleanItemCount: 0,
-    handledCount: 0,
-    hadMultipleClients: false,
-  };
-}
+const queueRow = (userId: string): StoreRow => storeRow(userId, null, 'queue');
 
 describe.each(['sqlite', 'postgres'] as const)('on %s', (driver) => {
   beforeAll(async () => {
