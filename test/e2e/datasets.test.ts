@@ -3,7 +3,17 @@ import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PUBLIC_URL, type TestContext } from '../helpers/context.js';
 import { type Browser, launchChromium, screenshot } from './browser.js';
-import { expectClean, openTab, poll, renameAndDelete, signInWith, startConsole, stopConsole, type Tab } from './session.js';
+import {
+  expectClean,
+  nextMillisecond,
+  openTab,
+  poll,
+  renameAndDelete,
+  signInWith,
+  startConsole,
+  stopConsole,
+  type Tab,
+} from './session.js';
 
 let ctx: TestContext;
 let origin: string;
@@ -91,9 +101,13 @@ const FORMATS: Record<string, { type: RegExp; starts: (b: Buffer) => boolean }> 
 describe('the datasets pages in Chromium', () => {
   it('lists, pages and creates datasets, renames and restricts one, deletes one after a confirmation', async () => {
     token = (await ctx.kvs.users.create('gil')).token;
-    for (let i = 0; i < 20; i++) await createDataset(`run-${String(i).padStart(2, '0')}`);
+    for (let i = 0; i < 20; i++) {
+      await createDataset(`run-${String(i).padStart(2, '0')}`);
+      await nextMillisecond();
+    }
     const filled = await createDataset('filled');
     await push(filled.id, products(7));
+    await nextMillisecond();
     await createDataset();
     await signIn();
     const nav = page.getByRole('navigation', { name: 'Main' });

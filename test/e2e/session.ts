@@ -52,6 +52,14 @@ export function expectClean(tab: Tab, origin: string, token: string, expected: R
   expect(tab.watched.errors.filter((e) => !expected.some((re) => re.test(e)))).toEqual([]);
 }
 
+/**
+ * Resolves once the clock has moved past `since`. Lists are ordered by createdAt (then by the random
+ * id), so storages a test makes one after another must not share a millisecond.
+ */
+export async function nextMillisecond(since = Date.now()): Promise<void> {
+  while (Date.now() <= since) await new Promise((resolve) => setImmediate(resolve));
+}
+
 /** A storage page of the console, and what its kind is called there. */
 export interface StorageUi {
   page: Page;
