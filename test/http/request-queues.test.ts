@@ -220,7 +220,17 @@ describe('request queues', () => {
 
   it('refuses bad requests and bad parameters with 400, and writes by others with 403', async () => {
     const q = await createQueue();
-    for (const bad of [[], 'x', { url: 'https://x' }, { uniqueKey: 'k' }, { uniqueKey: 'k', url: 'u', id: 'wrong' }]) {
+    for (const bad of [
+      [],
+      'x',
+      { url: 'https://x' },
+      { uniqueKey: 'k' },
+      { uniqueKey: 'k', url: 'u', id: 'wrong' },
+      // A date PostgreSQL's bigint could not hold was a 500 there (found by the fuzz).
+      { uniqueKey: 'k', url: 'u', handledAt: 1.5 },
+      { uniqueKey: 'k', url: 'u', handledAt: -2.59e146 },
+      { uniqueKey: 'k', url: 'u', handledAt: 'yesterday' },
+    ]) {
       const res = await call('POST', `/v2/request-queues/${q.id}/requests`, bad);
       expect(res.status, JSON.stringify(bad)).toBe(400);
     }

@@ -57,11 +57,18 @@ export function parseLockSecs(value: string | undefined): number {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A handledAt value: an ISO date (or a number of ms), null or absent. */
+/** The range of a JavaScript date, in ms either side of the epoch. */
+const DATE_RANGE_MS = 8.64e15;
+
+/**
+ * A handledAt value: a date string (what the clients send), a whole number of ms within the range
+ * of a date, null or absent. Anything else (a fraction, 1e300) is a 400, never a failed write.
+ */
 function handledAtOf(value: unknown, where: string): number | null {
   if (value === undefined || value === null) return null;
   const ms = typeof value === 'string' ? Date.parse(value) : typeof value === 'number' ? value : Number.NaN;
-  if (!Number.isFinite(ms)) throw new InvalidValueError(`Invalid value provided in ${where}: handledAt must be a date.`);
+  if (!Number.isSafeInteger(ms) || Math.abs(ms) > DATE_RANGE_MS)
+    throw new InvalidValueError(`Invalid value provided in ${where}: handledAt must be a date.`);
   return ms;
 }
 
