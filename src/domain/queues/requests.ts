@@ -161,8 +161,8 @@ export class QueueRequests {
     const taken = requests.slice(0, BATCH_ADD_MAX);
     const processed = present(await this.#d.driver.addRequests(queue.id, taken, forefront, this.#actor(call)));
     const unprocessedRequests = requests.slice(BATCH_ADD_MAX).map((r) => {
-      const o = JSON.parse(r.json) as { method?: unknown };
-      return { uniqueKey: r.uniqueKey, url: JSON.parse(r.json).url as string, method: o.method };
+      const { url, method } = JSON.parse(r.json) as { url: string; method?: unknown };
+      return { uniqueKey: r.uniqueKey, url, method };
     });
     return { processedRequests: processed, unprocessedRequests };
   }
